@@ -1,0 +1,1 @@
+"""Preprocessing of the digits demo: pure Python, runs unchanged in CPython and in Pyodide."""

@@ -1,0 +1,3 @@
+from staticml.cli import main
+
+main()

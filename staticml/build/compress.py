@@ -1,0 +1,96 @@
+"""Stage: precompressed gzip and brotli variants, cached by content hash.
+
+Brotli at quality 11 takes ~40 s for each 10-15 MB runtime wasm, so results are cached in
+`$STATICML_CACHE_DIR` (default `~/.cache/staticml`) under the input's sha256: the runtimes are
+compressed once per machine, not once per build.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import brotli
+
+from staticml.build.assets import Asset
+from staticml.hashing import sha256_hex
+
+CACHE_ENV = "STATICML_CACHE_DIR"
+COMPRESSIBLE = {".js", ".mjs", ".css", ".html", ".json", ".wasm", ".onnx", ".svg", ".txt", ".zip"}
+MIN_SIZE = 256
+MIN_SAVING = 0.05
+ENCODINGS = {"br": ".br", "gzip": ".gz"}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    encoding: str
+    data: bytes
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "staticml")
+
+
+def precompress(
+    assets: Sequence[Asset],
+    quality: int,
+    cache_dir: Path,
+    on_done: Callable[[Asset], None] = lambda asset: None,
+) -> dict[str, tuple[Encoded, ...]]:
+    """Served path → the encodings worth serving (each at least 5% smaller than the original)."""
+    candidates = [a for a in assets if _compressible(a)]
+    # Biggest first, so the slow brotli runs overlap instead of finishing last.
+    candidates.sort(key=lambda a: -a.size)
+
+    def work(asset: Asset) -> tuple[str, tuple[Encoded, ...]]:
+        result = _encodings(asset, quality, cache_dir)
+        on_done(asset)
+        return asset.path, result
+
+    with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 1)) as pool:
+        return dict(pool.map(work, candidates))
+
+
+def _compressible(asset: Asset) -> bool:
+    return asset.size >= MIN_SIZE and PurePosixPath(asset.path).suffix in COMPRESSIBLE
+
+
+def _encodings(asset: Asset, quality: int, cache_dir: Path) -> tuple[Encoded, ...]:
+    data: bytes | None = None
+    kept = []
+    for encoding, compress in (
+        ("br", lambda d: brotli.compress(d, quality=quality)),
+        ("gzip", lambda d: gzip.compress(d, compresslevel=9, mtime=0)),
+    ):
+        key = f"{asset.sha256}.{encoding}{quality if encoding == 'br' else ''}"
+        cached = cache_dir / key[:2] / key
+        packed = cached.read_bytes() if cached.is_file() else b""
+        if not packed or not _decodes_to(encoding, packed, asset.sha256):
+            data = asset.read() if data is None else data
+            packed = compress(data)
+            _store(cached, packed)
+        if len(packed) <= asset.size * (1 - MIN_SAVING):
+            kept.append(Encoded(encoding, packed))
+    return tuple(kept)
+
+
+def _decodes_to(encoding: str, packed: bytes, digest: str) -> bool:
+    """A cached variant is used only if it still decompresses to the asset's exact bytes."""
+    try:
+        data = brotli.decompress(packed) if encoding == "br" else gzip.decompress(packed)
+    except (brotli.error, OSError, EOFError):
+        return False
+    return sha256_hex(data) == digest
+
+
+def _store(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, path)

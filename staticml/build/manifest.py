@@ -1,0 +1,54 @@
+"""Stage: `bundle.json`, the manifest listing every asset with its size, hash and encodings.
+
+It holds no timestamps: the same inputs give byte-identical manifests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import staticml
+from staticml.build.assets import Asset
+from staticml.build.compress import Encoded
+from staticml.config import AppConfig
+from staticml.hashing import NAME_HASH_LENGTH, tree_digest
+from staticml.runtimes import RUNTIMES
+
+MANIFEST = "bundle.json"
+FORMAT = 1
+
+
+def release_id(assets: Iterable[Asset], page_source: str) -> str:
+    """Identity of a build: its immutable assets plus what the page is rendered from."""
+    entries = [(a.path, a.sha256) for a in assets]
+    entries.append(("\0page", tree_digest([("source", page_source)])))
+    return tree_digest(entries)[:NAME_HASH_LENGTH]
+
+
+def bundle_manifest(
+    config: AppConfig,
+    release: str,
+    assets: Iterable[Asset],
+    encoded: Mapping[str, tuple[Encoded, ...]],
+) -> bytes:
+    listing = {
+        asset.path: {
+            "kind": asset.kind,
+            "size": asset.size,
+            "sha256": asset.sha256,
+            "immutable": asset.immutable,
+            "encodings": {e.encoding: len(e.data) for e in encoded.get(asset.path, ())},
+        }
+        for asset in sorted(assets, key=lambda a: a.path)
+    }
+    manifest = {
+        "format": FORMAT,
+        "generator": f"staticml {staticml.__version__}",
+        "app": {"name": config.name, "title": config.title},
+        "release": release,
+        "entry": "index.html",
+        "runtimes": {spec.package: spec.version for spec in RUNTIMES},
+        "assets": listing,
+    }
+    return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")

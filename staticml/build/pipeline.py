@@ -1,0 +1,136 @@
+"""The build: small stages from the app config to a folder of static files.
+
+    config ─ pack_wheels ─ check_browser_imports ─ train_model ─ reference_predictions
+           ─ vendor runtimes ─ page_config/render_page ─ precompress ─ bundle_manifest ─ write_site
+
+Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
+touches the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from staticml.build import assets as make
+from staticml.build.assets import Asset
+from staticml.build.compress import Encoded, default_cache_dir, precompress
+from staticml.build.manifest import bundle_manifest, release_id
+from staticml.build.model import ModelArtifact, train_model
+from staticml.build.page import PAGE_TEMPLATE, page_config, render_page
+from staticml.build.purity import check_browser_imports
+from staticml.build.reference import SampleSet, reference_predictions
+from staticml.build.wheels import Wheels, pack_wheels
+from staticml.build.write import write_site
+from staticml.config import AppConfig
+from staticml.progress import Reporter, SilentReporter
+from staticml.runtimes import RUNTIMES, default_node_modules, locate
+from staticml.site import site_files, site_root
+
+log = logging.getLogger("staticml.build")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    release: str
+    assets: tuple[Asset, ...]
+    encoded: dict[str, tuple[Encoded, ...]]
+    samples: int
+
+    @property
+    def raw_bytes(self) -> int:
+        return sum(a.size for a in self.assets)
+
+    def served_bytes(self, encoding: str) -> int:
+        """Total bytes a client downloads when every asset comes in `encoding` where available."""
+        return sum(self._encoded_size(a, encoding) for a in self.assets)
+
+    def _encoded_size(self, asset: Asset, encoding: str) -> int:
+        sizes = [len(e.data) for e in self.encoded.get(asset.path, ()) if e.encoding == encoding]
+        return min(sizes, default=asset.size)
+
+
+def build_app(
+    config: AppConfig,
+    out_dir: Path,
+    *,
+    node_modules: Path | None = None,
+    cache_dir: Path | None = None,
+    reporter: Reporter | None = None,
+) -> BuildResult:
+    """Build the app into `out_dir` (replaced atomically) and return what was written."""
+    report = reporter or SilentReporter()
+    try:
+        return _build(config, Path(out_dir), node_modules or default_node_modules(), cache_dir, report)
+    finally:
+        report.finish()
+
+
+def _build(
+    config: AppConfig, out_dir: Path, node_modules: Path, cache_dir: Path | None, report: Reporter
+) -> BuildResult:
+    report.stage("Packing the preprocessing and browser runtime as wheels")
+    wheels = pack_wheels(config)
+    check_browser_imports(wheels.app.sources, {wheels.app.top_level}, config.app_dir)
+
+    report.stage("Training the model and converting it to ONNX")
+    model = train_model(config)
+
+    report.stage("Computing reference predictions in CPython")
+    samples = reference_predictions(config, model, wheels)
+
+    report.stage("Vendoring Pyodide and onnxruntime-web")
+    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
+    site = site_root()
+    named = _named_assets(model, wheels, samples, runtimes, site)
+
+    release = release_id(named.values(), (site / PAGE_TEMPLATE).read_text(encoding="utf-8") + config_text(config))
+    page = page_config(config, model, named) | {"release": release}
+    html = render_page(config, page, named, site)
+    everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
+
+    report.stage("Precompressing (gzip, brotli)", total=len(everything))
+    lock = threading.Lock()
+
+    def advance(_: Asset) -> None:
+        with lock:
+            report.advance()
+
+    encoded = precompress(everything, config.brotli_quality, cache_dir or default_cache_dir(), advance)
+    manifest = bundle_manifest(config, release, everything, encoded)
+
+    report.stage(f"Writing {out_dir}")
+    write_site(out_dir, everything, encoded, manifest)
+    log.info("built release %s into %s", release, out_dir)
+    return BuildResult(out_dir.resolve(), release, tuple(everything), encoded, len(samples.samples))
+
+
+def _named_assets(
+    model: ModelArtifact, wheels: Wheels, samples: SampleSet, runtimes: list, site: Path
+) -> dict[str, Asset]:
+    named: dict[str, Asset] = {}
+    for runtime in runtimes:
+        for asset in make.runtime_assets(runtime):
+            named[f"{runtime.spec.key}/{asset.path.rsplit('/', 1)[1]}"] = asset
+    for served, path in site_files(site):
+        named[served] = make.from_file(served, path, _site_kind(served))
+    named["wheel/runtime"] = make.from_bytes(f"wheels/{wheels.runtime.filename}", wheels.runtime.data, "wheel", keep_name=True)
+    named["wheel/app"] = make.from_bytes(f"wheels/{wheels.app.filename}", wheels.app.data, "wheel", keep_name=True)
+    named["model.onnx"] = make.from_bytes("model/model.onnx", model.onnx, "model")
+    if samples.samples:
+        named["samples.json"] = make.from_bytes("data/samples.json", samples.to_json(), "samples")
+    return named
+
+
+def _site_kind(served: str) -> str:
+    if served.startswith("wasm/"):
+        return "worker"
+    return {".js": "script", ".mjs": "script", ".css": "style"}.get(Path(served).suffix, "static")
+
+
+def config_text(config: AppConfig) -> str:
+    return json.dumps(config.runtime_spec(), sort_keys=True) + config.source.read_text(encoding="utf-8")

@@ -1,0 +1,62 @@
+"""Final stage: the only one that writes. The new site replaces the old one in one rename."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from staticml.build.assets import Asset
+from staticml.build.compress import ENCODINGS, Encoded
+from staticml.build.manifest import MANIFEST
+from staticml.errors import BuildError
+
+
+def write_site(
+    out_dir: Path,
+    assets: Iterable[Asset],
+    encoded: Mapping[str, tuple[Encoded, ...]],
+    manifest: bytes,
+) -> None:
+    out_dir = out_dir.resolve()
+    _check_replaceable(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for asset in assets:
+            target = staging / asset.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if asset.data is None and asset.source is not None:
+                shutil.copyfile(asset.source, target)
+            else:
+                target.write_bytes(asset.read())
+            for variant in encoded.get(asset.path, ()):
+                target.with_name(target.name + ENCODINGS[variant.encoding]).write_bytes(variant.data)
+        (staging / MANIFEST).write_bytes(manifest)
+        staging.chmod(0o755)
+        _swap(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BuildError(f"Output {out_dir} exists and is not a folder; choose another -o/--out.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+        raise BuildError(
+            f"Output folder {out_dir} is not empty and is not a staticml build (it has no {MANIFEST}); "
+            "staticml replaces its output folder, so choose an empty or new folder with -o/--out."
+        )
+
+
+def _swap(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,23 @@
+"""The one exception family users see.
+
+Every message names the thing that is wrong, the problem, and how to fix it. These are raised
+by the library and caught only at the edges (the CLI, HTTP handlers), never printed and ignored.
+"""
+
+from __future__ import annotations
+
+
+class StaticMLError(Exception):
+    """A problem the user can fix; the message is written for a person."""
+
+
+class ConfigError(StaticMLError):
+    """`staticml.toml` (or an option) is missing, malformed or inconsistent."""
+
+
+class BuildError(StaticMLError):
+    """A build stage could not produce its output from valid configuration."""
+
+
+class AssetError(StaticMLError):
+    """A file the build needs (a runtime, a template, app code) is missing or unusable."""

@@ -1,0 +1,219 @@
+// staticml worker: boots Pyodide (the app's Python preprocessing) and onnxruntime-web (the
+// model) off the main thread, then answers predictions.
+//
+// Protocol (all messages are plain objects with a `type`):
+//   page → worker  {type: "boot", config}            config = the page config's `runtime` part
+//                  {type: "predict", id, record}
+//   worker → page  {type: "status", stage, message, loaded, total}   during boot
+//                  {type: "ready", info}                             once, when predictions work
+//                  {type: "result", id, result}                      {label, probabilities, model, timings}
+//                  {type: "error", id, error}                        error = {message, field, kind, stage}
+//                  id is null for a boot failure.
+
+const STAGES = {
+  download: "Downloading the runtimes",
+  python: "Starting Python",
+  packages: "Installing the app's Python code",
+  model: "Loading the model",
+};
+
+let config = null;
+let python = null;
+let ort = null;
+let session = null;
+let queue = Promise.resolve();
+let stage = "download";
+const progress = { loaded: 0, total: 0, lastPost: 0 };
+
+self.onmessage = (event) => {
+  const message = event.data;
+  if (message.type === "boot") {
+    boot(message.config);
+  } else if (message.type === "predict") {
+    queue = queue.then(() => predict(message.id, message.record));
+  }
+};
+
+function post(type, body) {
+  self.postMessage({ type, ...body });
+}
+
+function status(next, message) {
+  if (next) stage = next;
+  post("status", { stage, message: message || STAGES[stage], loaded: progress.loaded, total: progress.total });
+}
+
+class BootError extends Error {
+  constructor(message, stageName) {
+    super(message);
+    this.stage = stageName;
+  }
+}
+
+// --- fetching: integrity, byte counting and MIME checks for every file the worker loads ------
+
+function installFetch(assets) {
+  const native = self.fetch.bind(self);
+  self.fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+    const asset = assets.get(url);
+    const options = asset ? { ...init, integrity: asset.integrity } : init;
+    let response;
+    try {
+      response = await native(input, options);
+    } catch (error) {
+      throw new BootError(`Could not download ${shortName(url)}: ${error.message}`, stage);
+    }
+    if (!asset) return response;
+    if (!response.ok) {
+      throw new BootError(`Could not download ${shortName(url)}: the server answered ${response.status} ${response.statusText}`, stage);
+    }
+    checkMime(url, response);
+    return counted(response);
+  };
+}
+
+function checkMime(url, response) {
+  const type = (response.headers.get("content-type") || "").split(";")[0].trim();
+  if (url.endsWith(".wasm") && type !== "application/wasm") {
+    throw new BootError(
+      `${shortName(url)} was served as "${type || "no type"}", but WebAssembly must be served as ` +
+        `"application/wasm". Configure the web server's MIME types (staticml serve does this).`,
+      stage,
+    );
+  }
+}
+
+function counted(response) {
+  if (!response.body) return response;
+  const meter = new TransformStream({
+    transform(chunk, controller) {
+      progress.loaded += chunk.byteLength;
+      const now = performance.now();
+      if (now - progress.lastPost > 100) {
+        progress.lastPost = now;
+        status();
+      }
+      controller.enqueue(chunk);
+    },
+  });
+  return new Response(response.body.pipeThrough(meter), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+async function fetchBytes(url) {
+  const response = await self.fetch(url);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function shortName(url) {
+  return new URL(url).pathname.split("/").pop();
+}
+
+// --- boot --------------------------------------------------------------------------------------
+
+async function boot(bootConfig) {
+  config = bootConfig;
+  const assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
+  progress.total = [...assets.values()].reduce((sum, meta) => sum + meta.size, 0);
+  installFetch(assets);
+  const started = performance.now();
+  try {
+    status("download");
+    const [pythonInfo, modelInfo] = await Promise.all([bootPython(), bootModel()]);
+    progress.loaded = progress.total;
+    post("ready", {
+      info: { ...pythonInfo, ...modelInfo, bootMs: performance.now() - started, crossOriginIsolated: self.crossOriginIsolated },
+    });
+  } catch (error) {
+    post("error", { id: null, error: describe(error, error.stage || stage) });
+  }
+}
+
+async function bootPython() {
+  const wheels = Promise.all(config.wheels.map(fetchBytes));
+  const { loadPyodide } = await import(config.pyodide.module);
+  const pyodide = await loadPyodide({
+    indexURL: config.pyodide.indexURL,
+    packages: [],
+    stdout: (text) => console.log(text),
+    stderr: (text) => console.warn(text),
+  });
+  status("python");
+  const buffers = await wheels;
+  status("packages");
+  for (const buffer of buffers) pyodide.unpackArchive(buffer, "wheel");
+  const runtime = pyodide.pyimport("staticml.runtime.worker");
+  runtime.start(config.python);
+  python = { pyodide, prepare: runtime.prepare };
+  return { pyodide: pyodide.version, python: pyodide.runPython("import sys; sys.version.split()[0]") };
+}
+
+async function bootModel() {
+  const [module, wasmBinary, model] = await Promise.all([
+    import(config.ort.module),
+    fetchBytes(config.ort.wasm),
+    fetchBytes(config.model.url),
+  ]);
+  ort = module;
+  ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
+  ort.env.wasm.wasmBinary = wasmBinary;
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
+  ort.env.wasm.proxy = false;
+  status("model");
+  try {
+    session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"] });
+  } catch (error) {
+    throw new BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
+  }
+  return { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads };
+}
+
+// --- predict -----------------------------------------------------------------------------------
+
+async function predict(id, record) {
+  if (!session || !python) {
+    post("error", { id, error: { message: "The runtime is not ready yet.", field: "", kind: "state" } });
+    return;
+  }
+  const started = performance.now();
+  let prepared;
+  try {
+    prepared = python.prepare(record);
+  } catch (error) {
+    post("error", { id, error: describe(error, "preprocess") });
+    return;
+  }
+  if (prepared.error) {
+    post("error", { id, error: prepared.error });
+    return;
+  }
+  const preprocessed = performance.now();
+  const model = config.model;
+  try {
+    const input = new ort.Tensor("float32", prepared.features, [1, model.nFeatures]);
+    const outputs = await session.run({ [model.input]: input });
+    const scores = outputs[model.probabilities].data;
+    const label = String(outputs[model.label].data[0]);
+    const done = performance.now();
+    post("result", {
+      id,
+      result: {
+        label,
+        probabilities: Object.fromEntries(model.classes.map((name, i) => [name, scores[i]])),
+        model: { sha256: model.sha256, classes: model.classes },
+        timings: { preprocessMs: preprocessed - started, inferenceMs: done - preprocessed, totalMs: done - started },
+      },
+    });
+  } catch (error) {
+    post("error", { id, error: describe(error, "inference") });
+  }
+}
+
+function describe(error, stageName) {
+  const message = error && error.message ? error.message : String(error);
+  return { message, field: "", kind: "runtime", stage: stageName };
+}
