@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -19,18 +20,48 @@ DEFAULT_OUT = "dist"
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
 def cli(verbose: bool) -> None:
     """Ship a model and its Python preprocessing as a static site that predicts in the browser."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
 
 
 @cli.command()
 @click.argument("app_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True, help="Folder to write the site to (replaced atomically).")
-@click.option("--node-modules", type=click.Path(file_okay=False, path_type=Path), default=None, help="node_modules holding the pinned runtimes (default: ./node_modules, then the checkout's).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder to write the site to (replaced atomically).",
+)
+@click.option(
+    "--node-modules",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="node_modules holding the pinned runtimes (default: ./node_modules, then the checkout's).",
+)
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the site after building it.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (with --serve).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to serve on (with --serve).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to serve on (with --serve)."
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to serve on (with --serve).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def build(app_dir: Path, out: Path, node_modules: Path | None, then_serve: bool, host: str, port: int, quiet: bool) -> None:
+def build(
+    app_dir: Path,
+    out: Path,
+    node_modules: Path | None,
+    then_serve: bool,
+    host: str,
+    port: int,
+    quiet: bool,
+) -> None:
     """Build the app in APP_DIR (it holds staticml.toml) into a static site."""
     from staticml.build import build_app
     from staticml.config import load_config
@@ -52,7 +83,13 @@ def build(app_dir: Path, out: Path, node_modules: Path | None, then_serve: bool,
 @cli.command()
 @click.argument("site_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 def serve(site_dir: Path, host: str, port: int) -> None:
     """Serve a built site (default: dist) with the headers it needs."""
     from staticml.serve import serve as run_server
@@ -61,17 +98,13 @@ def serve(site_dir: Path, host: str, port: int) -> None:
         run_server(site_dir, host=host, port=port)
 
 
-class _user_errors:
-    """At the edge: a StaticMLError becomes a message and exit status 1, not a traceback."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> bool:
-        if isinstance(error, StaticMLError):
-            click.echo(f"Error: {error}", err=True)
-            sys.exit(1)
-        return False
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """At the edge: a StaticMLError becomes `Error: message` and exit status 1, not a traceback."""
+    try:
+        yield
+    except StaticMLError as error:
+        raise click.ClickException(str(error)) from error
 
 
 def main(argv: list[str] | None = None) -> None:

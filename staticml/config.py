@@ -85,9 +85,7 @@ class AppConfig:
         return {
             "entry": str(self.preprocess),
             "n_features": self.model.n_features,
-            "fields": [
-                {"name": f.name, "type": f.type, "label": f.label} for f in self.fields
-            ],
+            "fields": [{"name": f.name, "type": f.type, "label": f.label} for f in self.fields],
         }
 
 
@@ -242,7 +240,9 @@ def load_config(app_dir: Path | str) -> AppConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}. Fix the syntax and build again.") from exc
+        raise ConfigError(
+            f"{source}: invalid TOML: {exc}. Fix the syntax and build again."
+        ) from exc
 
     problems: list[_Problem] = []
     values = _parse_table(data, SETTINGS, "", problems, skip={"input"})
@@ -263,13 +263,19 @@ def _parse_table(
     known = {s.key for s in settings}
     for key in flat.keys() - known:
         hint = difflib.get_close_matches(key, known, n=1)
-        suggestion = f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(sorted(known))}"
+        suggestion = (
+            f"; did you mean '{prefix}{hint[0]}'?"
+            if hint
+            else f"; known keys: {', '.join(sorted(known))}"
+        )
         problems.append(_Problem(prefix + key, f"unknown setting{suggestion}"))
     values: dict[str, Any] = {}
     for setting in settings:
         if setting.key not in flat:
             if setting.default is _REQUIRED:
-                problems.append(_Problem(prefix + setting.key, f"missing required setting ({setting.help})"))
+                problems.append(
+                    _Problem(prefix + setting.key, f"missing required setting ({setting.help})")
+                )
             values[setting.key] = None if setting.default is _REQUIRED else setting.default
             continue
         try:
@@ -294,9 +300,13 @@ def _parse_fields(raw: Any, problems: list[_Problem]) -> list[dict[str, Any]]:
         problems.append(_Problem("input", "missing: declare at least one [[input]] field"))
         return []
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-        problems.append(_Problem("input", "must be an array of tables: write each field as [[input]]"))
+        problems.append(
+            _Problem("input", "must be an array of tables: write each field as [[input]]")
+        )
         return []
-    fields = [_parse_table(item, FIELD_SETTINGS, f"input[{i}].", problems) for i, item in enumerate(raw)]
+    fields = [
+        _parse_table(item, FIELD_SETTINGS, f"input[{i}].", problems) for i, item in enumerate(raw)
+    ]
     names = [f["name"] for f in fields]
     for i, name in enumerate(names):
         if name is not None and names.index(name) != i:
@@ -331,7 +341,9 @@ def _assemble(
             )
             for f in fields
         ),
-        runtime=RuntimeSettings(threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]),
+        runtime=RuntimeSettings(
+            threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
+        ),
         brotli_quality=v["build.brotli_quality"],
     )
 

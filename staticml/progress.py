@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class Reporter(Protocol):
@@ -49,7 +52,7 @@ class RichReporter:
             TimeElapsedColumn(),
             console=Console(stderr=True),
         )
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._progress.start()
 
     def stage(self, name: str, total: int | None = None) -> None:

@@ -89,5 +89,7 @@ def locate(spec: RuntimeSpec, node_modules: Path) -> RuntimeFiles:
     paths = tuple(package_dir / spec.source / name for name in spec.files)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise AssetError(f"{spec.package} {spec.version} is incomplete, missing {', '.join(missing)}: {fix}.")
+        raise AssetError(
+            f"{spec.package} {spec.version} is incomplete, missing {', '.join(missing)}: {fix}."
+        )
     return RuntimeFiles(spec, paths)

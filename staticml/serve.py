@@ -40,7 +40,9 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
     """
     root = Path(root).resolve()
     if not root.is_dir():
-        raise StaticMLError(f"Cannot serve {root}: no such folder. Build first: staticml build APP_DIR -o {root}")
+        raise StaticMLError(
+            f"Cannot serve {root}: no such folder. Build first: staticml build APP_DIR -o {root}"
+        )
     immutable = _immutable_paths(root)
     overrides = dict(content_types or {})
 
@@ -73,7 +75,9 @@ def _immutable_paths(root: Path) -> frozenset[str]:
         assets = json.loads(manifest.read_text(encoding="utf-8"))["assets"]
         return frozenset(path for path, meta in assets.items() if meta.get("immutable"))
     except (ValueError, KeyError, AttributeError) as exc:
-        raise StaticMLError(f"{manifest} is not a valid staticml manifest ({exc}); rebuild the site.") from exc
+        raise StaticMLError(
+            f"{manifest} is not a valid staticml manifest ({exc}); rebuild the site."
+        ) from exc
 
 
 def _resolve(root: Path, relative: str) -> Path | None:

@@ -23,5 +23,10 @@ def site_root() -> Path:
 
 def site_files(root: Path) -> list[tuple[str, Path]]:
     """(served path, file) for every static file the page uses, in a stable order."""
-    files = [p for folder in ("static", "wasm") for p in sorted((root / folder).rglob("*")) if p.is_file()]
+    files = [
+        p
+        for folder in ("static", "wasm")
+        for p in sorted((root / folder).rglob("*"))
+        if p.is_file()
+    ]
     return [(p.relative_to(root).as_posix(), p) for p in files]

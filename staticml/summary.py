@@ -16,7 +16,9 @@ def human(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def print_summary(result: BuildResult, next_step: str | None, console: Console | None = None) -> None:
+def print_summary(
+    result: BuildResult, next_step: str | None, console: Console | None = None
+) -> None:
     console = console or Console(stderr=True)
     table = Table(title=f"Built release {result.release} → {result.out_dir}", title_justify="left")
     table.add_column("asset")

@@ -23,6 +23,8 @@ let ort = null;
 let session = null;
 let queue = Promise.resolve();
 let stage = "download";
+// Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
+let downloadFailure = null;
 const progress = { loaded: 0, total: 0, lastPost: 0 };
 
 self.onmessage = (event) => {
@@ -55,22 +57,43 @@ class BootError extends Error {
 function installFetch(assets) {
   const native = self.fetch.bind(self);
   self.fetch = async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
-    const asset = assets.get(url);
-    const options = asset ? { ...init, integrity: asset.integrity } : init;
-    let response;
     try {
-      response = await native(input, options);
+      return await checkedFetch(native, assets, input, init);
     } catch (error) {
-      throw new BootError(`Could not download ${shortName(url)}: ${error.message}`, stage);
+      downloadFailure ??= error;
+      throw error;
     }
-    if (!asset) return response;
-    if (!response.ok) {
-      throw new BootError(`Could not download ${shortName(url)}: the server answered ${response.status} ${response.statusText}`, stage);
-    }
-    checkMime(url, response);
-    return counted(response);
   };
+}
+
+async function checkedFetch(native, assets, input, init) {
+  const url = new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+  const asset = assets.get(url);
+  const options = asset ? { ...init, integrity: asset.integrity } : init;
+  let response;
+  try {
+    response = await native(input, options);
+  } catch (error) {
+    const reason = asset ? await diagnose(native, url, error) : error.message;
+    throw new BootError(`Could not download ${shortName(url)}: ${reason}`, stage);
+  }
+  if (!asset) return response;
+  if (!response.ok) {
+    throw new BootError(`Could not download ${shortName(url)}: the server answered ${response.status} ${response.statusText}`, stage);
+  }
+  checkMime(url, response);
+  return counted(response);
+}
+
+// An integrity-checked fetch only says "Failed to fetch"; ask the server what went wrong.
+async function diagnose(native, url, error) {
+  try {
+    const probe = await native(url, { method: "HEAD", cache: "no-store" });
+    if (!probe.ok) return `the server answered ${probe.status} ${probe.statusText}`.trim();
+    return "its content does not match the hash in the build's manifest (the file was changed or truncated)";
+  } catch {
+    return `${error.message} (is the server reachable?)`;
+  }
 }
 
 function checkMime(url, response) {
@@ -129,7 +152,8 @@ async function boot(bootConfig) {
       info: { ...pythonInfo, ...modelInfo, bootMs: performance.now() - started, crossOriginIsolated: self.crossOriginIsolated },
     });
   } catch (error) {
-    post("error", { id: null, error: describe(error, error.stage || stage) });
+    const cause = downloadFailure || error;
+    post("error", { id: null, error: describe(cause, cause.stage || stage) });
   }
 }
 

@@ -28,7 +28,9 @@ class Asset:
         return self.source.read_bytes()
 
 
-def from_bytes(path: str, data: bytes, kind: str, *, hashed: bool = True, keep_name: bool = False) -> Asset:
+def from_bytes(
+    path: str, data: bytes, kind: str, *, hashed: bool = True, keep_name: bool = False
+) -> Asset:
     digest = sha256_hex(data)
     served = _served_path(path, digest, hashed, keep_name)
     return Asset(served, kind, digest, len(data), hashed, data=data)
@@ -37,7 +39,9 @@ def from_bytes(path: str, data: bytes, kind: str, *, hashed: bool = True, keep_n
 def from_file(path: str, source: Path, kind: str, *, hashed: bool = True) -> Asset:
     data = source.read_bytes()
     digest = sha256_hex(data)
-    return Asset(_served_path(path, digest, hashed, False), kind, digest, len(data), hashed, source=source)
+    return Asset(
+        _served_path(path, digest, hashed, False), kind, digest, len(data), hashed, source=source
+    )
 
 
 def runtime_assets(runtime: RuntimeFiles) -> list[Asset]:
@@ -49,7 +53,14 @@ def runtime_assets(runtime: RuntimeFiles) -> list[Asset]:
     digests = {path.name: sha256_hex(path.read_bytes()) for path in runtime.files}
     folder = f"runtime/{runtime.spec.key}-{tree_digest(digests.items())[:NAME_HASH_LENGTH]}"
     return [
-        Asset(f"{folder}/{path.name}", "runtime", digests[path.name], path.stat().st_size, True, source=path)
+        Asset(
+            f"{folder}/{path.name}",
+            "runtime",
+            digests[path.name],
+            path.stat().st_size,
+            True,
+            source=path,
+        )
         for path in runtime.files
     ]
 

@@ -60,7 +60,9 @@ def convert(estimator: Any, config: AppConfig) -> ModelArtifact:
     onnx.checker.check_model(proto)
     outputs = [output.name for output in proto.graph.output]
     if len(outputs) != 2:
-        raise BuildError(f"expected the ONNX model to have label and probabilities outputs, got {outputs}")
+        raise BuildError(
+            f"expected the ONNX model to have label and probabilities outputs, got {outputs}"
+        )
     return ModelArtifact(
         onnx=proto.SerializeToString(deterministic=True),
         input_name=config.model.input_name,

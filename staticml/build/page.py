@@ -19,7 +19,9 @@ from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
 PAGE_TEMPLATE = "index.html"
 
 
-def page_config(config: AppConfig, model: ModelArtifact, assets: Mapping[str, Asset]) -> dict[str, Any]:
+def page_config(
+    config: AppConfig, model: ModelArtifact, assets: Mapping[str, Asset]
+) -> dict[str, Any]:
     """The one JSON object the page script and its worker are configured by.
 
     `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`, ...) to
@@ -84,7 +86,9 @@ def page_config(config: AppConfig, model: ModelArtifact, assets: Mapping[str, As
     }
 
 
-def render_page(config: AppConfig, page: dict[str, Any], assets: Mapping[str, Asset], site: Path) -> bytes:
+def render_page(
+    config: AppConfig, page: dict[str, Any], assets: Mapping[str, Asset], site: Path
+) -> bytes:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(site),
         autoescape=True,

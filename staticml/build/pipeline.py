@@ -65,7 +65,9 @@ def build_app(
     """Build the app into `out_dir` (replaced atomically) and return what was written."""
     report = reporter or SilentReporter()
     try:
-        return _build(config, Path(out_dir), node_modules or default_node_modules(), cache_dir, report)
+        return _build(
+            config, Path(out_dir), node_modules or default_node_modules(), cache_dir, report
+        )
     finally:
         report.finish()
 
@@ -88,7 +90,9 @@ def _build(
     site = site_root()
     named = _named_assets(model, wheels, samples, runtimes, site)
 
-    release = release_id(named.values(), (site / PAGE_TEMPLATE).read_text(encoding="utf-8") + config_text(config))
+    release = release_id(
+        named.values(), (site / PAGE_TEMPLATE).read_text(encoding="utf-8") + config_text(config)
+    )
     page = page_config(config, model, named) | {"release": release}
     html = render_page(config, page, named, site)
     everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
@@ -100,7 +104,9 @@ def _build(
         with lock:
             report.advance()
 
-    encoded = precompress(everything, config.brotli_quality, cache_dir or default_cache_dir(), advance)
+    encoded = precompress(
+        everything, config.brotli_quality, cache_dir or default_cache_dir(), advance
+    )
     manifest = bundle_manifest(config, release, everything, encoded)
 
     report.stage(f"Writing {out_dir}")
@@ -118,8 +124,12 @@ def _named_assets(
             named[f"{runtime.spec.key}/{asset.path.rsplit('/', 1)[1]}"] = asset
     for served, path in site_files(site):
         named[served] = make.from_file(served, path, _site_kind(served))
-    named["wheel/runtime"] = make.from_bytes(f"wheels/{wheels.runtime.filename}", wheels.runtime.data, "wheel", keep_name=True)
-    named["wheel/app"] = make.from_bytes(f"wheels/{wheels.app.filename}", wheels.app.data, "wheel", keep_name=True)
+    named["wheel/runtime"] = make.from_bytes(
+        f"wheels/{wheels.runtime.filename}", wheels.runtime.data, "wheel", keep_name=True
+    )
+    named["wheel/app"] = make.from_bytes(
+        f"wheels/{wheels.app.filename}", wheels.app.data, "wheel", keep_name=True
+    )
     named["model.onnx"] = make.from_bytes("model/model.onnx", model.onnx, "model")
     if samples.samples:
         named["samples.json"] = make.from_bytes("data/samples.json", samples.to_json(), "samples")
@@ -133,4 +143,6 @@ def _site_kind(served: str) -> str:
 
 
 def config_text(config: AppConfig) -> str:
-    return json.dumps(config.runtime_spec(), sort_keys=True) + config.source.read_text(encoding="utf-8")
+    return json.dumps(config.runtime_spec(), sort_keys=True) + config.source.read_text(
+        encoding="utf-8"
+    )

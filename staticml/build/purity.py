@@ -35,7 +35,9 @@ def pyodide_stdlib() -> frozenset[str]:
 def check_browser_imports(sources: Iterable[Path], own: Iterable[str], root: Path) -> None:
     """Raise BuildError listing every import that would fail in Pyodide."""
     allowed = pyodide_stdlib() | set(own)
-    found = [imp for path in sources if path.suffix == ".py" for imp in foreign_imports(path, allowed)]
+    found = [
+        imp for path in sources if path.suffix == ".py" for imp in foreign_imports(path, allowed)
+    ]
     if not found:
         return
     listing = "\n".join(
@@ -55,7 +57,9 @@ def foreign_imports(path: Path, allowed: frozenset[str] | set[str]) -> list[Fore
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as exc:
-        raise BuildError(f"{path}:{exc.lineno}: syntax error in preprocessing code: {exc.msg}") from exc
+        raise BuildError(
+            f"{path}:{exc.lineno}: syntax error in preprocessing code: {exc.msg}"
+        ) from exc
     visitor = _ImportVisitor()
     visitor.visit(tree)
     return [

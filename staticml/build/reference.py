@@ -73,7 +73,9 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
     )
 
 
-def predict_one(session: onnxruntime.InferenceSession, model: ModelArtifact, vector: Any) -> Prediction:
+def predict_one(
+    session: onnxruntime.InferenceSession, model: ModelArtifact, vector: Any
+) -> Prediction:
     batch = np.asarray(vector, dtype=np.float32).reshape(1, model.n_features)
     label, probabilities = session.run(
         [model.label_output, model.probabilities_output], {model.input_name: batch}
@@ -87,11 +89,15 @@ def predict_one(session: onnxruntime.InferenceSession, model: ModelArtifact, vec
 def _checked_samples(raw: Any, config: AppConfig) -> list[tuple[str, dict[str, Any]]]:
     where = f"samples.source = '{config.samples}'"
     if not isinstance(raw, list | tuple):
-        raise BuildError(f"{where} must return a list of {{'name': str, 'record': dict}}, got {type(raw).__name__}")
+        raise BuildError(
+            f"{where} must return a list of {{'name': str, 'record': dict}}, got {type(raw).__name__}"
+        )
     named = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
-            raise BuildError(f"{where}: sample {index} must be {{'name': str, 'record': dict}}, got {item!r:.80}")
+            raise BuildError(
+                f"{where}: sample {index} must be {{'name': str, 'record': dict}}, got {item!r:.80}"
+            )
         name = str(item.get("name") or f"sample {index + 1}")
         try:
             json.dumps(item["record"])

@@ -72,7 +72,9 @@ def app_wheel(config: AppConfig) -> Wheel:
 def runtime_wheel() -> Wheel:
     runtime_dir = Path(staticml.__file__).parent / "runtime"
     sources = package_sources(runtime_dir)
-    files = {f"staticml/runtime/{p.relative_to(runtime_dir).as_posix()}": p.read_bytes() for p in sources}
+    files = {
+        f"staticml/runtime/{p.relative_to(runtime_dir).as_posix()}": p.read_bytes() for p in sources
+    }
     files["staticml/__init__.py"] = _RUNTIME_INIT.encode("utf-8")
     version = staticml.__version__
     return Wheel(
@@ -107,7 +109,9 @@ def make_wheel(name: str, version: str, files: dict[str, bytes]) -> bytes:
     entries[f"{dist_info}/top_level.txt"] = "".join(
         sorted({path.split("/")[0].removesuffix(".py") + "\n" for path in files})
     ).encode()
-    record = "".join(f"{path},sha256={_record_hash(data)},{len(data)}\n" for path, data in entries.items())
+    record = "".join(
+        f"{path},sha256={_record_hash(data)},{len(data)}\n" for path, data in entries.items()
+    )
     entries[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -32,7 +32,9 @@ def write_site(
             else:
                 target.write_bytes(asset.read())
             for variant in encoded.get(asset.path, ()):
-                target.with_name(target.name + ENCODINGS[variant.encoding]).write_bytes(variant.data)
+                target.with_name(target.name + ENCODINGS[variant.encoding]).write_bytes(
+                    variant.data
+                )
         (staging / MANIFEST).write_bytes(manifest)
         staging.chmod(0o755)
         _swap(staging, out_dir)

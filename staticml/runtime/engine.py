@@ -36,7 +36,9 @@ class Predictor:
         except RecordError:
             raise
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise PreprocessError(f"preprocessing ({self.entry}) rejected the record: {exc}") from exc
+            raise PreprocessError(
+                f"preprocessing ({self.entry}) rejected the record: {exc}"
+            ) from exc
         return self._packed(vector)
 
     def _packed(self, vector: Any) -> array:
@@ -51,7 +53,9 @@ class Predictor:
                 f"preprocessing ({self.entry}) returned {len(packed)} features; the model expects {self.n_features}"
             )
         if not all(math.isfinite(v) for v in packed):
-            raise PreprocessError(f"preprocessing ({self.entry}) returned a NaN or infinite feature")
+            raise PreprocessError(
+                f"preprocessing ({self.entry}) returned a NaN or infinite feature"
+            )
         return packed
 
 

@@ -21,7 +21,9 @@ class RecordError(ValueError):
 def validate(record: Any, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Return the record if it follows `fields`; raise RecordError naming the first bad field."""
     if not isinstance(record, Mapping):
-        raise RecordError("", f"a record must be an object with fields {_names(fields)}, got {_kind(record)}")
+        raise RecordError(
+            "", f"a record must be an object with fields {_names(fields)}, got {_kind(record)}"
+        )
     names = [f["name"] for f in fields]
     unknown = [key for key in record if key not in names]
     if unknown:
@@ -43,11 +45,15 @@ def _image(name: str, value: Any) -> None:
     for key in ("width", "height"):
         side = value[key]
         if isinstance(side, bool) or not isinstance(side, int) or not 1 <= side <= MAX_IMAGE_SIDE:
-            raise RecordError(f"{name}.{key}", f"expected a whole number from 1 to {MAX_IMAGE_SIDE}, got {side!r}")
+            raise RecordError(
+                f"{name}.{key}", f"expected a whole number from 1 to {MAX_IMAGE_SIDE}, got {side!r}"
+            )
     pixels = value["pixels"]
     expected = value["width"] * value["height"]
     if isinstance(pixels, str) or not isinstance(pixels, Sequence | memoryview):
-        raise RecordError(f"{name}.pixels", f"expected a list of {expected} numbers, got {_kind(pixels)}")
+        raise RecordError(
+            f"{name}.pixels", f"expected a list of {expected} numbers, got {_kind(pixels)}"
+        )
     if len(pixels) != expected:
         raise RecordError(
             f"{name}.pixels",

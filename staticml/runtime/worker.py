@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from staticml.runtime._compat import float32_array, to_js, to_py
-from staticml.runtime.engine import PreprocessError, Predictor
+from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.schema import RecordError
 
 _predictor: Predictor | None = None

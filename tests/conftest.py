@@ -1,0 +1,238 @@
+"""Shared fixtures: one real build of the demo, a real server, and a real Chromium.
+
+The demo is built once per session through `python build.py` (the README's path) and served
+by `staticml serve` in a subprocess on a free port of 127.0.0.1. Browser tests get pages whose
+every request is checked to stay on that origin and whose console must stay free of errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_DIR = ROOT / "app"
+CHROMIUM = os.environ.get("STATICML_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # A second guard besides routing: anything not on loopback goes to a dead proxy.
+    "--proxy-server=http://127.0.0.1:9",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen | None = None, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+@dataclass
+class BuiltSite:
+    path: Path
+    build_output: str
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """The demo app built by `python build.py -o DIR`, exactly as the README runs it."""
+    out = tmp_path_factory.mktemp("site") / "dist"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    return BuiltSite(out, completed.stderr + completed.stdout)
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+    """The demo's model, trained and converted in-process (the same as the build's)."""
+    from staticml.build.model import train_model
+    from staticml.config import load_config
+
+    return train_model(load_config(APP_DIR))
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen | None = None
+
+
+@contextlib.contextmanager
+def serve_subprocess(site: Path) -> Iterator[Server]:
+    """`staticml serve SITE` in a child process on a free port, its output kept for failures."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "staticml", "serve", str(site), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            try:
+                wait_for_http(url + "bundle.json", process)
+            except RuntimeError as exc:
+                log.seek(0)
+                raise RuntimeError(f"{exc}\nserver output:\n{log.read()}") from exc
+            yield Server(url, process)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app) -> Iterator[Server]:
+    """An ASGI app on a real uvicorn server in this process (for deliberately odd servers)."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url + "bundle.json")
+        yield Server(url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(built_site: BuiltSite) -> Iterator[Server]:
+    with serve_subprocess(built_site.path) as running:
+        yield running
+
+
+# --- browser --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run ./dev test, which installs Debian's chromium"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Watched:
+    """A browser context whose traffic and console are recorded for assertions."""
+
+    context: object
+    origin: str
+    requests: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def new_page(self):
+        page = self.context.new_page()
+        page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        return page
+
+    def assert_clean(self) -> None:
+        assert self.foreign == [], f"requests left the origin {self.origin}: {self.foreign}"
+        assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
+
+
+def watch(browser, origin: str, **options) -> Watched:
+    context = browser.new_context(**options)
+    watched = Watched(context, origin)
+
+    def guard(route) -> None:
+        url = route.request.url
+        watched.requests.append(url)
+        if url.startswith(origin) or url.startswith("data:"):
+            route.fallback()
+        else:
+            watched.foreign.append(url)
+            route.abort()
+
+    context.route("**/*", guard)
+    context.on(
+        "request",
+        lambda r: None if r.url.startswith((origin, "data:")) else watched.foreign.append(r.url),
+    )
+    return watched
+
+
+@pytest.fixture
+def open_browser(browser) -> Iterator[Callable[..., Watched]]:
+    """Factory: a fresh watched context for an origin; closed (not asserted) afterwards."""
+    contexts: list[Watched] = []
+
+    def make(origin: str, **options) -> Watched:
+        watched = watch(browser, origin, **options)
+        contexts.append(watched)
+        return watched
+
+    yield make
+    for watched in contexts:
+        watched.context.close()
+
+
+@pytest.fixture(scope="module")
+def ready_page(browser, server: Server):
+    """One page with the runtime booted, shared by a module's read-only tests; checked clean at the end."""
+    watched = watch(browser, server.url)
+    page = watched.new_page()
+    page.goto(server.url)
+    page.evaluate("window.staticml.ready")
+    yield page
+    watched.assert_clean()
+    watched.context.close()
+
+
+@pytest.fixture
+def site_copy(built_site: BuiltSite, tmp_path: Path) -> Path:
+    """A private copy of the built site that a test may damage."""
+    target = tmp_path / "dist"
+    shutil.copytree(built_site.path, target)
+    return target

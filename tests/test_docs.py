@@ -1,0 +1,40 @@
+"""Docs that tests keep honest: every setting and every CLI option is documented."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from staticml.cli import cli
+from staticml.config import FIELD_SETTINGS, SETTINGS
+from tests.conftest import ROOT
+
+
+def test_every_setting_is_documented():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for setting in SETTINGS:
+        assert f"`{setting.key}`" in text, f"{setting.key} is not in docs/configuration.md"
+    for setting in FIELD_SETTINGS:
+        assert f"`input.{setting.key}`" in text, (
+            f"input.{setting.key} is not in docs/configuration.md"
+        )
+
+
+def test_every_cli_option_is_documented():
+    text = (ROOT / "docs" / "cli.md").read_text()
+    for name, command in cli.commands.items():
+        assert f"staticml {name}" in text
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert any(f"`{opt}" in text for opt in param.opts), (
+                    f"staticml {name} {param.opts} is undocumented"
+                )
+
+
+def test_the_readme_commands_are_the_ones_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"^\s*(\./dev \w+)", readme, re.M)
+    assert commands[:2] == ["./dev demo", "./dev test"]
+    assert "./dev test" in ci

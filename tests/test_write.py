@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from staticml.build.assets import Asset, from_bytes
+from staticml.build.write import write_site
+from staticml.errors import BuildError
+
+
+def site(out: Path, text: bytes) -> None:
+    write_site(out, [from_bytes("index.html", text, "page", hashed=False)], {}, b"{}")
+
+
+def test_writes_and_replaces_a_previous_build(tmp_path):
+    out = tmp_path / "dist"
+    site(out, b"one")
+    (out / "stale.txt").write_text("left over")
+    site(out, b"two")
+    assert (out / "index.html").read_bytes() == b"two"
+    assert not (out / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_build(tmp_path):
+    (tmp_path / "notes.txt").write_text("precious")
+    with pytest.raises(BuildError, match="is not empty and is not a staticml build"):
+        site(tmp_path, b"x")
+    assert (tmp_path / "notes.txt").read_text() == "precious"
+
+
+def test_a_failed_write_keeps_the_old_site_and_leaves_no_debris(tmp_path):
+    out = tmp_path / "dist"
+    site(out, b"old")
+    broken = Asset("static/gone.js", "script", "0" * 64, 1, True, source=tmp_path / "missing.js")
+    with pytest.raises(FileNotFoundError):
+        write_site(out, [broken], {}, b"{}")
+    assert (out / "index.html").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
