@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +13,8 @@ import staticml
 from staticml.errors import StaticMLError
 
 DEFAULT_OUT = "dist"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +25,25 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
+
+
+def _listen_options(note: str = "") -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--host` and `--port` for the commands that run the static server."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        port = click.option(
+            "--port",
+            default=DEFAULT_PORT,
+            show_default=True,
+            type=click.IntRange(0, 65535),
+            help=f"Port to listen on{note}.",
+        )
+        host = click.option(
+            "--host", default=DEFAULT_HOST, show_default=True, help=f"Address to listen on{note}."
+        )
+        return host(port(command))
+
+    return decorate
 
 
 @cli.command()
@@ -42,16 +63,7 @@ def cli(verbose: bool) -> None:
     help="node_modules holding the pinned runtimes (default: ./node_modules, then the checkout's).",
 )
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the site after building it.")
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to serve on (with --serve)."
-)
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to serve on (with --serve).",
-)
+@_listen_options(" (with --serve)")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def build(
     app_dir: Path,
@@ -82,14 +94,7 @@ def build(
 
 @cli.command()
 @click.argument("site_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on.",
-)
+@_listen_options()
 def serve(site_dir: Path, host: str, port: int) -> None:
     """Serve a built site (default: dist) with the headers it needs."""
     from staticml.serve import serve as run_server

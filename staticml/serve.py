@@ -28,8 +28,6 @@ from staticml.headers import (
 
 log = logging.getLogger("staticml.serve")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 _VARIANTS = (("br", ".br"), ("gzip", ".gz"))
 
 
@@ -102,7 +100,7 @@ def _has_variants(target: Path) -> bool:
     return any(target.with_name(target.name + suffix).is_file() for _, suffix in _VARIANTS)
 
 
-def serve(root: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def serve(root: Path | str, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve `root` until interrupted."""
     import uvicorn
 

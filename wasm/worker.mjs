@@ -190,6 +190,9 @@ async function bootModel() {
   status("model");
   try {
     session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"] });
+    // The first run allocates and plans; do it now rather than on the visitor's first drawing.
+    const zeros = new ort.Tensor("float32", new Float32Array(config.model.nFeatures), [1, config.model.nFeatures]);
+    await session.run({ [config.model.input]: zeros });
   } catch (error) {
     throw new BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
   }

@@ -20,7 +20,7 @@ PAGE_TEMPLATE = "index.html"
 
 
 def page_config(
-    config: AppConfig, model: ModelArtifact, assets: Mapping[str, Asset]
+    config: AppConfig, model: ModelArtifact, assets: Mapping[str, Asset], release: str
 ) -> dict[str, Any]:
     """The one JSON object the page script and its worker are configured by.
 
@@ -43,6 +43,7 @@ def page_config(
     ]
     return {
         "app": {"name": config.name, "title": config.title},
+        "release": release,
         "staticml": staticml.__version__,
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,

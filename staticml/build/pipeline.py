@@ -93,7 +93,7 @@ def _build(
     release = release_id(
         named.values(), (site / PAGE_TEMPLATE).read_text(encoding="utf-8") + config_text(config)
     )
-    page = page_config(config, model, named) | {"release": release}
+    page = page_config(config, model, named, release)
     html = render_page(config, page, named, site)
     everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
 

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+
+from staticml.build import assets as make
+from staticml.build.page import page_config, render_page
+from staticml.config import load_config
+from staticml.hashing import integrity
+from staticml.site import site_root
+from tests.conftest import APP_DIR
+
+LOGICAL = [
+    "pyodide/pyodide.mjs",
+    "pyodide/pyodide.asm.wasm",
+    "pyodide/python_stdlib.zip",
+    "pyodide/pyodide-lock.json",
+    "ort/ort.wasm.min.mjs",
+    "ort/ort-wasm-simd-threaded.wasm",
+    "wheel/runtime",
+    "wheel/app",
+    "model.onnx",
+    "samples.json",
+    "wasm/worker.mjs",
+    "static/app.js",
+    "static/style.css",
+    "static/icon.svg",
+]
+
+
+@pytest.fixture
+def named():
+    folders = {"pyodide": "runtime/pyodide-aaa/", "ort": "runtime/ort-bbb/"}
+    out = {}
+    for name in LOGICAL:
+        prefix, _, file = name.partition("/")
+        path = folders[prefix] + file if prefix in folders else f"x/{name}"
+        out[name] = make.from_bytes(path, name.encode(), "test", hashed=False)
+    return out
+
+
+def test_page_config_points_at_the_built_assets(named, demo_model):
+    config = page_config(load_config(APP_DIR), demo_model, named, "r1")
+    runtime = config["runtime"]
+    assert runtime["pyodide"]["indexURL"] == "runtime/pyodide-aaa/"
+    assert runtime["ort"]["wasmPaths"] == "runtime/ort-bbb/"
+    assert runtime["wheels"] == ["x/wheel/runtime", "x/wheel/app"]
+    assert runtime["python"]["entry"] == "digits.preprocess:features"
+    assert runtime["model"]["classes"] == [str(d) for d in range(10)]
+    assert runtime["assets"]["runtime/ort-bbb/ort-wasm-simd-threaded.wasm"] == {
+        "size": len(b"ort/ort-wasm-simd-threaded.wasm"),
+        "integrity": integrity(named["ort/ort-wasm-simd-threaded.wasm"].sha256),
+    }
+    assert config["bootTimeoutMs"] == 60_000 and config["release"] == "r1"
+
+
+def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
+    config = load_config(APP_DIR)
+    hostile = "</script><script>alert(1)</script>"
+    config = dataclasses.replace(config, title=hostile, description=hostile)
+    page = page_config(config, demo_model, named, "r1")
+    html = render_page(config, page, named, site_root()).decode()
+    assert "<script>alert(1)" not in html
+    block = re.search(r'id="staticml-config">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(block)["app"]["title"] == hostile
+    assert f'src="x/static/app.js" integrity="{integrity(named["static/app.js"].sha256)}"' in html
