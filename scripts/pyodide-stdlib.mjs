@@ -1,5 +1,5 @@
-// Regenerates staticml/build/pyodide_stdlib.txt: the standard-library modules that import in
-// the pinned Pyodide with no extra package. Run: node scripts/pyodide-stdlib.mjs > staticml/build/pyodide_stdlib.txt
+// Regenerates staticml/stages/pyodide_stdlib.txt: the standard-library modules that import in
+// the pinned Pyodide with no extra package. Run: node scripts/pyodide-stdlib.mjs > staticml/stages/pyodide_stdlib.txt
 import { createRequire } from "node:module";
 import { loadPyodide } from "pyodide";
 

@@ -1,10 +1,14 @@
 // staticml page script: shows the UI at once, boots the runtime worker, and exposes
 //   await window.staticml.ready           → runtime info, or rejects with a readable Error
 //   await window.staticml.predict(record) → {label, probabilities, model, timings}
+//                                           (regressors: {value, model, timings})
+//   await window.staticml.predictFile(file, {onProgress, signal}) → {csv: Blob, rows, scored, errorCount, errors}
 // A rejected prediction's Error has `field` naming the bad part of the record (e.g. "image.pixels").
 
 const config = JSON.parse(document.getElementById("staticml-config").textContent);
 const $ = (id) => document.getElementById(id);
+const imageFields = config.fields.filter((field) => field.type === "image");
+const formFields = config.fields.filter((field) => field.type !== "image");
 
 // --- runtime: the worker behind promises ---------------------------------------------------
 
@@ -23,6 +27,13 @@ function runtimeConfig(runtime) {
   };
 }
 
+function workerError(error) {
+  const failure = new Error(error.field ? `Invalid record: ${error.message}` : error.message);
+  failure.field = error.field;
+  failure.kind = error.kind;
+  return failure;
+}
+
 function startRuntime(onStatus) {
   const pending = new Map();
   let nextId = 1;
@@ -38,16 +49,17 @@ function startRuntime(onStatus) {
     pending.clear();
     worker?.terminate();
   };
+  const unavailable = { ready, predict: () => ready, predictFile: () => ready };
 
   if (typeof WebAssembly !== "object") {
     fail("This browser cannot run WebAssembly, which the model needs. Use a current browser with WebAssembly enabled.", "check");
-    return { ready, predict: () => ready };
+    return unavailable;
   }
   try {
     worker = new Worker(absolute(config.worker), { type: "module", name: "staticml" });
   } catch (error) {
     fail(`Could not start the prediction worker: ${error.message}`, "worker");
-    return { ready, predict: () => ready };
+    return unavailable;
   }
   const seconds = Math.round(config.bootTimeoutMs / 1000);
   const timer = setTimeout(
@@ -62,47 +74,57 @@ function startRuntime(onStatus) {
   };
   worker.onmessage = (event) => {
     const message = event.data;
+    const job = pending.get(message.id);
     if (message.type === "status") {
       lastStage = message.message;
       onStatus(message);
     } else if (message.type === "ready") {
       settle.resolve(message.info);
-    } else if (message.type === "result") {
-      pending.get(message.id)?.resolve(message.result);
-      pending.delete(message.id);
     } else if (message.type === "error" && message.id === null) {
       fail(message.error.message, message.error.stage);
-    } else if (message.type === "error") {
-      const error = new Error(message.error.field ? `Invalid record: ${message.error.message}` : message.error.message);
-      error.field = message.error.field;
-      error.kind = message.error.kind;
-      pending.get(message.id)?.reject(error);
+    } else if (message.type === "progress") {
+      job?.onProgress?.(message);
+    } else if (message.type === "result" || message.type === "error") {
       pending.delete(message.id);
+      if (message.type === "result") job?.resolve(message.result);
+      else job?.reject(workerError(message.error));
     }
   };
   worker.postMessage({ type: "boot", config: runtimeConfig(config.runtime) });
 
-  async function predict(record) {
-    await ready;
+  function request(message, extra = {}) {
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      pending.set(id, { resolve, reject, ...extra });
       try {
-        worker.postMessage({ type: "predict", id, record });
+        worker.postMessage({ ...message, id });
       } catch (error) {
         pending.delete(id);
         reject(new Error(`Invalid record: it cannot be sent to the worker (${error.message}). Use plain objects, arrays and numbers.`));
+        return;
       }
+      extra.signal?.addEventListener("abort", () => worker.postMessage({ type: "cancel", id }), { once: true });
     });
   }
-  return { ready, predict };
+
+  async function predict(record) {
+    await ready;
+    return request({ type: "predict", record });
+  }
+
+  async function predictFile(file, { onProgress, signal } = {}) {
+    await ready;
+    if (!(file instanceof Blob)) throw new Error("predictFile takes a File or Blob of CSV text.");
+    return request({ type: "batch", file }, { onProgress, signal });
+  }
+  return { ready, predict, predictFile };
 }
 
-// --- page: progress, drawing, samples, results ---------------------------------------------
+// --- page: status ---------------------------------------------------------------------------
 
 const events = [];
 const runtime = startRuntime(showStatus);
-window.staticml = { ready: runtime.ready, predict: runtime.predict, config, events };
+window.staticml = { ...runtime, config, events };
 
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -130,7 +152,7 @@ runtime.ready.then(
     $("status-bytes").textContent =
       `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s.`;
     $("status-bar").hidden = true;
-    enableInputs(true);
+    for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
   },
   (error) => {
     document.body.dataset.state = "failed";
@@ -141,52 +163,115 @@ runtime.ready.then(
   },
 );
 
-function enableInputs(enabled) {
-  for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = !enabled;
+// --- results ----------------------------------------------------------------------------------
+
+function formatValue(value) {
+  return Math.abs(value) >= 1000 ? value.toFixed(0) : Number(value.toPrecision(4)).toString();
+}
+
+function clearResult(note = "") {
+  $("result-label").textContent = "–";
+  $("result-note").textContent = note;
+  $("bars").replaceChildren();
+  $("timings").textContent = "";
 }
 
 function showResult(result, note = "") {
-  $("result-label").textContent = result.label;
-  $("result-note").textContent = note;
-  const bars = $("bars");
-  bars.replaceChildren();
-  const ranked = Object.entries(result.probabilities);
-  for (const [name, p] of ranked) {
-    const row = document.createElement("li");
-    row.className = name === result.label ? "bar top" : "bar";
-    row.dataset.class = name;
-    const label = document.createElement("span");
-    label.className = "bar-name";
-    label.textContent = name;
-    const track = document.createElement("span");
-    track.className = "bar-track";
-    const fill = document.createElement("span");
-    fill.className = "bar-fill";
-    fill.style.width = `${(p * 100).toFixed(1)}%`;
-    track.append(fill);
-    const value = document.createElement("span");
-    value.className = "bar-value";
-    value.textContent = `${(p * 100).toFixed(1)}%`;
-    row.append(label, track, value);
-    bars.append(row);
+  clearResult(note);
+  if (result.value !== undefined) {
+    const unit = config.output.unit ? ` ${config.output.unit}` : "";
+    $("result-label").textContent = `${formatValue(result.value)}${unit}`;
+    $("result-note").textContent = note || config.output.target;
+  } else {
+    $("result-label").textContent = result.label;
+    for (const [name, p] of Object.entries(result.probabilities)) $("bars").append(bar(name, p, name === result.label));
   }
   const t = result.timings;
   $("timings").textContent = `Preprocessing ${t.preprocessMs.toFixed(1)} ms (Python) · model ${t.inferenceMs.toFixed(1)} ms (onnxruntime-web) · in this browser, nothing sent.`;
   document.body.dataset.predicted = "yes";
 }
 
-function showProblem(error) {
-  $("result-label").textContent = "–";
-  $("result-note").textContent = error.message;
-  $("bars").replaceChildren();
-  $("timings").textContent = "";
+function bar(name, p, top) {
+  const row = document.createElement("li");
+  row.className = top ? "bar top" : "bar";
+  row.dataset.class = name;
+  const label = document.createElement("span");
+  label.className = "bar-name";
+  label.textContent = name;
+  const track = document.createElement("span");
+  track.className = "bar-track";
+  const fill = document.createElement("span");
+  fill.className = "bar-fill";
+  fill.style.width = `${(p * 100).toFixed(1)}%`;
+  track.append(fill);
+  const value = document.createElement("span");
+  value.className = "bar-value";
+  value.textContent = `${(p * 100).toFixed(1)}%`;
+  row.append(label, track, value);
+  return row;
 }
 
-// Drawing: pointer events cover mouse, pen and touch alike.
-const imageField = config.fields.find((field) => field.type === "image");
-const canvas = imageField ? $(`canvas-${imageField.name}`) : null;
+// --- input: the form, the canvases, and the record they make -----------------------------------
 
-function setUpCanvas() {
+function clearFieldErrors() {
+  for (const element of document.querySelectorAll(".field-error")) element.textContent = "";
+  for (const element of document.querySelectorAll("[aria-invalid]")) element.removeAttribute("aria-invalid");
+}
+
+function showProblem(error) {
+  const name = (error.field || "").split(/[.[]/)[0];
+  const slot = name && $(`error-${name}`);
+  if (slot) {
+    slot.textContent = error.message.replace(/^Invalid record: /, "");
+    $(`field-${name}`)?.setAttribute("aria-invalid", "true");
+    clearResult("Check the highlighted field.");
+  } else {
+    clearResult(error.message);
+  }
+}
+
+function formRecord() {
+  return Object.fromEntries(formFields.map((field) => [field.name, $(`field-${field.name}`).value]));
+}
+
+function fillForm(record) {
+  for (const field of formFields) {
+    const value = record[field.name];
+    $(`field-${field.name}`).value = value === null || value === undefined ? "" : String(value);
+  }
+}
+
+const canvases = new Map();
+
+function currentRecord() {
+  const record = formRecord();
+  for (const [name, canvas] of canvases) record[name] = canvas.record();
+  return record;
+}
+
+let inFlight = false;
+let again = false;
+
+async function predictCurrent(note = "") {
+  if (inFlight) {
+    again = true;
+    return;
+  }
+  inFlight = true;
+  again = false;
+  clearFieldErrors();
+  try {
+    showResult(await runtime.predict(currentRecord()), note);
+  } catch (error) {
+    showProblem(error);
+  } finally {
+    inFlight = false;
+    if (again) predictCurrent();
+  }
+}
+
+function drawingCanvas(field, onDrawn) {
+  const canvas = $(`canvas-${field.name}`);
   const context = canvas.getContext("2d", { willReadFrequently: true });
   const size = canvas.width;
   context.lineCap = "round";
@@ -195,8 +280,6 @@ function setUpCanvas() {
   context.strokeStyle = "#111";
   let drawing = false;
   let last = null;
-  let inFlight = false;
-  let dirty = false;
 
   const point = (event) => {
     const box = canvas.getBoundingClientRect();
@@ -208,23 +291,6 @@ function setUpCanvas() {
     context.lineTo(...to);
     context.stroke();
   };
-  const predictDrawing = async () => {
-    if (inFlight) {
-      dirty = true;
-      return;
-    }
-    inFlight = true;
-    dirty = false;
-    try {
-      showResult(await runtime.predict(canvasRecord()));
-    } catch (error) {
-      showProblem(error);
-    } finally {
-      inFlight = false;
-      if (dirty && !drawing) predictDrawing();
-    }
-  };
-
   canvas.addEventListener("pointerdown", (event) => {
     if (document.body.dataset.state !== "ready") return;
     drawing = true;
@@ -241,90 +307,176 @@ function setUpCanvas() {
   const end = () => {
     if (!drawing) return;
     drawing = false;
-    predictDrawing();
+    onDrawn();
   };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
-  $("clear").addEventListener("click", () => {
-    context.clearRect(0, 0, size, size);
-    $("result-label").textContent = "–";
-    $("result-note").textContent = "";
-    $("bars").replaceChildren();
-    $("timings").textContent = "";
-  });
 
-  function canvasRecord() {
-    const rgba = context.getImageData(0, 0, size, size).data;
-    const pixels = new Uint8ClampedArray(size * size);
-    for (let i = 0; i < pixels.length; i++) pixels[i] = rgba[i * 4 + 3];
-    return { [imageField.name]: { width: size, height: size, pixels } };
-  }
-
-  return function drawImage(image) {
-    const rgba = new Uint8ClampedArray(image.width * image.height * 4);
-    image.pixels.forEach((value, i) => {
-      rgba[i * 4 + 3] = value;
-      rgba[i * 4] = rgba[i * 4 + 1] = rgba[i * 4 + 2] = 17;
-    });
-    const tile = new OffscreenCanvas(image.width, image.height);
-    tile.getContext("2d").putImageData(new ImageData(rgba, image.width, image.height), 0, 0);
-    const scale = (size * 0.8) / Math.max(image.width, image.height);
-    const w = image.width * scale;
-    const h = image.height * scale;
-    context.clearRect(0, 0, size, size);
-    context.drawImage(tile, (size - w) / 2, (size - h) / 2, w, h);
+  return {
+    clear: () => context.clearRect(0, 0, size, size),
+    record() {
+      const rgba = context.getImageData(0, 0, size, size).data;
+      const pixels = new Uint8ClampedArray(size * size);
+      for (let i = 0; i < pixels.length; i++) pixels[i] = rgba[i * 4 + 3];
+      return { width: size, height: size, pixels };
+    },
+    draw(image) {
+      const tile = new OffscreenCanvas(image.width, image.height);
+      tile.getContext("2d").putImageData(inkImage(image, (value) => [17, 17, 17, value]), 0, 0);
+      const scale = (size * 0.8) / Math.max(image.width, image.height);
+      const w = image.width * scale;
+      const h = image.height * scale;
+      context.clearRect(0, 0, size, size);
+      context.drawImage(tile, (size - w) / 2, (size - h) / 2, w, h);
+    },
   };
 }
 
-const drawSample = canvas ? setUpCanvas() : null;
+function inkImage(image, colour) {
+  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
+  Array.from(image.pixels).forEach((value, i) => rgba.set(colour(value), i * 4));
+  return new ImageData(rgba, image.width, image.height);
+}
+
+for (const field of imageFields) {
+  canvases.set(field.name, drawingCanvas(field, () => (formFields.length ? null : predictCurrent())));
+}
+
+$("record-form")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  predictCurrent();
+});
+$("clear")?.addEventListener("click", () => {
+  for (const canvas of canvases.values()) canvas.clear();
+  clearFieldErrors();
+  clearResult();
+});
+
+// --- samples --------------------------------------------------------------------------------------
 
 function thumbnail(image) {
   const tile = document.createElement("canvas");
   tile.width = image.width;
   tile.height = image.height;
-  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
-  image.pixels.forEach((value, i) => {
-    rgba.fill(255 - value, i * 4, i * 4 + 3);
-    rgba[i * 4 + 3] = 255;
-  });
-  tile.getContext("2d").putImageData(new ImageData(rgba, image.width, image.height), 0, 0);
+  tile.getContext("2d").putImageData(inkImage(image, (value) => [255 - value, 255 - value, 255 - value, 255]), 0, 0);
   return tile;
 }
 
 function agreement(result, expected) {
+  if (expected.value !== undefined) {
+    const difference = Math.abs(result.value - expected.value);
+    return `CPython reference: ${formatValue(expected.value)}; difference ${difference.toExponential(1)}.`;
+  }
   const deviation = Math.max(...Object.keys(expected.probabilities).map((k) => Math.abs(result.probabilities[k] - expected.probabilities[k])));
   const same = result.label === expected.label;
   return `CPython reference: ${expected.label}; ${same ? "same label" : "DIFFERENT label"}, largest probability difference ${deviation.toExponential(1)}.`;
 }
 
+function sampleButton(sample) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "sample";
+  button.title = sample.name;
+  button.dataset.needsRuntime = "";
+  button.disabled = document.body.dataset.state !== "ready";
+  button.setAttribute("aria-label", `Sample: ${sample.name}`);
+  const image = imageFields.length ? sample.record[imageFields[0].name] : null;
+  if (image) button.append(thumbnail(image));
+  else button.textContent = sample.name;
+  button.addEventListener("click", async () => {
+    clearFieldErrors();
+    fillForm(sample.record);
+    for (const [name, canvas] of canvases) if (sample.record[name]) canvas.draw(sample.record[name]);
+    try {
+      const result = await runtime.predict(sample.record);
+      showResult(result, agreement(result, sample.expected));
+    } catch (error) {
+      showProblem(error);
+    }
+  });
+  return button;
+}
+
 async function loadSamples() {
-  if (!config.samples || !imageField) {
+  if (!config.samples) {
     $("samples").hidden = true;
     return;
   }
   const response = await fetch(absolute(config.samples));
   const { samples } = await response.json();
-  const list = $("sample-list");
-  for (const sample of samples) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "sample";
-    button.title = sample.name;
-    button.dataset.needsRuntime = "";
-    button.disabled = document.body.dataset.state !== "ready";
-    button.setAttribute("aria-label", `Sample: ${sample.name}`);
-    button.append(thumbnail(sample.record[imageField.name]));
-    button.addEventListener("click", async () => {
-      drawSample(sample.record[imageField.name]);
-      try {
-        const result = await runtime.predict(sample.record);
-        showResult(result, agreement(result, sample.expected));
-      } catch (error) {
-        showProblem(error);
-      }
-    });
-    list.append(button);
-  }
+  $("sample-list").append(...samples.map(sampleButton));
 }
 
 loadSamples().catch((error) => showError(`Could not load the samples: ${error.message}`));
+
+// --- batch: score a CSV file in the worker --------------------------------------------------------
+
+function setUpBatch() {
+  const input = $("batch-file");
+  const drop = $("batch-drop");
+  const cancel = $("batch-cancel");
+  const progress = $("batch-progress");
+  let controller = null;
+
+  async function score(file) {
+    if (!file || controller) return;
+    controller = new AbortController();
+    cancel.hidden = false;
+    progress.hidden = false;
+    progress.value = 0;
+    $("batch-status").textContent = `Scoring ${file.name}…`;
+    $("batch-errors").replaceChildren();
+    $("batch-download").hidden = true;
+    const onProgress = (p) => {
+      progress.value = p.totalBytes ? p.bytes / p.totalBytes : 0;
+      $("batch-status").textContent = `Scoring ${file.name}: ${p.rows.toLocaleString()} rows read, ${p.errorCount.toLocaleString()} with errors.`;
+    };
+    try {
+      const result = await runtime.predictFile(file, { onProgress, signal: controller.signal });
+      showBatchResult(file, result);
+    } catch (error) {
+      $("batch-status").textContent = error.kind === "cancelled" ? "Cancelled; nothing was saved." : `The file could not be scored: ${error.message}`;
+    } finally {
+      controller = null;
+      cancel.hidden = true;
+      progress.hidden = true;
+      input.value = "";
+    }
+  }
+
+  input.addEventListener("change", () => score(input.files[0]));
+  cancel.addEventListener("click", () => controller?.abort());
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("dragging");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("dragging");
+    if (document.body.dataset.state === "ready") score(event.dataTransfer.files[0]);
+  });
+}
+
+function showBatchResult(file, result) {
+  const link = $("batch-download");
+  if (link.href) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(result.csv);
+  link.download = file.name.replace(/(\.csv)?$/i, "-predictions.csv");
+  link.hidden = false;
+  $("batch-status").textContent =
+    `${result.rows.toLocaleString()} rows: ${result.scored.toLocaleString()} scored, ${result.errorCount.toLocaleString()} with errors (kept in the file, with the reason).`;
+  const list = $("batch-errors");
+  for (const [row, message] of result.errors.slice(0, 100)) {
+    const item = document.createElement("li");
+    item.textContent = `Row ${row}: ${message}`;
+    list.append(item);
+  }
+  if (result.errorCount > 100) {
+    const more = document.createElement("li");
+    more.textContent = `… and ${(result.errorCount - 100).toLocaleString()} more, listed in the downloaded file.`;
+    list.append(more);
+  }
+}
+
+if (config.batch) setUpBatch();

@@ -3,3 +3,10 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def build(app_dir, out_dir="dist", **options):  # type: ignore[no-untyped-def]
+    """Build the app in `app_dir` into `out_dir`; see `staticml.api.build`."""
+    from staticml.api import build as _build
+
+    return _build(app_dir, out_dir, **options)

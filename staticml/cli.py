@@ -62,6 +62,12 @@ def _listen_options(note: str = "") -> Callable[[Callable[..., None]], Callable[
     default=None,
     help="node_modules holding the pinned runtimes (default: ./node_modules, then the checkout's).",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Run the built site in headless Chromium: the runtime must start and every sample "
+    "must match its CPython reference.",
+)
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the site after building it.")
 @_listen_options(" (with --serve)")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
@@ -69,21 +75,22 @@ def build(
     app_dir: Path,
     out: Path,
     node_modules: Path | None,
+    verify: bool,
     then_serve: bool,
     host: str,
     port: int,
     quiet: bool,
 ) -> None:
     """Build the app in APP_DIR (it holds staticml.toml) into a static site."""
-    from staticml.build import build_app
     from staticml.config import load_config
     from staticml.progress import RichReporter, SilentReporter
+    from staticml.stages import build_app
     from staticml.summary import print_summary
 
     with _user_errors():
         config = load_config(app_dir)
         reporter = SilentReporter() if quiet else RichReporter()
-        result = build_app(config, out, node_modules=node_modules, reporter=reporter)
+        result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
         if not quiet:
             print_summary(result, next_step=None if then_serve else f"staticml serve {out}")
         if then_serve:
@@ -101,6 +108,16 @@ def serve(site_dir: Path, host: str, port: int) -> None:
 
     with _user_errors():
         run_server(site_dir, host=host, port=port)
+
+
+@cli.command()
+@click.argument("site_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT)
+def verify(site_dir: Path) -> None:
+    """Run a built site (default: dist) in headless Chromium and check it against its samples."""
+    from staticml.verify import verify_site
+
+    with _user_errors():
+        click.echo(verify_site(site_dir).describe())
 
 
 @contextmanager

@@ -1,8 +1,7 @@
 """Load and validate an app's `staticml.toml` once, into frozen dataclasses.
 
-Settings are declared as data (`SETTINGS`, `FIELD_SETTINGS`) with their help text, so the
-documentation and the validator cannot drift apart. Every problem in the file is reported at
-once, each with the file, key and line, before any build work starts.
+The settings themselves are declared in `staticml.settings`. Every problem in the file is
+reported at once, each with the file, key and line, before any build work starts.
 """
 
 from __future__ import annotations
@@ -10,52 +9,87 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from staticml.errors import ConfigError
+from staticml.settings import (
+    FIELD_SETTINGS,
+    REQUIRED,
+    SETTINGS,
+    EntryPoint,
+    Setting,
+)
+
+__all__ = ["FIELD_SETTINGS", "SETTINGS", "AppConfig", "EntryPoint", "Field", "load_config"]
 
 CONFIG_FILE = "staticml.toml"
-FIELD_TYPES = ("image",)
-
-_REQUIRED = object()
-_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    """A `module:function` reference; the module is imported from the app directory."""
-
-    module: str
-    function: str
-
-    def __str__(self) -> str:
-        return f"{self.module}:{self.function}"
-
-    @property
-    def package(self) -> str:
-        return self.module.split(".")[0]
 
 
 @dataclass(frozen=True)
 class Field:
+    """One input field: its type, its constraints and how the page labels it."""
+
     name: str
     type: str
     label: str
     description: str
+    required: bool
+    default: Any
+    minimum: float | None
+    maximum: float | None
+    choices: tuple[str, ...] | None
+    max_length: int
     canvas_size: int
+
+    def spec(self) -> dict[str, Any]:
+        """The field as the browser runtime's validator and the page's form see it."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "label": self.label,
+            "description": self.description,
+            "required": self.required,
+            "default": self.default,
+            "min": self.minimum,
+            "max": self.maximum,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "maxLength": self.max_length,
+            "canvasSize": self.canvas_size,
+        }
 
 
 @dataclass(frozen=True)
 class ModelSettings:
-    train: EntryPoint
-    input_name: str
-    n_features: int
+    file: Path | None
+    train: EntryPoint | None
+    input_name: str | None
+    n_features: int | None
     opset: int
+    label_output: str | None
+    probabilities_output: str | None
+    value_output: str | None
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    kind: str | None
+    classes: tuple[str, ...] | None
+    target: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    entry: EntryPoint
+    batch: EntryPoint | None
+    dependencies: tuple[str, ...]
+
+    @property
+    def package(self) -> str:
+        return self.entry.package
 
 
 @dataclass(frozen=True)
@@ -74,149 +108,23 @@ class AppConfig:
     title: str
     description: str
     model: ModelSettings
-    preprocess: EntryPoint
+    output: OutputSettings
+    preprocess: PreprocessSettings
     samples: EntryPoint | None
+    samples_file: Path | None
     fields: tuple[Field, ...]
+    page_template: Path | None
     runtime: RuntimeSettings
     brotli_quality: int
 
-    def runtime_spec(self) -> dict[str, Any]:
+    def runtime_spec(self, n_features: int) -> dict[str, Any]:
         """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
         return {
-            "entry": str(self.preprocess),
-            "n_features": self.model.n_features,
-            "fields": [{"name": f.name, "type": f.type, "label": f.label} for f in self.fields],
+            "entry": str(self.preprocess.entry),
+            "batch": str(self.preprocess.batch) if self.preprocess.batch else None,
+            "n_features": n_features,
+            "fields": [f.spec() for f in self.fields],
         }
-
-
-# --- value parsers: each returns the parsed value or raises ValueError(reason) ---------------
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_describe(value)}")
-    return value
-
-
-def _slug(value: Any) -> str:
-    text = _string(value)
-    if not _SLUG.match(text):
-        raise ValueError(
-            f"{text!r} is not a valid name: use lowercase letters, digits, '-' or '_', "
-            "starting with a letter (at most 64 characters)"
-        )
-    return text
-
-
-def _identifier(value: Any) -> str:
-    text = _string(value)
-    if not _IDENTIFIER.match(text):
-        raise ValueError(f"{text!r} is not a valid identifier (letters, digits and '_')")
-    return text
-
-
-def _entry_point(value: Any) -> EntryPoint:
-    text = _string(value)
-    module, sep, function = text.partition(":")
-    if not sep or not _DOTTED.match(module) or not _IDENTIFIER.match(function):
-        raise ValueError(
-            f"{text!r} is not a 'module:function' reference (for example 'digits.preprocess:features')"
-        )
-    return EntryPoint(module, function)
-
-
-def _int_range(low: int, high: int | None = None) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {_describe(value)}")
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise ValueError(f"expected a number {bound}, got {value}")
-        return value
-
-    return parse
-
-
-def _positive_seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"expected a positive number of seconds, got {_describe(value)}")
-    return float(value)
-
-
-def _field_type(value: Any) -> str:
-    text = _string(value)
-    if text not in FIELD_TYPES:
-        raise ValueError(f"unknown field type {text!r}; supported types: {', '.join(FIELD_TYPES)}")
-    return text
-
-
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}" if not isinstance(value, dict) else "a table"
-
-
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    parse: Callable[[Any], Any]
-    default: Any
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("app.name", _slug, _REQUIRED, "Short name of the app; names its wheel and bundle."),
-    Setting("app.title", _string, None, "Title shown on the page (defaults to the name)."),
-    Setting("app.description", _string, "", "One or two sentences shown under the title."),
-    Setting(
-        "model.train",
-        _entry_point,
-        _REQUIRED,
-        "Build-time `module:function` in the app directory returning a fitted scikit-learn "
-        "estimator; it is converted to ONNX with skl2onnx.",
-    ),
-    Setting("model.input_name", _identifier, "input", "Name of the ONNX model's input tensor."),
-    Setting("model.n_features", _int_range(1), _REQUIRED, "Length of the feature vector."),
-    Setting("model.opset", _int_range(9, 23), 17, "ONNX opset the model is converted to."),
-    Setting(
-        "preprocess.entry",
-        _entry_point,
-        _REQUIRED,
-        "Pure-Python `module:function` that turns one record into the feature vector; its "
-        "top-level package is shipped to the browser as a wheel.",
-    ),
-    Setting(
-        "samples.source",
-        _entry_point,
-        None,
-        "Build-time `module:function` returning sample records; the build ships them with "
-        "reference predictions computed in CPython.",
-    ),
-    Setting("runtime.threads", _int_range(1, 16), 1, "onnxruntime-web threads (needs COOP/COEP)."),
-    Setting(
-        "runtime.boot_timeout",
-        _positive_seconds,
-        60.0,
-        "Seconds the page waits for the runtimes to start before showing an error.",
-    ),
-    Setting(
-        "build.brotli_quality",
-        _int_range(0, 11),
-        11,
-        "Brotli quality of the precompressed `.br` files (11 = smallest, slowest; cached).",
-    ),
-)
-
-FIELD_SETTINGS: tuple[Setting, ...] = (
-    Setting("name", _identifier, _REQUIRED, "Key of the field in a record."),
-    Setting("type", _field_type, _REQUIRED, f"One of: {', '.join(FIELD_TYPES)}."),
-    Setting("label", _string, None, "Label shown in the page (defaults to the name)."),
-    Setting("description", _string, "", "Help text shown with the field."),
-    Setting(
-        "canvas_size",
-        _int_range(32, 1024),
-        280,
-        "Image fields: side of the drawing canvas in CSS pixels.",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -247,6 +155,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     problems: list[_Problem] = []
     values = _parse_table(data, SETTINGS, "", problems, skip={"input"})
     fields = _parse_fields(data.get("input"), problems)
+    _check_app(values, app_dir, problems)
     if problems:
         raise ConfigError(_format_problems(source, text, problems))
     return _assemble(app_dir, source, values, fields)
@@ -259,7 +168,7 @@ def _parse_table(
     problems: list[_Problem],
     skip: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    flat = dict(_flatten(data, skip))
+    flat = dict(_flatten(data, skip, {s.key for s in settings}))
     known = {s.key for s in settings}
     for key in flat.keys() - known:
         hint = difflib.get_close_matches(key, known, n=1)
@@ -272,27 +181,53 @@ def _parse_table(
     values: dict[str, Any] = {}
     for setting in settings:
         if setting.key not in flat:
-            if setting.default is _REQUIRED:
+            if setting.default is REQUIRED:
                 problems.append(
                     _Problem(prefix + setting.key, f"missing required setting ({setting.help})")
                 )
-            values[setting.key] = None if setting.default is _REQUIRED else setting.default
+            values[setting.key] = None if setting.default is REQUIRED else setting.default
             continue
         try:
             values[setting.key] = setting.parse(flat[setting.key])
         except ValueError as exc:
             problems.append(_Problem(prefix + setting.key, str(exc)))
+            values[setting.key] = None
     return values
 
 
-def _flatten(data: Mapping[str, Any], skip: set[str] | frozenset[str], prefix: str = ""):
+def _flatten(
+    data: Mapping[str, Any], skip: set[str] | frozenset[str], known: set[str], prefix: str = ""
+):
     for key, value in data.items():
         if not prefix and key in skip:
             continue
-        if isinstance(value, dict):
-            yield from _flatten(value, skip, f"{prefix}{key}.")
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and path not in known:
+            yield from _flatten(value, skip, known, f"{path}.")
         else:
-            yield f"{prefix}{key}", value
+            yield path, value
+
+
+def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) -> None:
+    """Rules that involve several settings or the app directory's files."""
+    if (values["model.file"] is None) == (values["model.train"] is None):
+        problems.append(
+            _Problem("model", "give exactly one of model.file (a saved model) and model.train")
+        )
+    for key in ("model.file", "samples.file", "page.template"):
+        if values[key] is not None and not (app_dir / values[key]).is_file():
+            problems.append(_Problem(key, f"{app_dir / values[key]} does not exist"))
+    if values["samples.source"] is not None and values["samples.file"] is not None:
+        problems.append(_Problem("samples", "give samples.source or samples.file, not both"))
+    batch = values["preprocess.batch"]
+    entry = values["preprocess.entry"]
+    if batch is not None and entry is not None and batch.package != entry.package:
+        problems.append(
+            _Problem(
+                "preprocess.batch",
+                f"must be in the same package as preprocess.entry ({entry.package}), got {batch.module}",
+            )
+        )
 
 
 def _parse_fields(raw: Any, problems: list[_Problem]) -> list[dict[str, Any]]:
@@ -304,14 +239,54 @@ def _parse_fields(raw: Any, problems: list[_Problem]) -> list[dict[str, Any]]:
             _Problem("input", "must be an array of tables: write each field as [[input]]")
         )
         return []
-    fields = [
-        _parse_table(item, FIELD_SETTINGS, f"input[{i}].", problems) for i, item in enumerate(raw)
-    ]
+    fields = []
+    for i, item in enumerate(raw):
+        field = _parse_table(item, FIELD_SETTINGS, f"input[{i}].", problems)
+        _check_field(field, f"input[{i}].", item, problems)
+        fields.append(field)
     names = [f["name"] for f in fields]
     for i, name in enumerate(names):
         if name is not None and names.index(name) != i:
             problems.append(_Problem(f"input[{i}].name", f"duplicate field name {name!r}"))
     return fields
+
+
+_TYPE_KEYS = {
+    "min": ("number", "integer"),
+    "max": ("number", "integer"),
+    "choices": ("category",),
+    "max_length": ("text",),
+    "canvas_size": ("image",),
+}
+
+
+def _check_field(
+    field: dict[str, Any], prefix: str, given: Mapping[str, Any], problems: list[_Problem]
+) -> None:
+    kind = field["type"]
+    if kind is None:
+        return
+    for key, kinds in _TYPE_KEYS.items():
+        if key in given and kind not in kinds:
+            problems.append(
+                _Problem(prefix + key, f"only applies to {' and '.join(kinds)} fields, not {kind}")
+            )
+    if kind == "category" and not field["choices"]:
+        problems.append(_Problem(prefix + "choices", "a category field needs its list of choices"))
+    low, high = field["min"], field["max"]
+    if low is not None and high is not None and low > high:
+        problems.append(_Problem(prefix + "max", f"is {high}, below min {low}"))
+    if "default" in given and (kind != "category" or field["choices"]):
+        if kind == "image":
+            problems.append(_Problem(prefix + "default", "image fields cannot have a default"))
+            return
+        from staticml.runtime.schema import RecordError, check_value
+
+        spec = {**field, "maxLength": field["max_length"], "label": field["name"]}
+        try:
+            field["default"] = check_value(field["name"] or "field", spec, given["default"])
+        except RecordError as exc:
+            problems.append(_Problem(prefix + "default", exc.message))
 
 
 def _assemble(
@@ -324,27 +299,51 @@ def _assemble(
         title=v["app.title"] or v["app.name"],
         description=v["app.description"],
         model=ModelSettings(
+            file=app_dir / v["model.file"] if v["model.file"] else None,
             train=v["model.train"],
             input_name=v["model.input_name"],
             n_features=v["model.n_features"],
             opset=v["model.opset"],
+            label_output=v["model.label_output"],
+            probabilities_output=v["model.probabilities_output"],
+            value_output=v["model.value_output"],
         ),
-        preprocess=v["preprocess.entry"],
+        output=OutputSettings(
+            kind=v["output.kind"],
+            classes=v["output.classes"],
+            target=v["output.target"],
+            unit=v["output.unit"],
+        ),
+        preprocess=PreprocessSettings(
+            entry=v["preprocess.entry"],
+            batch=v["preprocess.batch"],
+            dependencies=v["preprocess.dependencies"],
+        ),
         samples=v["samples.source"],
-        fields=tuple(
-            Field(
-                name=f["name"],
-                type=f["type"],
-                label=f["label"] or f["name"],
-                description=f["description"],
-                canvas_size=f["canvas_size"],
-            )
-            for f in fields
-        ),
+        samples_file=app_dir / v["samples.file"] if v["samples.file"] else None,
+        fields=tuple(_field(f) for f in fields),
+        page_template=app_dir / v["page.template"] if v["page.template"] else None,
         runtime=RuntimeSettings(
             threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
         ),
         brotli_quality=v["build.brotli_quality"],
+    )
+
+
+def _field(f: dict[str, Any]) -> Field:
+    has_default = f["default"] is not None
+    return Field(
+        name=f["name"],
+        type=f["type"],
+        label=f["label"] or f["name"],
+        description=f["description"],
+        required=f["required"] and not has_default,
+        default=f["default"],
+        minimum=f["min"],
+        maximum=f["max"],
+        choices=f["choices"],
+        max_length=f["max_length"],
+        canvas_size=f["canvas_size"],
     )
 
 
@@ -374,14 +373,19 @@ def line_of(text: str, key: str) -> int | None:
                     start = number + 1
                     break
         else:
-            return None
+            return _table_line(lines, leaf)
     key_pattern = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
     for number in range(start, len(lines)):
         if number > start and lines[number].lstrip().startswith("[") and header:
             break
         if key_pattern.match(lines[number]):
             return number + 1
-    return start if header else None
+    return start if header else _table_line(lines, leaf)
+
+
+def _table_line(lines: list[str], name: str) -> int | None:
+    pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?")
+    return next((n + 1 for n, line in enumerate(lines) if pattern.match(line)), None)
 
 
 def _header_for(tables: list[str]) -> tuple[str, int]:

@@ -53,6 +53,8 @@ ONNXRUNTIME_WEB = RuntimeSpec(
 )
 
 RUNTIMES = (PYODIDE, ONNXRUNTIME_WEB)
+# The Python version inside the pinned Pyodide: browser dependencies are resolved for it.
+PYODIDE_PYTHON = "3.14"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from staticml.build.manifest import MANIFEST
 from staticml.errors import StaticMLError
 from staticml.headers import (
     CACHE_IMMUTABLE,
@@ -25,6 +24,7 @@ from staticml.headers import (
     SECURITY_HEADERS,
     content_type,
 )
+from staticml.stages.manifest import MANIFEST
 
 log = logging.getLogger("staticml.serve")
 

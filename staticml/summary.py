@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from staticml.build import BuildResult
+from staticml.stages import BuildResult
 
 
 def human(size: int) -> str:
@@ -43,5 +43,7 @@ def print_summary(
     )
     console.print(table)
     console.print(f"{result.samples} sample(s) shipped with CPython reference predictions.")
+    if result.verification:
+        console.print(result.verification.describe())
     if next_step:
         console.print(f"Next: [bold]{next_step}[/bold]  then open http://127.0.0.1:8000")

@@ -80,10 +80,10 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
 @pytest.fixture(scope="session")
 def demo_model():
     """The demo's model, trained and converted in-process (the same as the build's)."""
-    from staticml.build.model import train_model
     from staticml.config import load_config
+    from staticml.stages.model import load_model
 
-    return train_model(load_config(APP_DIR))
+    return load_model(load_config(APP_DIR))
 
 
 @dataclass

@@ -3,9 +3,9 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from staticml.build.assets import from_bytes, runtime_assets
 from staticml.hashing import hashed_name, integrity, sha256_hex, tree_digest
 from staticml.runtimes import PYODIDE, default_node_modules, locate
+from staticml.stages.assets import from_bytes, runtime_assets
 
 
 def test_hashed_names_keep_folder_and_suffix():

@@ -10,10 +10,10 @@ import re
 import brotli
 import pytest
 
-from staticml.build import build_app
 from staticml.config import load_config
 from staticml.hashing import integrity
 from staticml.runtimes import RUNTIMES
+from staticml.stages import build_app
 from tests.conftest import APP_DIR
 
 VARIANT = re.compile(r"\.(br|gz)$")

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 
-from staticml.build.assets import from_bytes
-from staticml.build.compress import Encoded
-from staticml.build.manifest import bundle_manifest, release_id
 from staticml.config import load_config
+from staticml.stages.assets import from_bytes
+from staticml.stages.compress import Encoded
+from staticml.stages.manifest import bundle_manifest, release_id
 from tests.conftest import APP_DIR
 
 

@@ -6,9 +6,9 @@ import textwrap
 import onnx
 import pytest
 
-from staticml.build.model import train_model
 from staticml.config import load_config
 from staticml.errors import BuildError
+from staticml.stages.model import load_model
 
 
 def test_the_demo_model_is_onnx_with_plain_tensor_outputs(demo_model):
@@ -40,17 +40,17 @@ def app_with_training(tmp_path, body: str, n_features: int = 4):
     return load_config(tmp_path)
 
 
-def test_a_regressor_is_refused(tmp_path):
+def test_a_model_that_neither_classifies_nor_regresses_is_refused(tmp_path):
     config = app_with_training(
         tmp_path,
         """
-        from sklearn.linear_model import LinearRegression
+        from sklearn.cluster import KMeans
         def train():
-            return LinearRegression().fit([[0, 0, 0, 0], [1, 1, 1, 1]], [0, 1])
+            return KMeans(n_clusters=2, n_init=1, random_state=0).fit([[0, 0, 0, 0], [1, 1, 1, 1]])
         """,
     )
-    with pytest.raises(BuildError, match="not a fitted scikit-learn classifier"):
-        train_model(config)
+    with pytest.raises(BuildError, match="KMeans, which is not a fitted scikit-learn classifier"):
+        load_model(config)
 
 
 def test_a_feature_count_mismatch_is_refused(tmp_path):
@@ -63,9 +63,9 @@ def test_a_feature_count_mismatch_is_refused(tmp_path):
         """,
     )
     with pytest.raises(
-        BuildError, match=r"model.n_features is 4, but the trained model takes 2 features"
+        BuildError, match=r"model.n_features is 4, but model.train = 'train:train' takes 2 features"
     ):
-        train_model(config)
+        load_model(config)
 
 
 def test_an_error_in_training_points_at_the_line(tmp_path):
@@ -74,11 +74,123 @@ def test_an_error_in_training_points_at_the_line(tmp_path):
         BuildError,
         match=r"model.train = 'train:train' raised ZeroDivisionError: division by zero \(at .*train.py:2\)",
     ):
-        train_model(config)
+        load_model(config)
 
 
 def test_a_missing_function_is_named(tmp_path):
     config = app_with_training(tmp_path, "def fit():\n    pass\n")
     with pytest.raises(BuildError, match="has no function 'train'"):
-        train_model(config)
+        load_model(config)
     assert dataclasses.is_dataclass(config)
+
+
+def app_with_model(tmp_path, model_file: str, extra: str = ""):
+    (tmp_path / "staticml.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [app]
+            name = "m"
+            [model]
+            file = "{model_file}"
+            {extra}
+            [preprocess]
+            entry = "pre:features"
+            [[input]]
+            name = "x"
+            type = "number"
+            """
+        )
+    )
+    return load_config(tmp_path)
+
+
+def linear_onnx(path, *, domain: str = "", op: str = "MatMul", dtype=None, features: int = 3):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    dtype = dtype or TensorProto.FLOAT
+    weights = numpy_helper.from_array(np.ones((features, 1), dtype=np.float32), "w")
+    node = helper.make_node(op, ["x", "w"], ["y"], domain=domain)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", dtype, [None, features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+        initializer=[weights],
+    )
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+
+
+def test_an_onnx_regressor_file_is_inspected(tmp_path):
+    linear_onnx(tmp_path / "m.onnx")
+    model = load_model(app_with_model(tmp_path, "m.onnx"))
+    assert (model.kind, model.input_name, model.n_features, model.value_output) == (
+        "regression",
+        "x",
+        3,
+        "y",
+    )
+
+
+def test_the_diabetes_example_is_a_regression(tmp_path):
+    from tests.conftest import ROOT
+
+    model = load_model(load_config(ROOT / "examples" / "diabetes"))
+    assert (model.kind, model.input_name, model.n_features) == ("regression", "features", 10)
+
+
+def test_a_joblib_pipeline_is_converted_with_its_classes():
+    from tests.conftest import ROOT
+
+    model = load_model(load_config(ROOT / "examples" / "wine"))
+    assert model.kind == "classification" and model.n_features == 13
+    assert model.class_values == ("0", "1", "2")
+    assert model.classes == ("cultivar 1", "cultivar 2", "cultivar 3")
+    assert model.origin == "model.file model.joblib"
+
+
+def test_a_custom_domain_operator_is_refused_by_name(tmp_path):
+    linear_onnx(tmp_path / "m.onnx", domain="com.example", op="FancyMatMul")
+    with pytest.raises(
+        BuildError, match=r"uses operators that onnxruntime-web cannot run: com.example.FancyMatMul"
+    ):
+        load_model(app_with_model(tmp_path, "m.onnx"))
+
+
+def test_a_double_precision_input_is_refused(tmp_path):
+    from onnx import TensorProto
+
+    linear_onnx(tmp_path / "m.onnx", dtype=TensorProto.DOUBLE)
+    with pytest.raises(BuildError, match=r"input 'x' is double; staticml feeds float32 features"):
+        load_model(app_with_model(tmp_path, "m.onnx"))
+
+
+def test_a_feature_length_mismatch_with_the_onnx_file_is_refused(tmp_path):
+    linear_onnx(tmp_path / "m.onnx")
+    with pytest.raises(
+        BuildError, match=r"model.n_features is 5, but model.file m.onnx takes 3 features"
+    ):
+        load_model(app_with_model(tmp_path, "m.onnx", "n_features = 5"))
+
+
+def test_a_corrupt_or_foreign_file_is_named(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"not onnx")
+    with pytest.raises(BuildError, match=r"model.file m.onnx is not a valid ONNX model"):
+        load_model(app_with_model(tmp_path, "m.onnx"))
+    (tmp_path / "m.joblib").write_bytes(b"not a pickle")
+    with pytest.raises(BuildError, match=r"m.joblib could not be loaded"):
+        load_model(app_with_model(tmp_path, "m.joblib"))
+
+
+def test_a_classifier_needs_one_label_per_class(tmp_path):
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "examples" / "wine")
+    odd = dataclasses.replace(config, output=dataclasses.replace(config.output, classes=("a", "b")))
+    with pytest.raises(
+        BuildError, match=r"output.classes has 2 labels, but model.file model.joblib has 3 classes"
+    ):
+        load_model(odd)

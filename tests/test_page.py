@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from staticml.build import assets as make
-from staticml.build.page import page_config, render_page
 from staticml.config import load_config
 from staticml.hashing import integrity
 from staticml.site import site_root
+from staticml.stages import assets as make
+from staticml.stages.page import page_config, render_page
 from tests.conftest import APP_DIR
 
 LOGICAL = [
@@ -20,8 +20,8 @@ LOGICAL = [
     "pyodide/pyodide-lock.json",
     "ort/ort.wasm.min.mjs",
     "ort/ort-wasm-simd-threaded.wasm",
-    "wheel/runtime",
-    "wheel/app",
+    "wheel/000",
+    "wheel/001",
     "model.onnx",
     "samples.json",
     "wasm/worker.mjs",
@@ -47,7 +47,7 @@ def test_page_config_points_at_the_built_assets(named, demo_model):
     runtime = config["runtime"]
     assert runtime["pyodide"]["indexURL"] == "runtime/pyodide-aaa/"
     assert runtime["ort"]["wasmPaths"] == "runtime/ort-bbb/"
-    assert runtime["wheels"] == ["x/wheel/runtime", "x/wheel/app"]
+    assert runtime["wheels"] == ["x/wheel/000", "x/wheel/001"]
     assert runtime["python"]["entry"] == "digits.preprocess:features"
     assert runtime["model"]["classes"] == [str(d) for d in range(10)]
     assert runtime["assets"]["runtime/ort-bbb/ort-wasm-simd-threaded.wasm"] == {

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from staticml.build.purity import (
+from staticml.errors import BuildError
+from staticml.stages.purity import (
     _STDLIB_LIST,
     check_browser_imports,
     foreign_imports,
     pyodide_stdlib,
 )
-from staticml.errors import BuildError
 from tests.conftest import ROOT
 
 

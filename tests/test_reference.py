@@ -8,10 +8,10 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from staticml.build.reference import reference_predictions
-from staticml.build.wheels import pack_wheels
 from staticml.config import load_config
 from staticml.errors import BuildError
+from staticml.stages.reference import reference_predictions
+from staticml.stages.wheels import pack_wheels
 from tests.conftest import APP_DIR
 
 

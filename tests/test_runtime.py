@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from array import array
 
@@ -102,7 +103,7 @@ def test_unusable_feature_vectors_are_refused(monkeypatch, returned, message):
 
 
 def test_worker_prepare_returns_errors_as_data():
-    worker.start(SPEC)
+    worker.start(json.dumps(SPEC))
     bad = worker.prepare({"image": image(pixels=[0] * 5)})
     assert bad == {
         "error": {
@@ -119,8 +120,8 @@ def test_worker_prepare_returns_errors_as_data():
 
 def test_runtime_imports_only_the_standard_library():
     import staticml.runtime
-    from staticml.build.purity import foreign_imports, pyodide_stdlib
-    from staticml.build.wheels import package_sources
+    from staticml.stages.purity import foreign_imports, pyodide_stdlib
+    from staticml.stages.wheels import package_sources
 
     sources = package_sources(__import__("pathlib").Path(staticml.runtime.__file__).parent)
     allowed = pyodide_stdlib() | {"staticml", "js", "pyodide"}

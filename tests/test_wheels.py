@@ -9,9 +9,9 @@ from io import BytesIO
 
 import pytest
 
-from staticml.build.wheels import app_wheel, make_wheel, pack_wheels, runtime_wheel
 from staticml.config import load_config
 from staticml.errors import BuildError
+from staticml.stages.wheels import app_wheel, make_wheel, pack_wheels, runtime_wheel
 from tests.conftest import APP_DIR
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from staticml.build.assets import Asset, from_bytes
-from staticml.build.write import write_site
 from staticml.errors import BuildError
+from staticml.stages.assets import Asset, from_bytes
+from staticml.stages.write import write_site
 
 
 def site(out: Path, text: bytes) -> None:

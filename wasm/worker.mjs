@@ -4,11 +4,16 @@
 // Protocol (all messages are plain objects with a `type`):
 //   page → worker  {type: "boot", config}            config = the page config's `runtime` part
 //                  {type: "predict", id, record}
+//                  {type: "batch", id, file}         file = a File/Blob holding CSV text
+//                  {type: "cancel", id}              stops a running batch
 //   worker → page  {type: "status", stage, message, loaded, total}   during boot
 //                  {type: "ready", info}                             once, when predictions work
-//                  {type: "result", id, result}                      {label, probabilities, model, timings}
+//                  {type: "result", id, result}      predict: {label, probabilities, model, timings}
+//                                                    (regressors: {value, model, timings});
+//                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
+//                  {type: "progress", id, rows, scored, errorCount, bytes, totalBytes}   during a batch
 //                  {type: "error", id, error}                        error = {message, field, kind, stage}
-//                  id is null for a boot failure.
+//                  id is null for a boot failure; kind "cancelled" when a batch was cancelled.
 
 const STAGES = {
   download: "Downloading the runtimes",
@@ -22,6 +27,7 @@ let python = null;
 let ort = null;
 let session = null;
 let queue = Promise.resolve();
+const cancelled = new Set();
 let stage = "download";
 // Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
 let downloadFailure = null;
@@ -33,6 +39,10 @@ self.onmessage = (event) => {
     boot(message.config);
   } else if (message.type === "predict") {
     queue = queue.then(() => predict(message.id, message.record));
+  } else if (message.type === "batch") {
+    queue = queue.then(() => batch(message.id, message.file));
+  } else if (message.type === "cancel") {
+    cancelled.add(message.id);
   }
 };
 
@@ -171,8 +181,8 @@ async function bootPython() {
   status("packages");
   for (const buffer of buffers) pyodide.unpackArchive(buffer, "wheel");
   const runtime = pyodide.pyimport("staticml.runtime.worker");
-  runtime.start(config.python);
-  python = { pyodide, prepare: runtime.prepare };
+  runtime.start(JSON.stringify(config.python));
+  python = { pyodide, runtime, prepare: runtime.prepare };
   return { pyodide: pyodide.version, python: pyodide.runPython("import sys; sys.version.split()[0]") };
 }
 
@@ -199,13 +209,28 @@ async function bootModel() {
   return { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads };
 }
 
-// --- predict -----------------------------------------------------------------------------------
+// --- predict ---------------------------------------------------------------------------------
+
+function ensureReady(id) {
+  if (session && python) return true;
+  post("error", { id, error: { message: "The runtime is not ready yet.", field: "", kind: "state" } });
+  return false;
+}
+
+async function runModel(features, rows) {
+  const model = config.model;
+  const input = new ort.Tensor("float32", features, [rows, model.nFeatures]);
+  return session.run({ [model.input]: input });
+}
+
+function labelFor(value) {
+  const text = String(value);
+  const index = config.model.classValues.indexOf(text);
+  return index >= 0 ? config.model.classes[index] : text;
+}
 
 async function predict(id, record) {
-  if (!session || !python) {
-    post("error", { id, error: { message: "The runtime is not ready yet.", field: "", kind: "state" } });
-    return;
-  }
+  if (!ensureReady(id)) return;
   const started = performance.now();
   let prepared;
   try {
@@ -221,23 +246,75 @@ async function predict(id, record) {
   const preprocessed = performance.now();
   const model = config.model;
   try {
-    const input = new ort.Tensor("float32", prepared.features, [1, model.nFeatures]);
-    const outputs = await session.run({ [model.input]: input });
-    const scores = outputs[model.probabilities].data;
-    const label = String(outputs[model.label].data[0]);
+    const outputs = await runModel(prepared.features, 1);
     const done = performance.now();
-    post("result", {
-      id,
-      result: {
-        label,
-        probabilities: Object.fromEntries(model.classes.map((name, i) => [name, scores[i]])),
-        model: { sha256: model.sha256, classes: model.classes },
-        timings: { preprocessMs: preprocessed - started, inferenceMs: done - preprocessed, totalMs: done - started },
-      },
-    });
+    const result = { model: { sha256: model.sha256, kind: model.kind, classes: model.classes } };
+    if (model.kind === "regression") {
+      result.value = outputs[model.value].data[0];
+    } else {
+      const scores = outputs[model.probabilities].data;
+      result.label = labelFor(outputs[model.label].data[0]);
+      result.probabilities = Object.fromEntries(model.classes.map((name, i) => [name, scores[i]]));
+    }
+    result.timings = { preprocessMs: preprocessed - started, inferenceMs: done - preprocessed, totalMs: done - started };
+    post("result", { id, result });
   } catch (error) {
     post("error", { id, error: describe(error, "inference") });
   }
+}
+
+// --- batch: a CSV file streamed through Python and the model, chunk by chunk ---------------------
+
+function byteCounter(onBytes) {
+  return new TransformStream({
+    transform(chunk, controller) {
+      onBytes(chunk.byteLength);
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+async function batch(id, file) {
+  if (!ensureReady(id)) return;
+  let bytes = 0;
+  const reader = file.stream().pipeThrough(byteCounter((n) => (bytes += n))).pipeThrough(new TextDecoderStream()).getReader();
+  const job = python.runtime.csv_job();
+  const parts = [];
+  let totals = { rows: 0, scored: 0, errorCount: 0, errors: [] };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (cancelled.has(id)) {
+        await reader.cancel();
+        post("error", { id, error: { message: "The batch was cancelled.", field: "", kind: "cancelled" } });
+        return;
+      }
+      const prepared = job.feed(done ? "" : value, done);
+      if (prepared.error) {
+        post("error", { id, error: prepared.error });
+        return;
+      }
+      const [labels, values] = prepared.count ? await batchOutputs(prepared) : [null, new Float32Array(0)];
+      totals = job.complete(config.model.kind === "regression" ? null : labels || [], values);
+      parts.push(totals.csv);
+      post("progress", { id, rows: totals.rows, scored: totals.scored, errorCount: totals.errorCount, bytes, totalBytes: file.size });
+      if (done) break;
+    }
+    const { rows, scored, errorCount, errors } = totals;
+    post("result", { id, result: { csv: new Blob(parts, { type: "text/csv" }), rows, scored, errorCount, errors } });
+  } catch (error) {
+    post("error", { id, error: describe(error, "batch") });
+  } finally {
+    cancelled.delete(id);
+    job.destroy();
+  }
+}
+
+async function batchOutputs(prepared) {
+  const model = config.model;
+  const outputs = await runModel(prepared.features, prepared.count);
+  if (model.kind === "regression") return [null, outputs[model.value].data];
+  return [Array.from(outputs[model.label].data, String), outputs[model.probabilities].data];
 }
 
 function describe(error, stageName) {

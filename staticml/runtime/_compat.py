@@ -10,11 +10,22 @@ IN_PYODIDE = sys.platform == "emscripten"
 
 if IN_PYODIDE:
     import js  # type: ignore[import-not-found]
+    from pyodide.ffi import jsnull  # type: ignore[import-not-found]
     from pyodide.ffi import to_js as _to_js  # type: ignore[import-not-found]
 
     def to_py(value: Any) -> Any:
-        """A JS value (JsProxy) as Python objects; typed arrays become memoryviews."""
-        return value.to_py() if hasattr(value, "to_py") else value
+        """A JS value (JsProxy) as Python objects: typed arrays become memoryviews, and
+        JavaScript's null becomes None (Pyodide gives `jsnull`)."""
+        return _nulls_to_none(value.to_py() if hasattr(value, "to_py") else value)
+
+    def _nulls_to_none(value: Any) -> Any:
+        if value is jsnull:
+            return None
+        if isinstance(value, dict):
+            return {key: _nulls_to_none(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [_nulls_to_none(item) for item in value]
+        return value
 
     def float32_array(values: array) -> Any:
         """A JS Float32Array filled from a Python array('f') in one copy."""

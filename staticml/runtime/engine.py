@@ -1,11 +1,12 @@
-"""Turn a record into the model's input: validate, run the app's preprocessing, pack floats."""
+"""Turn records into the model's input: validate, run the app's preprocessing, pack floats."""
 
 from __future__ import annotations
 
 import importlib
 import math
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from staticml.runtime.schema import RecordError, validate
@@ -15,22 +16,76 @@ class PreprocessError(ValueError):
     """The app's preprocessing rejected a valid record or returned an unusable vector."""
 
 
+@dataclass
+class Prepared:
+    """Features for the records that could be used; a reason for each one that could not."""
+
+    features: array = field(default_factory=lambda: array("f"))
+    rows: list[int] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+
+
 class Predictor:
     """The in-browser half of prediction; the worker's JS runs the model on its output.
 
     `spec` is the `python` part of the worker configuration the build writes: the input
-    fields, the preprocessing entry point (`module:function`) and the feature count.
+    fields, the preprocessing entry points (`module:function`) and the feature count.
     """
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.fields = list(spec["fields"])
         self.n_features = int(spec["n_features"])
         self.entry = str(spec["entry"])
+        self.batch_entry = spec.get("batch")
         self._function = load_entry(self.entry)
+        self._batch = load_entry(self.batch_entry) if self.batch_entry else None
 
     def features(self, record: Any) -> array:
         """The float32 feature vector for one record, or RecordError/PreprocessError."""
-        checked = validate(record, self.fields)
+        return self._run(validate(record, self.fields))
+
+    def features_for(self, records: Sequence[Any]) -> Prepared:
+        """Features for many records; an invalid record becomes an error, never a gap.
+
+        An item may also be the RecordError saying why a row could not become a record.
+        """
+        prepared = Prepared()
+        checked: list[tuple[int, dict[str, Any]]] = []
+        for index, record in enumerate(records):
+            if isinstance(record, RecordError):
+                prepared.errors[index] = str(record)
+                continue
+            try:
+                checked.append((index, validate(record, self.fields)))
+            except RecordError as exc:
+                prepared.errors[index] = str(exc)
+        vectors = self._run_batch([record for _, record in checked])
+        for (index, record), vector in zip(checked, vectors, strict=True):
+            try:
+                packed = self._run(record) if vector is None else self._packed(vector)
+            except (RecordError, PreprocessError) as exc:
+                prepared.errors[index] = str(exc)
+                continue
+            prepared.features.extend(packed)
+            prepared.rows.append(index)
+        return prepared
+
+    def _run_batch(self, records: list[dict[str, Any]]) -> list[Any]:
+        """The batch entry point's vectors, or Nones (per-record fallback) when it fails."""
+        if self._batch is None or not records:
+            return [None] * len(records)
+        try:
+            vectors = list(self._batch(records))
+        except (ValueError, TypeError, KeyError, IndexError):
+            return [None] * len(records)  # find the culprits one by one
+        if len(vectors) != len(records):
+            raise PreprocessError(
+                f"batch preprocessing ({self.batch_entry}) returned {len(vectors)} vectors for "
+                f"{len(records)} records"
+            )
+        return vectors
+
+    def _run(self, checked: dict[str, Any]) -> array:
         try:
             vector = self._function(checked)
         except RecordError:
@@ -59,7 +114,7 @@ class Predictor:
         return packed
 
 
-def load_entry(entry: str) -> Callable[[Mapping[str, Any]], Any]:
+def load_entry(entry: str) -> Callable[..., Any]:
     module_name, _, function_name = entry.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, function_name)

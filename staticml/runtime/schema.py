@@ -1,8 +1,16 @@
-"""Validate one record against the app's input fields before preprocessing sees it."""
+"""Validate one record against the app's input fields before preprocessing sees it.
+
+A field spec is the dict `Field.spec()` writes at build time: name, type, label, required,
+default, min, max, choices, maxLength. Values coming from a form or a CSV file arrive as
+strings, so numbers and integers also accept their text form ("3.5"); everything else must
+already have the right type. The validated record holds the converted values, with defaults
+filled in, and only the declared fields.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 MAX_IMAGE_SIDE = 4096
@@ -19,7 +27,7 @@ class RecordError(ValueError):
 
 
 def validate(record: Any, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Return the record if it follows `fields`; raise RecordError naming the first bad field."""
+    """The record with converted values and defaults; RecordError names the first bad field."""
     if not isinstance(record, Mapping):
         raise RecordError(
             "", f"a record must be an object with fields {_names(fields)}, got {_kind(record)}"
@@ -28,15 +36,114 @@ def validate(record: Any, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     unknown = [key for key in record if key not in names]
     if unknown:
         raise RecordError(str(unknown[0]), f"unknown field; this app's fields are {_names(fields)}")
+    checked: dict[str, Any] = {}
     for field in fields:
         name = field["name"]
-        if name not in record or record[name] is None:
-            raise RecordError(name, f"missing required field ({field.get('label') or name})")
-        _VALIDATORS[field["type"]](name, record[name])
-    return dict(record)
+        value = record.get(name)
+        if is_missing(value):
+            checked[name] = _missing(field)
+        else:
+            checked[name] = check_value(name, field, value)
+    return checked
 
 
-def _image(name: str, value: Any) -> None:
+def is_missing(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+def _missing(field: Mapping[str, Any]) -> Any:
+    if field.get("default") is not None:
+        return field["default"]
+    if field.get("required", True):
+        label = field.get("label") or field["name"]
+        raise RecordError(field["name"], f"missing required field ({label})")
+    return None
+
+
+def check_value(name: str, field: Mapping[str, Any], value: Any) -> Any:
+    """One present value of a field, converted (e.g. "3.5" → 3.5) or RecordError."""
+    return _CHECKERS[field["type"]](name, field, value)
+
+
+def _number(name: str, field: Mapping[str, Any], value: Any) -> float:
+    parsed = _as_number(name, value, "a number")
+    _check_bounds(name, field, parsed, "a number")
+    return float(parsed)
+
+
+def _integer(name: str, field: Mapping[str, Any], value: Any) -> int:
+    parsed = _as_number(name, value, "a whole number")
+    if parsed != int(parsed):
+        raise RecordError(name, f"expected a whole number, got {value!r}")
+    _check_bounds(name, field, parsed, "a whole number")
+    return int(parsed)
+
+
+def _as_number(name: str, value: Any, what: str) -> float:
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            raise RecordError(name, f"expected {what}, got {value!r}") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        parsed = float(value)
+    else:
+        raise RecordError(name, f"expected {what}, got {_kind(value)} {value!r}")
+    if not math.isfinite(parsed):
+        raise RecordError(name, f"expected a finite number, got {value!r}")
+    return parsed
+
+
+def _check_bounds(name: str, field: Mapping[str, Any], value: float, what: str) -> None:
+    low, high = field.get("min"), field.get("max")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise RecordError(name, f"expected {what} {_range(low, high)}, got {_shown(value)}")
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"from {_shown(low)} to {_shown(high)}"
+    return f"of at least {_shown(low)}" if low is not None else f"of at most {_shown(high)}"
+
+
+def _shown(number: float | None) -> str:
+    if number is None:
+        return ""
+    return str(int(number)) if float(number).is_integer() else repr(number)
+
+
+def _category(name: str, field: Mapping[str, Any], value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = _shown(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise RecordError(name, f"expected one of {_choices(field)}, got {_kind(value)}")
+    if text not in field["choices"]:
+        raise RecordError(name, f"expected one of {_choices(field)}, got {value!r}")
+    return text
+
+
+def _choices(field: Mapping[str, Any]) -> str:
+    choices = list(field["choices"])
+    shown = ", ".join(repr(c) for c in choices[:10])
+    return shown + (f" (and {len(choices) - 10} more)" if len(choices) > 10 else "")
+
+
+def _text(name: str, field: Mapping[str, Any], value: Any) -> str:
+    if not isinstance(value, str):
+        raise RecordError(name, f"expected text, got {_kind(value)}")
+    limit = field.get("maxLength")
+    if limit is not None and len(value) > limit:
+        raise RecordError(name, f"expected at most {limit} characters, got {len(value)}")
+    return value
+
+
+def _image(name: str, field: Mapping[str, Any], value: Any) -> Any:
     if not isinstance(value, Mapping):
         raise RecordError(name, f"expected an image {{width, height, pixels}}, got {_kind(value)}")
     for key in ("width", "height", "pixels"):
@@ -61,6 +168,7 @@ def _image(name: str, value: Any) -> None:
         )
     if not isinstance(pixels, _BYTES_LIKE):
         _check_pixel_values(f"{name}.pixels", pixels)
+    return value
 
 
 def _check_pixel_values(where: str, pixels: Sequence[Any]) -> None:
@@ -82,4 +190,10 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-_VALIDATORS = {"image": _image}
+_CHECKERS: dict[str, Callable[[str, Mapping[str, Any], Any], Any]] = {
+    "number": _number,
+    "integer": _integer,
+    "category": _category,
+    "text": _text,
+    "image": _image,
+}

@@ -6,9 +6,11 @@ import importlib
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from staticml.config import EntryPoint
 from staticml.errors import BuildError
@@ -52,11 +54,19 @@ def resolve(entry: EntryPoint, setting: str, app_dir: Path) -> Callable[..., Any
     return function
 
 
-def call(entry: EntryPoint, setting: str, app_dir: Path) -> Any:
-    """Resolve and call an app function, turning its exceptions into a BuildError."""
+def call(entry: EntryPoint, setting: str, app_dir: Path, single_threaded: bool = False) -> Any:
+    """Resolve and call an app function, turning its exceptions into a BuildError.
+
+    With `single_threaded`, BLAS and OpenMP run on one thread while the function runs, so
+    floating-point sums happen in one order and training is reproducible. The limit is set
+    after the module is imported, so it also covers the libraries its imports load (scipy
+    brings its own OpenBLAS, which a limit set earlier would miss).
+    """
     function = resolve(entry, setting, app_dir)
+    limit = threadpool_limits(limits=1) if single_threaded else nullcontext()
     try:
-        return function()
+        with limit:
+            return function()
     except Exception as exc:
         raise BuildError(f"{setting} = '{entry}' raised {_describe(exc, app_dir)}") from exc
 

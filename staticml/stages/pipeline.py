@@ -1,6 +1,6 @@
 """The build: small stages from the app config to a folder of static files.
 
-    config ─ pack_wheels ─ check_browser_imports ─ train_model ─ reference_predictions
+    config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ reference_predictions
            ─ vendor runtimes ─ page_config/render_page ─ precompress ─ bundle_manifest ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
@@ -9,26 +9,32 @@ touches the output folder.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from staticml.build import assets as make
-from staticml.build.assets import Asset
-from staticml.build.compress import Encoded, default_cache_dir, precompress
-from staticml.build.manifest import bundle_manifest, release_id
-from staticml.build.model import ModelArtifact, train_model
-from staticml.build.page import PAGE_TEMPLATE, page_config, render_page
-from staticml.build.purity import check_browser_imports
-from staticml.build.reference import SampleSet, reference_predictions
-from staticml.build.wheels import Wheels, pack_wheels
-from staticml.build.write import write_site
+import staticml
 from staticml.config import AppConfig
 from staticml.progress import Reporter, SilentReporter
-from staticml.runtimes import RUNTIMES, default_node_modules, locate
+from staticml.runtimes import RUNTIMES, RuntimeFiles, default_node_modules, locate
 from staticml.site import site_files, site_root
+from staticml.stages import assets as make
+from staticml.stages.assets import Asset
+from staticml.stages.compress import Encoded, default_cache_dir, precompress
+from staticml.stages.dependencies import fetch_dependencies
+from staticml.stages.manifest import bundle_manifest, release_id
+from staticml.stages.model import ModelArtifact, load_model
+from staticml.stages.page import page_config, render_page, template_source, wheel_key
+from staticml.stages.purity import check_browser_imports
+from staticml.stages.reference import SampleSet, reference_predictions
+from staticml.stages.wheels import Wheels, pack_wheels
+from staticml.stages.write import write_site
+
+if TYPE_CHECKING:
+    from staticml.verify import Verification
 
 log = logging.getLogger("staticml.build")
 
@@ -40,6 +46,8 @@ class BuildResult:
     assets: tuple[Asset, ...]
     encoded: dict[str, tuple[Encoded, ...]]
     samples: int
+    kind: str
+    verification: Verification | None = None
 
     @property
     def raw_bytes(self) -> int:
@@ -61,13 +69,23 @@ def build_app(
     node_modules: Path | None = None,
     cache_dir: Path | None = None,
     reporter: Reporter | None = None,
+    verify: bool = False,
 ) -> BuildResult:
-    """Build the app into `out_dir` (replaced atomically) and return what was written."""
+    """Build the app into `out_dir` (replaced atomically) and return what was written.
+
+    With `verify`, the built site is then run in headless Chromium (see `staticml.verify`).
+    """
     report = reporter or SilentReporter()
     try:
-        return _build(
+        result = _build(
             config, Path(out_dir), node_modules or default_node_modules(), cache_dir, report
         )
+        if verify:
+            from staticml.verify import verify_site  # Playwright is only needed for this
+
+            report.stage("Verifying in headless Chromium")
+            result = dataclasses.replace(result, verification=verify_site(result.out_dir))
+        return result
     finally:
         report.finish()
 
@@ -76,11 +94,15 @@ def _build(
     config: AppConfig, out_dir: Path, node_modules: Path, cache_dir: Path | None, report: Reporter
 ) -> BuildResult:
     report.stage("Packing the preprocessing and browser runtime as wheels")
-    wheels = pack_wheels(config)
-    check_browser_imports(wheels.app.sources, {wheels.app.top_level}, config.app_dir)
+    wheels = pack_wheels(config, fetch_dependencies(config))
+    check_browser_imports(wheels.app.sources, wheels.importable(), config.app_dir)
 
-    report.stage("Training the model and converting it to ONNX")
-    model = train_model(config)
+    report.stage(
+        "Training the model and converting it to ONNX"
+        if config.model.train
+        else f"Loading {config.model.file.name if config.model.file else 'the model'}"
+    )
+    model = load_model(config)
 
     report.stage("Computing reference predictions in CPython")
     samples = reference_predictions(config, model, wheels)
@@ -90,9 +112,8 @@ def _build(
     site = site_root()
     named = _named_assets(model, wheels, samples, runtimes, site)
 
-    release = release_id(
-        named.values(), (site / PAGE_TEMPLATE).read_text(encoding="utf-8") + config_text(config)
-    )
+    page_source = template_source(config, site).read_text(encoding="utf-8")
+    release = release_id(named.values(), page_source + config_text(config))
     page = page_config(config, model, named, release)
     html = render_page(config, page, named, site)
     everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
@@ -112,11 +133,17 @@ def _build(
     report.stage(f"Writing {out_dir}")
     write_site(out_dir, everything, encoded, manifest)
     log.info("built release %s into %s", release, out_dir)
-    return BuildResult(out_dir.resolve(), release, tuple(everything), encoded, len(samples.samples))
+    return BuildResult(
+        out_dir.resolve(), release, tuple(everything), encoded, len(samples.samples), model.kind
+    )
 
 
 def _named_assets(
-    model: ModelArtifact, wheels: Wheels, samples: SampleSet, runtimes: list, site: Path
+    model: ModelArtifact,
+    wheels: Wheels,
+    samples: SampleSet,
+    runtimes: list[RuntimeFiles],
+    site: Path,
 ) -> dict[str, Asset]:
     named: dict[str, Asset] = {}
     for runtime in runtimes:
@@ -124,12 +151,10 @@ def _named_assets(
             named[f"{runtime.spec.key}/{asset.path.rsplit('/', 1)[1]}"] = asset
     for served, path in site_files(site):
         named[served] = make.from_file(served, path, _site_kind(served))
-    named["wheel/runtime"] = make.from_bytes(
-        f"wheels/{wheels.runtime.filename}", wheels.runtime.data, "wheel", keep_name=True
-    )
-    named["wheel/app"] = make.from_bytes(
-        f"wheels/{wheels.app.filename}", wheels.app.data, "wheel", keep_name=True
-    )
+    for position, wheel in enumerate(wheels.all()):
+        named[wheel_key(position)] = make.from_bytes(
+            f"wheels/{wheel.filename}", wheel.data, "wheel", keep_name=True
+        )
     named["model.onnx"] = make.from_bytes("model/model.onnx", model.onnx, "model")
     if samples.samples:
         named["samples.json"] = make.from_bytes("data/samples.json", samples.to_json(), "samples")
@@ -143,6 +168,4 @@ def _site_kind(served: str) -> str:
 
 
 def config_text(config: AppConfig) -> str:
-    return json.dumps(config.runtime_spec(), sort_keys=True) + config.source.read_text(
-        encoding="utf-8"
-    )
+    return staticml.__version__ + config.source.read_text(encoding="utf-8")

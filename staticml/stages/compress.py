@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 
 import brotli
 
-from staticml.build.assets import Asset
 from staticml.hashing import sha256_hex
+from staticml.stages.assets import Asset
 
 CACHE_ENV = "STATICML_CACHE_DIR"
 COMPRESSIBLE = {".js", ".mjs", ".css", ".html", ".json", ".wasm", ".onnx", ".svg", ".txt", ".zip"}

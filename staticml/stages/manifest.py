@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterable, Mapping
 
 import staticml
-from staticml.build.assets import Asset
-from staticml.build.compress import Encoded
 from staticml.config import AppConfig
 from staticml.hashing import NAME_HASH_LENGTH, tree_digest
 from staticml.runtimes import RUNTIMES
+from staticml.stages.assets import Asset
+from staticml.stages.compress import Encoded
 
 MANIFEST = "bundle.json"
 FORMAT = 1

@@ -1,5 +1,5 @@
 """The build pipeline; `build_app` is its one entry point."""
 
-from staticml.build.pipeline import BuildResult, build_app
+from staticml.stages.pipeline import BuildResult, build_app
 
 __all__ = ["BuildResult", "build_app"]

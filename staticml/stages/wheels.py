@@ -29,7 +29,7 @@ _RUNTIME_INIT = f'"""staticml browser runtime."""\n\n__version__ = "{staticml.__
 class Wheel:
     filename: str
     data: bytes
-    top_level: str
+    top_level: tuple[str, ...]
     sources: tuple[Path, ...]
 
 
@@ -37,13 +37,19 @@ class Wheel:
 class Wheels:
     app: Wheel
     runtime: Wheel
+    dependencies: tuple[Wheel, ...] = ()
 
     def all(self) -> tuple[Wheel, ...]:
-        return (self.runtime, self.app)
+        """In install order: staticml's runtime, the app's dependencies, the app."""
+        return (self.runtime, *self.dependencies, self.app)
+
+    def importable(self) -> set[str]:
+        """Top-level names the app's browser code may import besides the standard library."""
+        return {name for wheel in (self.app, *self.dependencies) for name in wheel.top_level}
 
 
-def pack_wheels(config: AppConfig) -> Wheels:
-    return Wheels(app=app_wheel(config), runtime=runtime_wheel())
+def pack_wheels(config: AppConfig, dependencies: tuple[Wheel, ...] = ()) -> Wheels:
+    return Wheels(app=app_wheel(config), runtime=runtime_wheel(), dependencies=dependencies)
 
 
 def app_wheel(config: AppConfig) -> Wheel:
@@ -58,13 +64,13 @@ def app_wheel(config: AppConfig) -> Wheel:
         files = {module_file.name: module_file.read_bytes()}
     else:
         raise BuildError(
-            f"preprocess.entry is {config.preprocess}, but neither {package_dir}/ nor {module_file} "
+            f"preprocess.entry is {config.preprocess.entry}, but neither {package_dir}/ nor {module_file} "
             f"exists in {config.app_dir}. Put the preprocessing package in the app directory."
         )
     return Wheel(
         filename=f"{_dist_name(top)}-0.0.0-py3-none-any.whl",
         data=make_wheel(_dist_name(top), "0.0.0", files),
-        top_level=top,
+        top_level=(top,),
         sources=tuple(sources),
     )
 
@@ -80,7 +86,7 @@ def runtime_wheel() -> Wheel:
     return Wheel(
         filename=f"{RUNTIME_DIST}-{version}-py3-none-any.whl",
         data=make_wheel(RUNTIME_DIST, version, files),
-        top_level="staticml",
+        top_level=("staticml",),
         sources=tuple(sources),
     )
 

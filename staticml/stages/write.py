@@ -7,10 +7,10 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from staticml.build.assets import Asset
-from staticml.build.compress import ENCODINGS, Encoded
-from staticml.build.manifest import MANIFEST
 from staticml.errors import BuildError
+from staticml.stages.assets import Asset
+from staticml.stages.compress import ENCODINGS, Encoded
+from staticml.stages.manifest import MANIFEST
 
 
 def write_site(

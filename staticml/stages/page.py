@@ -1,4 +1,4 @@
-"""Stage: the worker configuration and the rendered `index.html`."""
+"""Stage: the page configuration and the rendered `index.html`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ from typing import Any
 import jinja2
 
 import staticml
-from staticml.build.assets import Asset
-from staticml.build.model import ModelArtifact
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
 from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
+from staticml.stages.assets import Asset
+from staticml.stages.model import ModelArtifact
 
 PAGE_TEMPLATE = "index.html"
+WHEEL_PREFIX = "wheel/"
+
+
+def wheel_key(position: int) -> str:
+    """Logical name of the wheel installed at `position` (sorts in install order)."""
+    return f"{WHEEL_PREFIX}{position:03d}"
 
 
 def page_config(
@@ -24,22 +30,19 @@ def page_config(
 ) -> dict[str, Any]:
     """The one JSON object the page script and its worker are configured by.
 
-    `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`, ...) to
-    the built assets. URLs are relative to the page, so a site works under any path prefix.
+    `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`,
+    `wheel/000`, ...) to the built assets. URLs are relative to the page, so a site works
+    under any path prefix.
     """
-    pyodide_dir = _folder(assets["pyodide/pyodide.mjs"])
-    ort_dir = _folder(assets["ort/ort.wasm.min.mjs"])
+    wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
+    output = model.output_spec(config.output.target, config.output.unit)
     fetched = [
-        assets[name]
-        for name in (
-            "pyodide/pyodide.asm.wasm",
-            "pyodide/python_stdlib.zip",
-            "pyodide/pyodide-lock.json",
-            "ort/ort-wasm-simd-threaded.wasm",
-            "wheel/runtime",
-            "wheel/app",
-            "model.onnx",
-        )
+        assets["pyodide/pyodide.asm.wasm"],
+        assets["pyodide/python_stdlib.zip"],
+        assets["pyodide/pyodide-lock.json"],
+        assets["ort/ort-wasm-simd-threaded.wasm"],
+        *wheels,
+        assets["model.onnx"],
     ]
     return {
         "app": {"name": config.name, "title": config.title},
@@ -48,38 +51,34 @@ def page_config(
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
-        "fields": [
-            {
-                "name": f.name,
-                "type": f.type,
-                "label": f.label,
-                "description": f.description,
-                "canvasSize": f.canvas_size,
-            }
-            for f in config.fields
-        ],
+        "fields": [f.spec() for f in config.fields],
+        "output": output,
+        "batch": not any(f.type == "image" for f in config.fields),
         "runtime": {
             "pyodide": {
                 "version": PYODIDE.version,
-                "indexURL": pyodide_dir,
+                "indexURL": _folder(assets["pyodide/pyodide.mjs"]),
                 "module": assets["pyodide/pyodide.mjs"].path,
             },
             "ort": {
                 "version": ONNXRUNTIME_WEB.version,
                 "module": assets["ort/ort.wasm.min.mjs"].path,
-                "wasmPaths": ort_dir,
+                "wasmPaths": _folder(assets["ort/ort.wasm.min.mjs"]),
                 "wasm": assets["ort/ort-wasm-simd-threaded.wasm"].path,
                 "threads": config.runtime.threads,
             },
-            "wheels": [assets["wheel/runtime"].path, assets["wheel/app"].path],
-            "python": config.runtime_spec(),
+            "wheels": [wheel.path for wheel in wheels],
+            "python": config.runtime_spec(model.n_features) | {"output": output},
             "model": {
                 "url": assets["model.onnx"].path,
                 "sha256": assets["model.onnx"].sha256,
+                "kind": model.kind,
                 "input": model.input_name,
                 "nFeatures": model.n_features,
                 "label": model.label_output,
                 "probabilities": model.probabilities_output,
+                "value": model.value_output,
+                "classValues": list(model.class_values),
                 "classes": list(model.classes),
             },
             "assets": {a.path: {"size": a.size, "integrity": integrity(a.sha256)} for a in fetched},
@@ -87,27 +86,34 @@ def page_config(
     }
 
 
+def template_source(config: AppConfig, site: Path) -> Path:
+    return config.page_template or site / PAGE_TEMPLATE
+
+
 def render_page(
     config: AppConfig, page: dict[str, Any], assets: Mapping[str, Asset], site: Path
 ) -> bytes:
+    source = template_source(config, site)
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(site),
+        loader=jinja2.FileSystemLoader([source.parent, site]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
     try:
-        template = environment.get_template(PAGE_TEMPLATE)
+        template = environment.get_template(source.name)
+        html = template.render(
+            app=config,
+            page=page,
+            staticml_version=staticml.__version__,
+            style=_link(assets["static/style.css"]),
+            script=_link(assets["static/app.js"]),
+            icon=_link(assets["static/icon.svg"]),
+        )
     except jinja2.TemplateError as exc:
-        raise AssetError(f"page template {site / PAGE_TEMPLATE} is unusable: {exc}") from exc
-    html = template.render(
-        app=config,
-        page=page,
-        staticml_version=staticml.__version__,
-        style=_link(assets["static/style.css"]),
-        script=_link(assets["static/app.js"]),
-        icon=_link(assets["static/icon.svg"]),
-    )
+        line = getattr(exc, "lineno", None)
+        where = f"{source}:{line}" if line else str(source)
+        raise AssetError(f"page template {where} cannot be rendered: {exc}") from exc
     return html.encode("utf-8")
 
 

@@ -1,0 +1,1 @@
+"""Preprocessing of the diabetes example: standardise ten baseline measurements."""

@@ -1,0 +1,1 @@
+"""Preprocessing of the wine example: named measurements → the model's feature vector."""

@@ -1,0 +1,329 @@
+"""Every setting of `staticml.toml`, declared as data: key, parser, default and help text.
+
+`docs/configuration.md` documents each of them (a test checks it). Parsers take the raw TOML
+value and return the parsed one or raise ValueError with a reason written for a person.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+REQUIRED: Any = object()
+FIELD_TYPES = ("number", "integer", "category", "text", "image")
+MODEL_SUFFIXES = (".onnx", ".joblib", ".pkl", ".pickle")
+OUTPUT_KINDS = ("classification", "regression")
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*([<>=!~]=?[^;\s]+(\s*,\s*[<>=!~]=?[^;\s]+)*)?$"
+)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A `module:function` reference; the module is imported from the app directory."""
+
+    module: str
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.function}"
+
+    @property
+    def package(self) -> str:
+        return self.module.split(".")[0]
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {describe(value)}")
+    return value
+
+
+def slug(value: Any) -> str:
+    text = string(value)
+    if not _SLUG.match(text):
+        raise ValueError(
+            f"{text!r} is not a valid name: use lowercase letters, digits, '-' or '_', "
+            "starting with a letter (at most 64 characters)"
+        )
+    return text
+
+
+def identifier(value: Any) -> str:
+    text = string(value)
+    if not _IDENTIFIER.match(text):
+        raise ValueError(f"{text!r} is not a valid identifier (letters, digits and '_')")
+    return text
+
+
+def tensor_name(value: Any) -> str:
+    text = string(value)
+    if not text or len(text) > 200:
+        raise ValueError("expected the name of a tensor of the ONNX model")
+    return text
+
+
+def entry_point(value: Any) -> EntryPoint:
+    text = string(value)
+    module, sep, function = text.partition(":")
+    if not sep or not _DOTTED.match(module) or not _IDENTIFIER.match(function):
+        raise ValueError(
+            f"{text!r} is not a 'module:function' reference (for example 'digits.preprocess:features')"
+        )
+    return EntryPoint(module, function)
+
+
+def relative_path(suffixes: tuple[str, ...] = ()) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = string(value)
+        if not text or text.startswith(("/", "\\")) or ".." in text.replace("\\", "/").split("/"):
+            raise ValueError(f"{text!r} must be a path inside the app directory, like 'model.onnx'")
+        if suffixes and not text.lower().endswith(suffixes):
+            raise ValueError(f"{text!r} must end with one of {', '.join(suffixes)}")
+        return text
+
+    return parse
+
+
+def int_range(low: int, high: int | None = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number, got {describe(value)}")
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"expected a number {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a number, got {describe(value)}")
+    return value
+
+
+def positive_seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {describe(value)}")
+    return float(value)
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {describe(value)}")
+    return value
+
+
+def anything(value: Any) -> Any:
+    return value
+
+
+def one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = string(value)
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
+        return text
+
+    return parse
+
+
+def string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"expected a list of strings, got {describe(value)}")
+    if len(set(value)) != len(value):
+        raise ValueError("the list has duplicates")
+    return tuple(value)
+
+
+def choice_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        value = [str(v) for v in value]
+    parsed = string_list(value)
+    if not parsed:
+        raise ValueError("a category needs at least one choice")
+    return parsed
+
+
+def requirements(value: Any) -> tuple[str, ...]:
+    parsed = string_list(value)
+    for requirement in parsed:
+        if not _REQUIREMENT.match(requirement.strip()):
+            raise ValueError(
+                f"{requirement!r} is not a requirement like 'package' or 'package==1.2'"
+            )
+    return parsed
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("app.name", slug, REQUIRED, "Short name of the app; names its wheel and bundle."),
+    Setting("app.title", string, None, "Title shown on the page (defaults to the name)."),
+    Setting("app.description", string, "", "One or two sentences shown under the title."),
+    Setting(
+        "model.file",
+        relative_path(MODEL_SUFFIXES),
+        None,
+        "The model: an ONNX file, or a scikit-learn estimator or pipeline saved with joblib or "
+        "pickle (converted to ONNX with skl2onnx). Give this or `model.train`.",
+    ),
+    Setting(
+        "model.train",
+        entry_point,
+        None,
+        "Build-time `module:function` in the app directory returning a fitted scikit-learn "
+        "estimator; it is converted to ONNX with skl2onnx. Give this or `model.file`.",
+    ),
+    Setting(
+        "model.input_name",
+        tensor_name,
+        None,
+        "Name of the ONNX model's input tensor (default: its only input; `input` for "
+        "converted scikit-learn models).",
+    ),
+    Setting(
+        "model.n_features",
+        int_range(1),
+        None,
+        "Length of the feature vector (default: read from the model); checked against the model.",
+    ),
+    Setting(
+        "model.opset", int_range(9, 23), 17, "ONNX opset scikit-learn models are converted to."
+    ),
+    Setting(
+        "model.label_output",
+        tensor_name,
+        None,
+        "Classifiers: the output tensor with the predicted label (default: found by its type).",
+    ),
+    Setting(
+        "model.probabilities_output",
+        tensor_name,
+        None,
+        "Classifiers: the output tensor with class probabilities (default: found by its shape).",
+    ),
+    Setting(
+        "model.value_output",
+        tensor_name,
+        None,
+        "Regressors: the output tensor with the predicted value (default: the only output).",
+    ),
+    Setting(
+        "output.kind",
+        one_of(OUTPUT_KINDS),
+        None,
+        "`classification` or `regression` (default: from the model).",
+    ),
+    Setting(
+        "output.classes",
+        string_list,
+        None,
+        "Classifiers: the label shown for each class, in the model's class order (default: the "
+        "model's own class values).",
+    ),
+    Setting("output.target", string, "prediction", "Regressors: the name of the predicted value."),
+    Setting("output.unit", string, "", "Regressors: the unit shown after the value."),
+    Setting(
+        "preprocess.entry",
+        entry_point,
+        REQUIRED,
+        "Pure-Python `module:function` that turns one record into the feature vector; its "
+        "top-level package is shipped to the browser as a wheel.",
+    ),
+    Setting(
+        "preprocess.batch",
+        entry_point,
+        None,
+        "Optional `module:function` turning a list of records into a list of feature vectors, "
+        "used for batch scoring (same package as the entry).",
+    ),
+    Setting(
+        "preprocess.dependencies",
+        requirements,
+        (),
+        "Extra pure-Python packages the preprocessing imports (pip requirements); the build "
+        "downloads their wheels for Pyodide's Python and ships them.",
+    ),
+    Setting(
+        "samples.source",
+        entry_point,
+        None,
+        "Build-time `module:function` returning sample records; the build ships them with "
+        "reference predictions computed in CPython.",
+    ),
+    Setting(
+        "samples.file",
+        relative_path((".csv", ".json")),
+        None,
+        "A CSV (one record per row, one column per field) or JSON file of sample records, "
+        "instead of `samples.source`.",
+    ),
+    Setting(
+        "page.template",
+        relative_path((".html",)),
+        None,
+        "A Jinja2 template in the app directory replacing staticml's `index.html`.",
+    ),
+    Setting("runtime.threads", int_range(1, 16), 1, "onnxruntime-web threads (needs COOP/COEP)."),
+    Setting(
+        "runtime.boot_timeout",
+        positive_seconds,
+        60.0,
+        "Seconds the page waits for the runtimes to start before showing an error.",
+    ),
+    Setting(
+        "build.brotli_quality",
+        int_range(0, 11),
+        11,
+        "Brotli quality of the precompressed `.br` files (11 = smallest, slowest; cached).",
+    ),
+)
+
+FIELD_SETTINGS: tuple[Setting, ...] = (
+    Setting("name", identifier, REQUIRED, "Key of the field in a record (and CSV column name)."),
+    Setting("type", one_of(FIELD_TYPES), REQUIRED, f"One of: {', '.join(FIELD_TYPES)}."),
+    Setting("label", string, None, "Label shown in the page (defaults to the name)."),
+    Setting("description", string, "", "Help text shown with the field."),
+    Setting(
+        "required",
+        boolean,
+        True,
+        "Whether a record must have a value; a field with a `default` is never required.",
+    ),
+    Setting("default", anything, None, "Value used when a record has none (must be valid itself)."),
+    Setting("min", number, None, "Numbers and integers: the smallest allowed value."),
+    Setting("max", number, None, "Numbers and integers: the largest allowed value."),
+    Setting("choices", choice_list, None, "Categories: the allowed values (required)."),
+    Setting("max_length", int_range(1), 10_000, "Text: the longest allowed value, in characters."),
+    Setting(
+        "canvas_size",
+        int_range(32, 1024),
+        280,
+        "Images: side of the drawing canvas in CSS pixels.",
+    ),
+)

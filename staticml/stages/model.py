@@ -1,0 +1,289 @@
+"""Stage: the app's model as ONNX bytes, with what the page needs to know about it.
+
+The model comes from an ONNX file, from a scikit-learn estimator saved with joblib or pickle,
+or from a build-time training function; scikit-learn models are converted with skl2onnx
+(plain tensor outputs, no ZipMap). Whatever the source, the ONNX graph is then inspected the
+same way: one float input of shape [batch, features], and either a label and a probabilities
+output (classification) or one value output (regression).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+
+from staticml.config import AppConfig
+from staticml.errors import BuildError
+from staticml.stages.training import train_in_subprocess
+
+log = logging.getLogger("staticml.build")
+
+# Operator domains onnxruntime-web's wasm build implements; anything else cannot load there.
+BROWSER_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
+_LABEL_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.STRING}
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    onnx: bytes
+    origin: str
+    kind: str
+    input_name: str
+    n_features: int
+    label_output: str | None
+    probabilities_output: str | None
+    value_output: str | None
+    class_values: tuple[str, ...]
+    classes: tuple[str, ...]
+
+    def output_spec(self, target: str, unit: str) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "classValues": list(self.class_values),
+            "classes": list(self.classes),
+            "target": target,
+            "unit": unit,
+        }
+
+
+def load_model(config: AppConfig) -> ModelArtifact:
+    settings = config.model
+    if settings.file is not None and settings.file.suffix.lower() == ".onnx":
+        return inspect_onnx(_read_onnx(settings.file), config, _shown(settings.file, config))
+    if settings.file is not None:
+        estimator = _unpickle(settings.file)
+        return convert(estimator, config, _shown(settings.file, config))
+    assert settings.train is not None
+    estimator = train_in_subprocess(settings.train, config.app_dir)
+    return convert(estimator, config, f"model.train = '{settings.train}'")
+
+
+def convert(estimator: Any, config: AppConfig, origin: str) -> ModelArtifact:
+    """A scikit-learn estimator or pipeline as ONNX with plain tensor outputs."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.base import is_regressor
+
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    classifier = hasattr(final, "classes_") and hasattr(estimator, "predict_proba")
+    if not classifier and not is_regressor(estimator):
+        raise BuildError(
+            f"{origin} is {type(estimator).__name__}, which is not a fitted scikit-learn "
+            "classifier (with predict_proba) or regressor. Save or return the fitted estimator "
+            "or pipeline."
+        )
+    n_features = getattr(estimator, "n_features_in_", None) or config.model.n_features
+    if n_features is None:
+        raise BuildError(
+            f"{origin}: the model does not say how many features it takes; set model.n_features."
+        )
+    input_name = config.model.input_name or "input"
+    options = {id(final): {"zipmap": False}} if classifier else {}
+    try:
+        proto = to_onnx(
+            estimator,
+            initial_types=[(input_name, FloatTensorType([None, n_features]))],
+            options=options,
+            target_opset={"": config.model.opset, "ai.onnx.ml": 3},
+        )
+    except Exception as exc:
+        raise BuildError(
+            f"skl2onnx could not convert {type(estimator).__name__} ({origin}): {exc}"
+        ) from exc
+    proto.doc_string = ""
+    classes = tuple(str(c) for c in final.classes_) if classifier else ()
+    return inspect_onnx(proto.SerializeToString(deterministic=True), config, origin, classes)
+
+
+def inspect_onnx(
+    data: bytes, config: AppConfig, origin: str, class_values: tuple[str, ...] = ()
+) -> ModelArtifact:
+    """Check that the page can run the model and find its input and outputs."""
+    try:
+        proto = onnx.load_from_string(data)
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise BuildError(f"{origin} is not a valid ONNX model: {exc}") from exc
+    _check_domains(proto, origin)
+    input_name, n_features = _input(proto, config, origin)
+    outputs = {o.name: o for o in proto.graph.output}
+    kind = config.output.kind or ("classification" if len(outputs) >= 2 else "regression")
+    session = _session(data, origin)
+    probe = _probe(session, input_name, n_features, origin)
+    if kind == "classification":
+        label, probabilities = _classifier_outputs(outputs, config, origin)
+        width = int(probe[probabilities].shape[-1])
+        values = class_values or tuple(str(i) for i in range(width))
+        classes = _display_classes(config, values, width, origin)
+        return ModelArtifact(
+            data, origin, kind, input_name, n_features, label, probabilities, None, values, classes
+        )
+    value = _regressor_output(outputs, config, origin)
+    return ModelArtifact(data, origin, kind, input_name, n_features, None, None, value, (), ())
+
+
+def _read_onnx(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _unpickle(path: Path) -> Any:
+    """Load a saved estimator. Like any pickle, this runs code from the file: use your own."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if path.suffix.lower() == ".joblib":
+                import joblib
+
+                estimator = joblib.load(path)
+            else:
+                with path.open("rb") as handle:
+                    estimator = pickle.load(handle)
+        except Exception as exc:
+            raise BuildError(
+                f"{path} could not be loaded ({type(exc).__name__}: {exc}); save the fitted estimator with joblib.dump or pickle.dump."
+            ) from exc
+    for warning in caught:
+        log.warning("loading %s: %s", path.name, warning.message)
+    return estimator
+
+
+def _check_domains(proto: onnx.ModelProto, origin: str) -> None:
+    foreign = sorted(
+        {
+            f"{node.domain}.{node.op_type}"
+            for node in _nodes(proto.graph)
+            if node.domain not in BROWSER_DOMAINS
+        }
+    )
+    if foreign:
+        raise BuildError(
+            f"{origin} uses operators that onnxruntime-web cannot run: {', '.join(foreign)} "
+            f"(custom domains; the browser runtime knows only {', '.join(sorted(d or 'ai.onnx' for d in BROWSER_DOMAINS - {''}))}). "
+            "Export the model with standard ONNX operators."
+        )
+
+
+def _nodes(graph: onnx.GraphProto):
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _nodes(attribute.g)
+            for sub in attribute.graphs:
+                yield from _nodes(sub)
+
+
+def _input(proto: onnx.ModelProto, config: AppConfig, origin: str) -> tuple[str, int]:
+    initializers = {i.name for i in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    wanted = config.model.input_name
+    chosen = [i for i in inputs if i.name == wanted] if wanted else inputs
+    if len(chosen) != 1:
+        names = ", ".join(i.name for i in inputs)
+        fix = (
+            f"no input is named {wanted!r}"
+            if wanted
+            else "it has several inputs; set model.input_name"
+        )
+        raise BuildError(f"{origin}: {fix} (inputs: {names}).")
+    tensor = chosen[0].type.tensor_type
+    if tensor.elem_type != onnx.TensorProto.FLOAT:
+        raise BuildError(
+            f"{origin}: input {chosen[0].name!r} is {onnx.TensorProto.DataType.Name(tensor.elem_type).lower()}; "
+            "staticml feeds float32 features. Export the model with a float input."
+        )
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+    if len(dims) != 2:
+        raise BuildError(
+            f"{origin}: input {chosen[0].name!r} has shape {dims}; expected [batch, features]."
+        )
+    declared = dims[1]
+    n_features = declared or config.model.n_features
+    if n_features is None:
+        raise BuildError(
+            f"{origin}: the number of input features is not fixed in the model; set model.n_features."
+        )
+    if config.model.n_features is not None and config.model.n_features != n_features:
+        raise BuildError(
+            f"model.n_features is {config.model.n_features}, but {origin} takes {n_features} "
+            f"features. Make them agree in {config.source.name}."
+        )
+    return chosen[0].name, n_features
+
+
+def _session(data: bytes, origin: str) -> onnxruntime.InferenceSession:
+    try:
+        return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise BuildError(f"onnxruntime cannot load {origin}: {exc}") from exc
+
+
+def _probe(
+    session: onnxruntime.InferenceSession, name: str, n_features: int, origin: str
+) -> dict[str, Any]:
+    try:
+        outputs = session.run(None, {name: np.zeros((2, n_features), dtype=np.float32)})
+    except Exception as exc:
+        raise BuildError(
+            f"onnxruntime cannot run {origin} on {n_features} features: {exc}"
+        ) from exc
+    return {o.name: np.asarray(v) for o, v in zip(session.get_outputs(), outputs, strict=True)}
+
+
+def _classifier_outputs(outputs: dict[str, Any], config: AppConfig, origin: str) -> tuple[str, str]:
+    label = config.model.label_output or next(
+        (n for n, o in outputs.items() if o.type.tensor_type.elem_type in _LABEL_TYPES), None
+    )
+    probabilities = config.model.probabilities_output or next(
+        (
+            n
+            for n, o in outputs.items()
+            if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT and n != label
+        ),
+        None,
+    )
+    for setting, name in (
+        ("model.label_output", label),
+        ("model.probabilities_output", probabilities),
+    ):
+        if name is None or name not in outputs:
+            raise BuildError(
+                f"{origin}: cannot find its {setting.split('.')[1].replace('_', ' ')} (outputs: "
+                f"{', '.join(outputs)}). Set {setting}, or output.kind = 'regression' for a regressor."
+            )
+    assert label is not None and probabilities is not None
+    return label, probabilities
+
+
+def _regressor_output(outputs: dict[str, Any], config: AppConfig, origin: str) -> str:
+    name = config.model.value_output or (next(iter(outputs)) if len(outputs) == 1 else None)
+    if name is None or name not in outputs:
+        raise BuildError(
+            f"{origin}: set model.value_output to the output holding the prediction (outputs: {', '.join(outputs)})."
+        )
+    return name
+
+
+def _display_classes(
+    config: AppConfig, values: tuple[str, ...], width: int, origin: str
+) -> tuple[str, ...]:
+    if len(values) != width:
+        raise BuildError(f"{origin}: {len(values)} classes but {width} probabilities per row.")
+    shown = config.output.classes or values
+    if len(shown) != width:
+        raise BuildError(
+            f"output.classes has {len(shown)} labels, but {origin} has {width} classes; give one label per class."
+        )
+    return tuple(shown)
+
+
+def _shown(path: Path, config: AppConfig) -> str:
+    return f"model.file {path.relative_to(config.app_dir).as_posix()}"

@@ -1,0 +1,171 @@
+"""Stage: reference predictions on the app's samples, computed in CPython.
+
+The samples go through the preprocessing *as packed in the wheels the browser gets* and the
+ONNX model through CPython onnxruntime; the browser must reproduce these results.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+
+from staticml.config import AppConfig
+from staticml.errors import BuildError
+from staticml.runtime.engine import Predictor
+from staticml.runtime.schema import RecordError
+from staticml.stages.imports import call, isolated_imports
+from staticml.stages.model import ModelArtifact
+from staticml.stages.wheels import Wheel, Wheels
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
+    value: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.value is not None:
+            return {"value": self.value}
+        return {"label": self.label, "probabilities": self.probabilities}
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    record: dict[str, Any]
+    expected: Prediction
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    samples: tuple[Sample, ...]
+
+    def to_json(self) -> bytes:
+        items = [
+            {"name": s.name, "record": s.record, "expected": s.expected.to_json()}
+            for s in self.samples
+        ]
+        return json.dumps({"samples": items}, separators=(",", ":")).encode("utf-8")
+
+
+def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> SampleSet:
+    named = load_samples(config)
+    if not named:
+        return SampleSet(())
+    with wheels_on_path(wheels.all()):
+        predictor = Predictor(config.runtime_spec(model.n_features))
+        features = [_features(predictor, name, record) for name, record in named]
+    session = onnxruntime.InferenceSession(model.onnx, providers=["CPUExecutionProvider"])
+    return SampleSet(
+        tuple(
+            Sample(name, record, predict_one(session, model, vector))
+            for (name, record), vector in zip(named, features, strict=True)
+        )
+    )
+
+
+def load_samples(config: AppConfig) -> list[tuple[str, dict[str, Any]]]:
+    """(name, record) pairs from `samples.source` or `samples.file`; none if neither is set."""
+    if config.samples is not None:
+        with isolated_imports(config.app_dir):
+            raw = call(config.samples, "samples.source", config.app_dir)
+        return _checked_samples(raw, f"samples.source = '{config.samples}'")
+    if config.samples_file is not None:
+        return _samples_from_file(config.samples_file)
+    return []
+
+
+def predict_one(
+    session: onnxruntime.InferenceSession, model: ModelArtifact, vector: Any
+) -> Prediction:
+    batch = np.asarray(vector, dtype=np.float32).reshape(1, model.n_features)
+    if model.kind == "regression":
+        (value,) = session.run([model.value_output], {model.input_name: batch})
+        return Prediction(value=float(np.asarray(value).reshape(-1)[0]))
+    label, probabilities = session.run(
+        [model.label_output, model.probabilities_output], {model.input_name: batch}
+    )
+    return Prediction(
+        label=display_label(model, label[0]),
+        probabilities={c: float(p) for c, p in zip(model.classes, probabilities[0], strict=True)},
+    )
+
+
+def display_label(model: ModelArtifact, value: Any) -> str:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    values = list(model.class_values)
+    return model.classes[values.index(text)] if text in values else text
+
+
+def _samples_from_file(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    where = f"samples.file {path.name}"
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        return [
+            (f"row {i + 1}", {k: v for k, v in row.items() if k is not None})
+            for i, row in enumerate(rows)
+        ]
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise BuildError(f"{where} is not valid JSON: {exc}") from exc
+    if (
+        isinstance(raw, list)
+        and raw
+        and all(isinstance(r, dict) and "record" not in r for r in raw)
+    ):
+        raw = [{"name": f"sample {i + 1}", "record": r} for i, r in enumerate(raw)]
+    return _checked_samples(raw, where)
+
+
+def _checked_samples(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
+    if not isinstance(raw, list | tuple):
+        raise BuildError(
+            f"{where} must give a list of {{'name': str, 'record': dict}}, got {type(raw).__name__}"
+        )
+    named = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
+            raise BuildError(
+                f"{where}: sample {index} must be {{'name': str, 'record': dict}}, got {item!r:.80}"
+            )
+        name = str(item.get("name") or f"sample {index + 1}")
+        try:
+            json.dumps(item["record"])
+        except (TypeError, ValueError) as exc:
+            raise BuildError(f"{where}: sample {name!r} is not JSON-serialisable: {exc}") from exc
+        named.append((name, item["record"]))
+    return named
+
+
+def _features(predictor: Predictor, name: str, record: dict[str, Any]) -> Any:
+    try:
+        return predictor.features(record)
+    except (RecordError, ValueError) as exc:
+        raise BuildError(f"sample {name!r} is not a valid record: {exc}") from exc
+
+
+@contextmanager
+def wheels_on_path(wheels: Sequence[Wheel]) -> Iterator[None]:
+    """Import the shipped packages from the wheel files themselves (zipimport), then forget them."""
+    with tempfile.TemporaryDirectory(prefix="staticml-wheels-") as folder:
+        paths = []
+        for wheel in wheels:
+            if wheel.top_level == ("staticml",):
+                continue  # this process already runs staticml's own copy of the runtime
+            path = Path(folder) / wheel.filename
+            path.write_bytes(wheel.data)
+            paths.append(path)
+        with isolated_imports(*paths):
+            yield

@@ -1,0 +1,247 @@
+"""The example apps, built with the Python API and used in Chromium as a visitor would."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+import staticml
+from tests.conftest import ROOT, serve_subprocess, watch
+
+pytestmark = pytest.mark.browser
+
+WINE = ROOT / "examples" / "wine"
+DIABETES = ROOT / "examples" / "diabetes"
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory):
+    result = staticml.build(WINE, tmp_path_factory.mktemp("wine") / "dist")
+    with serve_subprocess(result.out_dir) as server:
+        yield result, server
+
+
+@pytest.fixture(scope="module")
+def diabetes(tmp_path_factory):
+    result = staticml.build(DIABETES, tmp_path_factory.mktemp("diabetes") / "dist")
+    with serve_subprocess(result.out_dir) as server:
+        yield result, server
+
+
+@pytest.fixture
+def page_for(browser):
+    """A fresh page on a served example, checked for off-origin requests and console errors."""
+    opened = []
+
+    def open_page(server):
+        watched = watch(browser, server.url, accept_downloads=True)
+        opened.append(watched)
+        page = watched.new_page()
+        page.goto(server.url)
+        page.evaluate("window.staticml.ready")
+        return page
+
+    yield open_page
+    for watched in opened:
+        watched.assert_clean()
+        watched.context.close()
+
+
+def samples(result) -> list[dict]:
+    manifest = json.loads((result.out_dir / "bundle.json").read_text())
+    [path] = [p for p, meta in manifest["assets"].items() if meta["kind"] == "samples"]
+    return json.loads((result.out_dir / path).read_text())["samples"]
+
+
+def fill_form(page, record: dict) -> None:
+    for name, value in record.items():
+        control = page.locator(f"#field-{name}")
+        if control.evaluate("e => e.tagName") == "SELECT":
+            control.select_option(str(value))
+        else:
+            control.fill(str(value))
+
+
+def test_the_api_returns_what_was_built(wine, diabetes):
+    for (result, _), kind, count in ((wine, "classification", 12), (diabetes, "regression", 10)):
+        assert result.kind == kind and result.samples == count
+        assert (result.out_dir / "bundle.json").is_file()
+        assert json.loads((result.out_dir / "bundle.json").read_text())["release"] == result.release
+
+
+def test_wine_form_entry_gives_the_cpython_prediction(wine, page_for):
+    result, server = wine
+    page = page_for(server)
+    for sample in samples(result)[:3]:
+        fill_form(page, sample["record"])
+        page.click("#predict")
+        page.locator("#result-label", has_text=sample["expected"]["label"]).wait_for()
+        shown = {
+            row.get_attribute("data-class"): float(
+                row.locator(".bar-value").text_content().rstrip("%")
+            )
+            for row in page.locator("#bars li").all()
+        }
+        expected = sample["expected"]["probabilities"]
+        assert shown == {name: round(p * 100, 1) for name, p in expected.items()}
+        exact = page.evaluate("(record) => window.staticml.predict(record)", sample["record"])
+        assert all(abs(exact["probabilities"][k] - p) <= 1e-5 for k, p in expected.items())
+
+
+def test_diabetes_form_shows_the_regression_value_with_its_unit(diabetes, page_for):
+    result, server = diabetes
+    page = page_for(server)
+    sample = samples(result)[0]
+    fill_form(page, sample["record"])
+    page.click("#predict")
+    page.locator("#result-note", has_text="Disease progression").wait_for()
+    value = sample["expected"]["value"]
+    assert (
+        page.text_content("#result-label")
+        == f"{float(f'{value:.4g}'):g} (score, 25–346 in the data)"
+    )
+    exact = page.evaluate("(record) => window.staticml.predict(record)", sample["record"])
+    assert abs(exact["value"] - value) <= 1e-5 * abs(value)
+
+
+def test_invalid_form_values_are_explained_at_the_field(wine, page_for):
+    result, server = wine
+    page = page_for(server)
+    fill_form(page, samples(result)[0]["record"])
+    page.fill("#field-alcohol", "99")
+    page.click("#predict")
+    page.locator("#error-alcohol", has_text="expected a number from 8 to 18, got 99").wait_for()
+    assert page.get_attribute("#field-alcohol", "aria-invalid") == "true"
+    assert page.text_content("#result-label") == "–"
+    page.fill("#field-alcohol", "13")
+    page.fill("#field-proline", "")
+    page.click("#predict")
+    page.locator("#error-proline", has_text="missing required field").wait_for()
+    assert page.text_content("#error-alcohol") == ""
+
+
+def test_a_category_select_rejects_what_it_does_not_offer(diabetes, page_for):
+    _, server = diabetes
+    page = page_for(server)
+    outcome = page.evaluate(
+        "async () => { try { await window.staticml.predict({age: 50, sex: '3', bmi: 25, bp: 90, s1: 200, s2: 100, s3: 50, s4: 4, s5: 4.5, s6: 90}); }"
+        " catch (error) { return error.message; } }"
+    )
+    assert outcome == "Invalid record: sex: expected one of '1', '2', got '3'"
+
+
+def wine_csv(path: Path, rows: int, bad: dict[int, tuple[int, str]]) -> list[list[str]]:
+    with (WINE / "samples.csv").open(newline="") as handle:
+        source = list(csv.reader(handle))
+    header, data = source[0], source[1:]
+    generator = random.Random(7)
+    written = []
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for index in range(rows):
+            row = list(generator.choice(data))
+            if index in bad:
+                column, value = bad[index]
+                row[column] = value
+            writer.writerow(row)
+            written.append(row)
+    return written
+
+
+def cpython_probabilities(rows: list[list[str]]) -> np.ndarray:
+    """The same rows through the example's model in CPython onnxruntime, independently."""
+    import joblib
+    from skl2onnx import to_onnx
+
+    model = joblib.load(WINE / "model.joblib")
+    features = np.asarray(rows, dtype=np.float32)
+    onnx_model = to_onnx(model, features[:1], options={id(model.steps[-1][1]): {"zipmap": False}})
+    session = onnxruntime.InferenceSession(onnx_model.SerializeToString())
+    return session.run(None, {session.get_inputs()[0].name: features})[1]
+
+
+def test_a_csv_of_ten_thousand_rows_is_scored_with_every_row_accounted_for(
+    wine, page_for, tmp_path
+):
+    _, server = wine
+    bad = {4: (0, "abc"), 250: (4, "1.5"), 7000: (12, ""), 9999: (0, "99")}
+    rows = wine_csv(tmp_path / "wines.csv", 10_000, bad)
+    page = page_for(server)
+    page.set_input_files("#batch-file", str(tmp_path / "wines.csv"))
+    page.locator("#batch-download").wait_for(state="visible", timeout=120_000)
+    assert (
+        page.text_content("#batch-status")
+        == "10,000 rows: 9,996 scored, 4 with errors (kept in the file, with the reason)."
+    )
+    listed = page.locator("#batch-errors li").all_text_contents()
+    assert listed == [
+        "Row 5: alcohol: expected a number, got 'abc'",
+        "Row 251: magnesium: expected a whole number, got '1.5'",
+        "Row 7001: proline: missing required field (Proline (mg/l))",
+        "Row 10000: alcohol: expected a number from 8 to 18, got 99",
+    ]
+    with page.expect_download() as download:
+        page.click("#batch-download")
+    assert download.value.suggested_filename == "wines-predictions.csv"
+    output = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(output) == 10_000
+    assert [i for i, row in enumerate(output) if row["error"]] == sorted(bad)
+    good = [i for i in range(10_000) if i not in bad]
+    reference = cpython_probabilities([rows[i] for i in good])
+    classes = ["cultivar 1", "cultivar 2", "cultivar 3"]
+    for position, index in enumerate(good[::97]):
+        row = output[index]
+        assert row["prediction"] == classes[int(np.argmax(reference[good.index(index)]))]
+        for k, name in enumerate(classes):
+            assert abs(float(row[f"p_{name}"]) - reference[good.index(index)][k]) <= 1e-5, (
+                position,
+                index,
+            )
+
+
+def test_a_batch_can_be_cancelled(wine, page_for, tmp_path):
+    _, server = wine
+    wine_csv(tmp_path / "big.csv", 300_000, {})
+    page = page_for(server)
+    page.set_input_files("#batch-file", str(tmp_path / "big.csv"))
+    page.locator("#batch-cancel").click()
+    page.locator("#batch-status", has_text="Cancelled; nothing was saved.").wait_for()
+    assert page.locator("#batch-download").is_hidden()
+
+
+def test_a_csv_without_a_required_column_is_refused_whole(wine, page_for, tmp_path):
+    _, server = wine
+    (tmp_path / "partial.csv").write_text("alcohol,ash\n13,2\n")
+    page = page_for(server)
+    page.set_input_files("#batch-file", str(tmp_path / "partial.csv"))
+    page.locator(
+        "#batch-status", has_text="The file could not be scored: the CSV has no column 'malic_acid'"
+    ).wait_for()
+
+
+def test_batch_progress_is_reported(wine, page_for, tmp_path):
+    _, server = wine
+    wine_csv(tmp_path / "some.csv", 20_000, {})
+    page = page_for(server)
+    updates = page.evaluate(
+        """async (text) => {
+            const updates = [];
+            const file = new File([text], "some.csv", {type: "text/csv"});
+            const result = await window.staticml.predictFile(file, {onProgress: (p) => updates.push(p)});
+            return {updates, rows: result.rows};
+        }""",
+        (tmp_path / "some.csv").read_text(),
+    )
+    assert updates["rows"] == 20_000
+    progress = updates["updates"]
+    assert len(progress) > 1
+    assert [p["rows"] for p in progress] == sorted(p["rows"] for p in progress)
+    assert progress[-1]["bytes"] == progress[-1]["totalBytes"]
