@@ -257,7 +257,9 @@ def postgres_server() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on a free port of 127.0.0.1; yields its admin URL."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        pytest.fail("PostgreSQL not found in /usr/lib/postgresql: run ./dev test, which installs it")
+        pytest.fail(
+            "PostgreSQL not found in /usr/lib/postgresql: run ./dev test, which installs it"
+        )
     bindir = Path(found[-1]).parent
     root = Path(tempfile.mkdtemp(prefix="staticml-pg-"))
     if os.geteuid() == 0:
@@ -280,7 +282,11 @@ def postgres_server() -> Iterator[str]:
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_postgres([*pg_ctl, "-m", "immediate", "-w", "stop"]), check=False)
+        subprocess.run(
+            _as_postgres([*pg_ctl, "-m", "immediate", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -131,7 +131,10 @@ def test_the_message_says_what_was_expected():
 
 def test_one_hour_of_clock_skew_is_allowed():
     assert parse(wine_summary(hour="2026-11-29T19")).hour == "2026-11-29T19"
-    assert rejected_key(wine_summary(hour="2026-11-29T19"), datetime(2026, 11, 29, 17, 59, tzinfo=UTC)) == "hour"
+    assert (
+        rejected_key(wine_summary(hour="2026-11-29T19"), datetime(2026, 11, 29, 17, 59, tzinfo=UTC))
+        == "hour"
+    )
 
 
 def test_old_hours_are_accepted():
@@ -208,8 +211,9 @@ def test_changing_any_one_count_is_caught(name, index, delta):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

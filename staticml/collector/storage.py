@@ -11,6 +11,7 @@ no column for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -220,22 +221,26 @@ class SQLiteStore(SQLStore):
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
         with self._lock:
-            cursor = self._db.cursor()
             try:
-                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                yield cursor
-                cursor.execute("COMMIT")
+                cursor = self._db.cursor()
+                try:
+                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    yield cursor
+                    cursor.execute("COMMIT")
+                finally:
+                    cursor.close()
             except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.rollback()
+                self._rollback()
                 log.error("SQLite %s failed: %s", self.path, exc)
                 raise StorageUnavailable(f"The database {self.path} failed: {exc}.") from exc
             except BaseException:
-                if self._db.in_transaction:
-                    self._db.rollback()
+                self._rollback()
                 raise
-            finally:
-                cursor.close()
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._db.in_transaction:
+                self._db.rollback()
 
     def close(self) -> None:
         with self._lock:
