@@ -22,6 +22,9 @@ from staticml.drift import NOT_ENOUGH_DATA, Comparison
 from staticml.errors import CollectorError
 
 
+TOO_FEW = "too few"
+
+
 def run_collector(
     bundles: Sequence[Path],
     db: str,
@@ -98,7 +101,8 @@ def _baseline(saved: dict[str, str], bundles: Sequence[Path], release: str) -> B
 def print_report(
     report: DriftReport, failures: Sequence[str], console: Console | None = None
 ) -> None:
-    console = console or Console(file=sys.stdout)
+    # Not a terminal (CI logs, a pipe): wide enough for the whole table rather than 80 columns.
+    console = console or Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     current, previous = report.current, report.previous
     table = Table(
         title=f"Release {report.release}: {report.window} to {current.end} UTC, "
@@ -108,14 +112,16 @@ def print_report(
     for column in ("variable", "skew PSI", "JS", "p", "skew", "drift PSI", "JS", "p", "drift"):
         table.add_column(column, justify="left" if column == "variable" else "right")
     for variable in report.variables:
-        table.add_row(
-            f"{variable.role} {variable.name}", *_cells(variable.skew), *_cells(variable.drift)
-        )
+        label = f"{variable.name} (output)" if variable.role == "output" else variable.name
+        table.add_row(label, *_cells(variable.skew), *_cells(variable.drift))
     console.print(table)
-    if report.verdict == NOT_ENOUGH_DATA:
+    if any(
+        v.skew.verdict == NOT_ENOUGH_DATA or v.drift.verdict == NOT_ENOUGH_DATA
+        for v in report.variables
+    ):
         console.print(
-            f"Not enough data: at least {report.thresholds.min_n} predictions are needed in "
-            "the window (and in the previous window for drift); nothing was judged."
+            f"{TOO_FEW}: not enough data, fewer than {report.thresholds.min_n} predictions in "
+            "the window or the one it is compared with; not judged."
         )
     for line in failures:
         console.print(f"[bold red]crossed:[/bold red] {line}")
@@ -124,5 +130,13 @@ def print_report(
 
 
 def _cells(comparison: Comparison) -> list[str]:
-    numbers = [comparison.psi, comparison.js, comparison.p_value]
-    return [*("–" if v is None else f"{v:.3f}" for v in numbers), comparison.verdict]
+    psi, js, p = (
+        "–" if v is None else f"{v:{spec}}"
+        for v, spec in (
+            (comparison.psi, ".3f"),
+            (comparison.js, ".3f"),
+            (comparison.p_value, ".2g"),
+        )
+    )
+    verdict = TOO_FEW if comparison.verdict == NOT_ENOUGH_DATA else comparison.verdict
+    return [psi, js, p, verdict]
