@@ -267,8 +267,19 @@ def postgres_server() -> Iterator[str]:
     data, port = root / "data", free_port()
     subprocess.run(
         _as_postgres(
-            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-            + ["--no-locale", "-E", "UTF8", "--no-sync"]
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
         ),
         check=True,
         capture_output=True,

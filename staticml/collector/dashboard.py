@@ -27,10 +27,10 @@ STYLE = (
     ".ok{background:#d9f2d9}.warn{background:#fff0c2}.alert{background:#f8c9c9}"
     ".none{background:#eee}.charts{display:flex;flex-wrap:wrap;gap:1rem}"
     ".axis{stroke:#ddd}.tick{font-size:10px;fill:#555}.guide{stroke:#c44e52;stroke-dasharray:4 3}"
-    ".line{fill:none;stroke-width:1.5}.legend span{margin-right:1rem}"
+    ".legend span{margin-right:1rem}"
     + "".join(f".s{i}{{fill:{c};stroke:{c}}}" for i, c in enumerate(COLOURS[:PALETTE]))
     + "".join(f".l{i}::before{{content:'■ ';color:{c}}}" for i, c in enumerate(COLOURS))
-    + "form{margin:.5rem 0 1rem}"
+    + "polyline.line{fill:none;stroke-width:1.5}form{margin:.5rem 0 1rem}"
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 DASHBOARD_CSP = (
@@ -140,7 +140,7 @@ def _history(report: DriftReport, history: Sequence[tuple[str, dict[str, float |
     t = report.thresholds
     chart = line_chart(
         f"PSI per {report.window} window",
-        [end for end, _ in history],
+        [end[5:] for end, _ in history],  # MM-DDTHH
         series,
         guides=[("warn", t.psi_warn), ("alert", t.psi_alert)],
     )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 DEFAULT_PER_MINUTE = 120
 MAX_CLIENTS = 100_000
+PRUNE_EVERY = 1000  # requests between two sweeps of the buckets that are full again
 
 
 class RateLimiter:
@@ -35,6 +36,7 @@ class RateLimiter:
         self._secret = secrets.token_bytes(32)
         self._buckets: dict[bytes, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
+        self._requests = 0
 
     def _key(self, client: str) -> bytes:
         return hashlib.blake2b(client.encode(), key=self._secret, digest_size=16).digest()
@@ -54,7 +56,8 @@ class RateLimiter:
             return max(1, math.ceil((1 - tokens) / self.rate))
 
     def _forget_full(self, now: float) -> None:
-        if len(self._buckets) < MAX_CLIENTS:
+        self._requests += 1
+        if self._requests % PRUNE_EVERY and len(self._buckets) < MAX_CLIENTS:
             return
         self._buckets = {
             key: (tokens, at)

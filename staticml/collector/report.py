@@ -253,6 +253,6 @@ def _proportions(counts: Sequence[float]) -> tuple[float, ...]:
 def bin_labels(variable: Variable) -> tuple[str, ...]:
     if variable.kind == "categorical":
         return (*variable.categories, "other", "missing")
-    edges = [f"{e:g}" for e in variable.edges]
+    edges = [f"{e:.4g}" for e in variable.edges]
     middle = [f"[{a}, {b})" for a, b in itertools.pairwise(edges)]
     return (f"< {edges[0]}", *middle, f"≥ {edges[-1]}", "missing")

@@ -21,7 +21,6 @@ from staticml.collector.storage import open_store
 from staticml.drift import NOT_ENOUGH_DATA, Comparison
 from staticml.errors import CollectorError
 
-
 TOO_FEW = "too few"
 
 
