@@ -129,8 +129,9 @@ def test_psi_history_has_a_point_per_window(store):
     history = psi_history(store, RELEASE, wine_baseline(), "24h", now=NOW)
     assert len(history) == 12
     assert history[-1][0] == "2026-11-29T19"
-    assert history[-1][1]["alcohol"] > 0.2
-    assert history[0][1]["alcohol"] is None
+    assert history[-1][1]["feature:alcohol"] > 0.2
+    assert history[-1][1]["output"] < 0.1
+    assert history[0][1]["feature:alcohol"] is None
 
 
 @pytest.mark.parametrize(("text", "hours"), [("1h", 1), ("24h", 24), ("7d", 168), (" 2d", 48)])

@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from staticml.collector.report import DriftReport, VariableReport
+from staticml.collector.storage import FEATURE_PREFIX, OUTPUT, feature_key
 from staticml.collector.svg import PALETTE, bar_chart, line_chart
 from staticml.drift import Comparison
 
@@ -131,12 +132,13 @@ def _distribution(variable: VariableReport) -> str:
 
 
 def _history(report: DriftReport, history: Sequence[tuple[str, dict[str, float | None]]]) -> str:
-    def peak(name: str) -> float:
-        return max((values.get(name) or 0.0 for _, values in history), default=0.0)
+    def peak(key: str) -> float:
+        return max((values.get(key) or 0.0 for _, values in history), default=0.0)
 
-    names = sorted((f.name for f in report.features), key=peak, reverse=True)[:HISTORY_LINES]
-    names.append(report.output.name)
-    series = [(name, [values.get(name) for _, values in history]) for name in names]
+    keys = sorted((feature_key(f.name) for f in report.features), key=peak, reverse=True)
+    shown = [(key.removeprefix(FEATURE_PREFIX), key) for key in keys[:HISTORY_LINES]]
+    shown.append((f"{report.output.name} (output)", OUTPUT))
+    series = [(name, [values.get(key) for _, values in history]) for name, key in shown]
     t = report.thresholds
     chart = line_chart(
         f"PSI per {report.window} window",
@@ -144,11 +146,14 @@ def _history(report: DriftReport, history: Sequence[tuple[str, dict[str, float |
         series,
         guides=[("warn", t.psi_warn), ("alert", t.psi_alert)],
     )
-    legend = "".join(f'<span class="l{i}">{escape(name)}</span>' for i, name in enumerate(names))
+    legend = "".join(
+        f'<span class="l{i}">{escape(name)}</span>' for i, (name, _) in enumerate(shown)
+    )
     return (
         f"<figure>{chart}<div class=legend>{legend}</div><figcaption>The "
-        f"{len(names) - 1} features with the highest PSI and the output, per {report.window} "
-        "window ending at the time shown; gaps are windows without enough data.</figcaption></figure>"
+        f"{len(shown) - 1} features with the highest PSI and the output, per {report.window} "
+        "window ending at the UTC hour shown; gaps are windows without enough data."
+        "</figcaption></figure>"
     )
 
 

@@ -19,7 +19,15 @@ from staticml.baseline import Baseline, Variable
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.storage import MISSING_BIN, OUTPUT, HourTally, Store, feature_key
 from staticml.collector.validate import HOUR_FORMAT
-from staticml.drift import DEFAULT_THRESHOLDS, Comparison, Thresholds, compare, psi, worst
+from staticml.drift import (
+    DEFAULT_THRESHOLDS,
+    Comparison,
+    Thresholds,
+    clamp,
+    compare,
+    psi,
+    worst,
+)
 
 MAX_WINDOW_HOURS = 24 * 366
 HISTORY_POINTS = 12
@@ -120,21 +128,17 @@ def drift_report(
     end = current_end(now or datetime.now(UTC))
     start, previous_start = end - timedelta(hours=hours), end - timedelta(hours=2 * hours)
     tallies = store.read(release, hour_label(previous_start), hour_label(end))
-    current = [t for t in tallies if t.hour >= hour_label(start)]
-    previous = [t for t in tallies if t.hour < hour_label(start)]
-    current_span = _span(current, start, end)
-    previous_span = _span(previous, previous_start, start)
+    current = _window(tallies, start, end)
+    previous = _window(tallies, previous_start, start)
     variables = [
-        _variable_report(
-            v, role, current, previous, current_span, previous_span, baseline, thresholds
-        )
-        for v, role in [*((f, "feature") for f in baseline.features), (baseline.output, OUTPUT)]
+        _variable_report(variable, key, current, previous, baseline.rows, thresholds)
+        for variable, key in variables_of(baseline)
     ]
     return DriftReport(
         release,
         window,
-        current_span,
-        previous_span,
+        current.span,
+        previous.span,
         thresholds,
         tuple(variables[:-1]),
         variables[-1],
@@ -151,82 +155,83 @@ def psi_history(
     now: datetime | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> list[tuple[str, dict[str, float | None]]]:
-    """Skew PSI of every variable over the last `points` windows: (window end, {name: psi})."""
+    """Skew PSI over the last `points` windows: (window end, {variable key: PSI or None})."""
     hours = parse_window(window)
     end = current_end(now or datetime.now(UTC))
     first = end - timedelta(hours=hours * points)
     tallies = store.read(release, hour_label(first), hour_label(end))
     history = []
-    for i in range(points):
-        low, high = first + timedelta(hours=hours * i), first + timedelta(hours=hours * (i + 1))
-        part = [t for t in tallies if hour_label(low) <= t.hour < hour_label(high)]
-        n = sum(t.n for t in part)
-        values: dict[str, float | None] = {}
-        for variable in (*baseline.features, baseline.output):
-            key = _key(variable, baseline)
-            enough = n >= thresholds.min_n
-            values[variable.name] = (
-                psi(baseline_histogram(variable), histogram(part, key, variable.bins))
-                if enough
-                else None
-            )
+    for i in range(1, points + 1):
+        high = first + timedelta(hours=hours * i)
+        part = _window(tallies, high - timedelta(hours=hours), high)
+        enough = part.span.n >= thresholds.min_n
+        values = {
+            key: psi(baseline_histogram(v), histogram(part.tallies, key, v.bins))
+            if enough
+            else None
+            for v, key in variables_of(baseline)
+        }
         history.append((hour_label(high), values))
     return history
 
 
-def _key(variable: Variable, baseline: Baseline) -> str:
-    return OUTPUT if variable is baseline.output else feature_key(variable.name)
+def variables_of(baseline: Baseline) -> list[tuple[Variable, str]]:
+    """Every feature and then the output, each with its key in the store."""
+    return [*((f, feature_key(f.name)) for f in baseline.features), (baseline.output, OUTPUT)]
 
 
-def _span(tallies: Sequence[HourTally], start: datetime, end: datetime) -> Span:
-    return Span(
-        hour_label(start),
-        hour_label(end),
-        sum(t.n for t in tallies),
-        sum(t.summaries for t in tallies),
-        any(t.dp_summaries for t in tallies),
+@dataclass(frozen=True)
+class _Window:
+    span: Span
+    tallies: tuple[HourTally, ...]
+
+
+def _window(tallies: Sequence[HourTally], start: datetime, end: datetime) -> _Window:
+    low, high = hour_label(start), hour_label(end)
+    inside = tuple(t for t in tallies if low <= t.hour < high)
+    span = Span(
+        low,
+        high,
+        sum(t.n for t in inside),
+        sum(t.summaries for t in inside),
+        any(t.dp_summaries for t in inside),
     )
+    return _Window(span, inside)
 
 
 def _variable_report(
     variable: Variable,
-    role: str,
-    current: Sequence[HourTally],
-    previous: Sequence[HourTally],
-    current_span: Span,
-    previous_span: Span,
-    baseline: Baseline,
+    key: str,
+    current: _Window,
+    previous: _Window,
+    baseline_rows: int,
     thresholds: Thresholds,
 ) -> VariableReport:
-    key = OUTPUT if role == OUTPUT else feature_key(variable.name)
     reference = baseline_histogram(variable)
-    now_counts = histogram(current, key, variable.bins)
-    before_counts = histogram(previous, key, variable.bins)
-    categorical = variable.kind == "categorical"
+    now_counts = histogram(current.tallies, key, variable.bins)
+    before_counts = histogram(previous.tallies, key, variable.bins)
+
+    def against(counts: list[int], n: int) -> Comparison:
+        categorical = variable.kind == "categorical"
+        return compare(
+            counts,
+            now_counts,
+            reference_n=n,
+            current_n=current.span.n,
+            categorical=categorical,
+            thresholds=thresholds,
+        )
+
     return VariableReport(
         variable.name,
-        role,
+        OUTPUT if key == OUTPUT else "feature",
         variable.kind,
         bin_labels(variable),
         _proportions(reference),
         _proportions(now_counts),
         _proportions(before_counts),
-        compare(
-            reference,
-            now_counts,
-            reference_n=baseline.rows,
-            current_n=current_span.n,
-            categorical=categorical,
-            thresholds=thresholds,
-        ),
-        compare(
-            before_counts,
-            now_counts,
-            reference_n=previous_span.n,
-            current_n=current_span.n,
-            categorical=categorical,
-            thresholds=thresholds,
-        ),
+        skew=against(reference, baseline_rows),
+        drift=against(before_counts, previous.span.n),
     )
 
 
@@ -245,7 +250,7 @@ def histogram(tallies: Sequence[HourTally], key: str, bins: int) -> list[int]:
 
 
 def _proportions(counts: Sequence[float]) -> tuple[float, ...]:
-    clamped = [max(0.0, float(c)) for c in counts]
+    clamped = clamp(counts)
     total = sum(clamped)
     return tuple(c / total if total else 0.0 for c in clamped)
 
