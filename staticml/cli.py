@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 import staticml
+from staticml.collector.ratelimit import DEFAULT_PER_MINUTE
 from staticml.errors import StaticMLError
 
 DEFAULT_OUT = "dist"
@@ -135,7 +136,7 @@ _db_option = click.option(
 )
 @click.option(
     "--rate-limit",
-    default=120,
+    default=DEFAULT_PER_MINUTE,
     show_default=True,
     type=click.IntRange(1),
     help="Requests per minute accepted from one client address.",

@@ -28,7 +28,6 @@ from staticml.errors import CollectorError
 
 log = logging.getLogger("staticml.collector")
 
-DEFAULT_DB = "sqlite:///staticml-beacon.db"
 MISSING_BIN = -1
 OUTPUT = "output"
 FEATURE_PREFIX = "feature:"
