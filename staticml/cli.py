@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,11 +11,14 @@ from pathlib import Path
 import click
 
 import staticml
+from staticml.collector.ratelimit import DEFAULT_PER_MINUTE
 from staticml.errors import StaticMLError
 
 DEFAULT_OUT = "dist"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_BEACON_PORT = 8001
+DEFAULT_DB = "sqlite:///staticml-beacon.db"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,13 +31,15 @@ def cli(verbose: bool) -> None:
     )
 
 
-def _listen_options(note: str = "") -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """`--host` and `--port` for the commands that run the static server."""
+def _listen_options(
+    note: str = "", default_port: int = DEFAULT_PORT
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--host` and `--port` for the commands that run a server."""
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         port = click.option(
             "--port",
-            default=DEFAULT_PORT,
+            default=default_port,
             show_default=True,
             type=click.IntRange(0, 65535),
             help=f"Port to listen on{note}.",
@@ -118,6 +124,84 @@ def verify(site_dir: Path) -> None:
 
     with _user_errors():
         click.echo(verify_site(site_dir).describe())
+
+
+_bundle_option = click.option(
+    "--bundle",
+    "bundles",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A built site (holding bundle.json and its baseline); repeat for each release.",
+)
+_db_option = click.option(
+    "--db",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Database URL: sqlite:///PATH or postgresql://USER@HOST/DATABASE.",
+)
+
+
+@cli.command()
+@_bundle_option
+@_db_option
+@_listen_options(default_port=DEFAULT_BEACON_PORT)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    help="An origin (https://host[:port]) whose pages may send summaries with CORS; repeatable.",
+)
+@click.option(
+    "--rate-limit",
+    default=DEFAULT_PER_MINUTE,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Requests per minute accepted from one client address.",
+)
+def beacon(
+    bundles: tuple[Path, ...],
+    db: str,
+    host: str,
+    port: int,
+    allow_origins: tuple[str, ...],
+    rate_limit: int,
+) -> None:
+    """Collect drift summaries from the pages of the given bundles' releases."""
+    from staticml.collector.service import run_collector
+
+    with _user_errors():
+        run_collector(
+            bundles, db, host=host, port=port, allow_origins=allow_origins, rate_limit=rate_limit
+        )
+
+
+@cli.command()
+@_db_option
+@click.option("--release", required=True, help="The release id (from its bundle.json).")
+@click.option(
+    "--window", default="24h", show_default=True, help="Length of the window: 24h, 7d, ..."
+)
+@click.option(
+    "--fail-on",
+    multiple=True,
+    help="Exit 3 when a statistic crosses a threshold, e.g. psi>0.2; repeatable (default psi>=0.2).",
+)
+@_bundle_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def drift(
+    db: str,
+    release: str,
+    window: str,
+    fail_on: tuple[str, ...],
+    bundles: tuple[Path, ...],
+    as_json: bool,
+) -> None:
+    """Report skew and drift of a release; exit 3 when a --fail-on condition is crossed."""
+    from staticml.collector.service import check_drift
+
+    with _user_errors():
+        status = check_drift(db, release, window, fail_on=fail_on, bundles=bundles, as_json=as_json)
+    sys.exit(status)
 
 
 @contextmanager

@@ -21,3 +21,7 @@ class BuildError(StaticMLError):
 
 class AssetError(StaticMLError):
     """A file the build needs (a runtime, a template, app code) is missing or unusable."""
+
+
+class CollectorError(StaticMLError):
+    """The drift collector cannot start or answer: a bundle, database or request is unusable."""

@@ -8,6 +8,7 @@ every request is checked to stay on that origin and whose console must stay free
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import socket
@@ -17,11 +18,13 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
@@ -236,3 +239,88 @@ def site_copy(built_site: BuiltSite, tmp_path: Path) -> Path:
     target = tmp_path / "dist"
     shutil.copytree(built_site.path, target)
     return target
+
+
+# --- collector --------------------------------------------------------------------------------
+
+settings.register_profile("staticml", deadline=None, database=None, print_blob=True)
+settings.load_profile("staticml")
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """initdb refuses to run as root: as root, run PostgreSQL's tools as the postgres user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on a free port of 127.0.0.1; yields its admin URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail(
+            "PostgreSQL not found in /usr/lib/postgresql: run ./dev test, which installs it"
+        )
+    bindir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="staticml-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    data, port = root / "data", free_port()
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    # fsync off: the tests kill collectors, never this server, so its durability is not tested.
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
+    subprocess.run(
+        _as_postgres([*pg_ctl, "-w", "-o", options, "start"]), check=True, capture_output=True
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_postgres([*pg_ctl, "-m", "immediate", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the test cluster, dropped afterwards."""
+    import psycopg
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'beacon.db'}"
+        return
+    with postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url

@@ -33,7 +33,7 @@ def test_runtime_wheel_ships_the_runtime_with_a_stub_package():
     files = entries(wheel.data)
     assert "staticml/runtime/engine.py" in files
     assert b"__version__" in files["staticml/__init__.py"]
-    assert not any(n.startswith(("staticml/build", "staticml/cli")) for n in files)
+    assert not any(n.startswith(("staticml/stages", "staticml/cli")) for n in files)
 
 
 def test_wheels_are_reproducible():

@@ -65,13 +65,21 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
     with wheels_on_path(wheels.all()):
         predictor = Predictor(config.runtime_spec(model.n_features))
         features = [_features(predictor, name, record) for name, record in named]
-    session = onnxruntime.InferenceSession(model.onnx, providers=["CPUExecutionProvider"])
+    session = reference_session(model.onnx)
     return SampleSet(
         tuple(
             Sample(name, record, predict_one(session, model, vector))
             for (name, record), vector in zip(named, features, strict=True)
         )
     )
+
+
+def reference_session(onnx: bytes) -> onnxruntime.InferenceSession:
+    """A CPU session on one thread, so reference results never depend on thread scheduling."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
 
 
 def load_samples(config: AppConfig) -> list[tuple[str, dict[str, Any]]]:

@@ -1,0 +1,1 @@
+"""The drift collector: receives summaries (docs/summaries.md), stores them, reports drift."""

@@ -1,0 +1,174 @@
+"""The collector's ASGI app: receive summaries, report drift, show a dashboard.
+
+    POST /v1/summaries         a summary (docs/summaries.md) → 202 once committed
+    GET  /v1/drift?release=R&window=24h   the drift report as JSON
+    GET  /                     the dashboard (server-rendered HTML and SVG, no script)
+    GET  /healthz              200 when the database answers
+
+Domain errors become HTTP statuses in one place (`STATUS`). The client address is used, in
+memory only, by the rate limiter; it is never stored, logged or echoed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from staticml.baseline import Baseline
+from staticml.collector.dashboard import DASHBOARD_CSP, render_dashboard
+from staticml.collector.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+    StorageUnavailable,
+    UnsupportedMediaType,
+)
+from staticml.collector.ratelimit import RateLimiter
+from staticml.collector.report import drift_report, psi_history
+from staticml.collector.storage import Store
+from staticml.collector.validate import parse_summary
+from staticml.drift import DEFAULT_THRESHOLDS, Thresholds
+from staticml.errors import CollectorError
+
+MAX_BODY = 64 * 1024
+DEFAULT_WINDOW = "24h"
+MEDIA_TYPES = ("text/plain", "application/json", "")
+STATUS: dict[type[CollectorError], int] = {
+    InvalidRequest: 422,
+    UnsupportedMediaType: 415,
+    PayloadTooLarge: 413,
+    RateLimited: 429,
+    StorageUnavailable: 503,
+}
+API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
+    """The allowed origins, each `scheme://host[:port]` (or `*`), else a CollectorError."""
+    checked = []
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise CollectorError(
+                f"--allow-origin {origin!r} is not an origin: write scheme://host[:port] with no "
+                "path or trailing slash, e.g. https://example.com, or * for any origin."
+            )
+        checked.append(origin)
+    return tuple(checked)
+
+
+def create_collector_app(
+    baselines: Mapping[str, Baseline],
+    store: Store,
+    *,
+    allow_origins: Sequence[str] = (),
+    limiter: RateLimiter | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Starlette:
+    """The collector for `baselines` (by release) storing into `store`."""
+    limiter = limiter or RateLimiter()
+
+    async def receive_summary(request: Request) -> Response:
+        client = request.client.host if request.client else ""
+        retry_after = limiter.acquire(client)
+        if retry_after is not None:
+            raise RateLimited("Too many summaries from this client; retry later.", retry_after)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in MEDIA_TYPES:
+            raise UnsupportedMediaType(
+                f"Content-Type {media_type!r} is not accepted: send the summary as text/plain "
+                "(navigator.sendBeacon with a string) or application/json."
+            )
+        summary = parse_summary(await read_body(request, MAX_BODY), baselines, clock())
+        await run_in_threadpool(store.add, summary)
+        return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
+
+    def report_for(request: Request) -> tuple[str, Baseline, str]:
+        release = request.query_params.get("release") or min(baselines, default="")
+        if release not in baselines:
+            raise InvalidRequest(
+                "release",
+                f"{release!r} is not a release this collector knows "
+                f"({', '.join(sorted(baselines))}).",
+            )
+        return release, baselines[release], request.query_params.get("window", DEFAULT_WINDOW)
+
+    async def drift(request: Request) -> Response:
+        release, baseline, window = report_for(request)
+        report = await run_in_threadpool(
+            drift_report, store, release, baseline, window, now=clock(), thresholds=thresholds
+        )
+        return JSONResponse(report.to_json(), headers=API_HEADERS)
+
+    async def dashboard(request: Request) -> Response:
+        release, baseline, window = report_for(request)
+        now = clock()
+        report = await run_in_threadpool(
+            drift_report, store, release, baseline, window, now=now, thresholds=thresholds
+        )
+        history = await run_in_threadpool(
+            psi_history, store, release, baseline, window, now=now, thresholds=thresholds
+        )
+        page = render_dashboard(report, history, sorted(baselines))
+        return HTMLResponse(page, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
+
+    async def health(request: Request) -> Response:
+        await run_in_threadpool(store.ping)
+        return JSONResponse({"status": "ok", "releases": sorted(baselines)}, headers=API_HEADERS)
+
+    routes = [
+        Route("/v1/summaries", receive_summary, methods=["POST"]),
+        Route("/v1/drift", drift, methods=["GET"]),
+        Route("/", dashboard, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=check_origins(allow_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+        max_age=86400,
+    )
+    return Starlette(
+        routes=routes,
+        middleware=[cors],
+        exception_handlers={CollectorError: collector_error},  # type: ignore[dict-item]
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit` bytes (not after reading it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.")
+    return bytes(body)
+
+
+async def collector_error(request: Request, error: CollectorError) -> Response:
+    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 500)
+    body: dict[str, object] = {"error": str(error)}
+    headers = dict(API_HEADERS)
+    if isinstance(error, InvalidRequest):
+        body["key"] = error.key
+    if isinstance(error, RateLimited | StorageUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, PayloadTooLarge):
+        headers["Connection"] = "close"  # the rest of the body is never read
+    return JSONResponse(body, status_code=status, headers=headers)

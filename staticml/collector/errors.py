@@ -1,0 +1,35 @@
+"""Errors a collector request can end in; `staticml.collector.app` maps each to one HTTP status."""
+
+from __future__ import annotations
+
+from staticml.errors import CollectorError
+
+
+class InvalidRequest(CollectorError):
+    """Not a valid summary (or report query) for a known release; `key` names the culprit."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+class UnsupportedMediaType(CollectorError):
+    """The body is not sent as text/plain or application/json."""
+
+
+class PayloadTooLarge(CollectorError):
+    """The body is larger than the collector accepts."""
+
+
+class RateLimited(CollectorError):
+    """This client sent too many requests; it may retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(CollectorError):
+    """The database could not commit or read; the sender keeps the summary and retries."""
+
+    retry_after = 60

@@ -1,0 +1,79 @@
+"""The PostgreSQL store (`pip install 'staticml[postgres]'`): several collectors, one database.
+
+One connection per store, used under a lock and reopened after a failure; concurrency comes
+from running several collector processes. Merging stays correct across them because each
+count is added by `INSERT ... ON CONFLICT DO UPDATE` and every summary's rows are written in
+the same order, so concurrent transactions never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from staticml.collector.errors import StorageUnavailable
+from staticml.collector.storage import SCHEMA, SQLStore, log, redact
+from staticml.errors import CollectorError
+
+CONNECT_TIMEOUT = 10
+# Serialises schema creation when several collectors start at once.
+SCHEMA_LOCK = 0x5747_1C01
+
+
+class PostgresStore(SQLStore):
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise CollectorError(
+                "PostgreSQL support needs psycopg: pip install 'staticml[postgres]'."
+            ) from exc
+        self._psycopg = psycopg
+        self.url = url
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        try:
+            with self._transaction(write=True) as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                for statement in SCHEMA:
+                    cursor.execute(statement)
+        except StorageUnavailable as exc:
+            self.close()
+            raise CollectorError(
+                f"Cannot use the database {redact(url)}: {exc.__cause__}. Check the URL and that "
+                "the server runs and accepts this user."
+            ) from exc
+
+    def _connect(self) -> Any:
+        if self._connection is None or self._connection.closed:
+            self._connection = self._psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
+        return self._connection
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Any]:
+        with self._lock:
+            try:
+                connection = self._connect()
+                with connection.transaction(), connection.cursor() as cursor:
+                    if not write:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    yield cursor
+            except self._psycopg.Error as exc:
+                self._drop_connection()
+                log.error("PostgreSQL %s failed: %s", redact(self.url), exc)
+                raise StorageUnavailable(f"The database failed: {exc}.") from exc
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()

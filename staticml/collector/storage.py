@@ -1,0 +1,246 @@
+"""Where summaries go: merged counts per (release, hour, variable, bin), behind one class.
+
+Merging is addition, done by the database as an atomic UPSERT inside one transaction per
+summary, so summaries may arrive in any order, from any number of collector processes, and
+`add` returning means the summary is committed. Nothing about the sender is stored: there is
+no column for it.
+
+`open_store(url)` picks the backend: `sqlite:///PATH` (the zero-setup default) or
+`postgresql://...` (several collector processes sharing one database; `staticml[postgres]`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from staticml.collector.errors import StorageUnavailable
+from staticml.collector.validate import Summary
+from staticml.errors import CollectorError
+
+log = logging.getLogger("staticml.collector")
+
+MISSING_BIN = -1
+OUTPUT = "output"
+FEATURE_PREFIX = "feature:"
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS staticml_counts (
+        release TEXT NOT NULL, hour TEXT NOT NULL, variable TEXT NOT NULL, bin INTEGER NOT NULL,
+        count BIGINT NOT NULL, PRIMARY KEY (release, hour, variable, bin))""",
+    """CREATE TABLE IF NOT EXISTS staticml_hours (
+        release TEXT NOT NULL, hour TEXT NOT NULL, n BIGINT NOT NULL, summaries BIGINT NOT NULL,
+        dp_summaries BIGINT NOT NULL, PRIMARY KEY (release, hour))""",
+    """CREATE TABLE IF NOT EXISTS staticml_baselines (
+        release TEXT PRIMARY KEY, baseline TEXT NOT NULL)""",
+)
+ADD_COUNT = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour, variable, bin)
+    DO UPDATE SET count = staticml_counts.count + excluded.count"""
+ADD_HOUR = """INSERT INTO staticml_hours (release, hour, n, summaries, dp_summaries)
+    VALUES (?, ?, ?, 1, ?) ON CONFLICT (release, hour) DO UPDATE SET
+    n = staticml_hours.n + excluded.n,
+    summaries = staticml_hours.summaries + 1,
+    dp_summaries = staticml_hours.dp_summaries + excluded.dp_summaries"""
+SAVE_BASELINE = """INSERT INTO staticml_baselines (release, baseline) VALUES (?, ?)
+    ON CONFLICT (release) DO NOTHING"""
+READ_COUNTS = """SELECT hour, variable, bin, count FROM staticml_counts
+    WHERE release = ? AND hour >= ? AND hour < ?"""
+READ_HOURS = """SELECT hour, n, summaries, dp_summaries FROM staticml_hours
+    WHERE release = ? AND hour >= ? AND hour < ?"""
+READ_BASELINES = "SELECT release, baseline FROM staticml_baselines"
+
+
+@dataclass(frozen=True)
+class HourTally:
+    """What was merged for one release and hour: `cells[(variable, bin)]` is a count."""
+
+    hour: str
+    n: int
+    summaries: int
+    dp_summaries: int
+    cells: Mapping[tuple[str, int], int]
+
+
+class Store(Protocol):
+    def add(self, summary: Summary) -> None:
+        """Merge one summary; returns only once it is committed."""
+
+    def read(self, release: str, start: str, end: str) -> list[HourTally]:
+        """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
+
+    def save_baseline(self, release: str, baseline: str) -> None:
+        """Remember a release's baseline JSON (the first one saved for a release stays)."""
+
+    def baselines(self) -> dict[str, str]:
+        """Every saved baseline JSON by release."""
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable when the database cannot answer."""
+
+    def close(self) -> None: ...
+
+
+def feature_key(name: str) -> str:
+    return FEATURE_PREFIX + name
+
+
+def summary_rows(summary: Summary) -> list[tuple[str, int, int]]:
+    """(variable, bin, count) for every non-zero count, in one fixed order (no lock cycles)."""
+    parts = [(feature_key(name), counts) for name, counts in summary.features]
+    parts.append((OUTPUT, summary.output))
+    rows: list[tuple[str, int, int]] = []
+    for variable, counts in parts:
+        cells = [*enumerate(counts.counts), (MISSING_BIN, counts.missing)]
+        rows.extend((variable, b, c) for b, c in cells if c != 0)
+    return rows
+
+
+def open_store(url: str) -> Store:
+    """The store a database URL names, with its tables created."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        return SQLiteStore(_sqlite_path(url))
+    if scheme in ("postgresql", "postgres"):
+        from staticml.collector.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise CollectorError(
+        f"Database URL {redact(url)!r} is not supported: use sqlite:///PATH (a file, created "
+        "if missing) or postgresql://USER@HOST/DATABASE."
+    )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _sqlite_path(url: str) -> str:
+    prefix = "sqlite:///"
+    path = url[len(prefix) :] if url.startswith(prefix) else ""
+    if not path:
+        raise CollectorError(
+            f"Database URL {url!r} names no file: write sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db."
+        )
+    return path
+
+
+class SQLStore:
+    """The SQL both backends share; subclasses provide a transaction yielding a cursor."""
+
+    placeholder = "?"
+
+    def _transaction(self, write: bool) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", self.placeholder)
+
+    def _create_schema(self) -> None:
+        with self._transaction(write=True) as cursor:
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    def add(self, summary: Summary) -> None:
+        rows = [(summary.release, summary.hour, *row) for row in summary_rows(summary)]
+        with self._transaction(write=True) as cursor:
+            cursor.executemany(self._sql(ADD_COUNT), rows)
+            cursor.execute(
+                self._sql(ADD_HOUR),
+                (summary.release, summary.hour, summary.n, int(summary.dp)),
+            )
+
+    def read(self, release: str, start: str, end: str) -> list[HourTally]:
+        with self._transaction(write=False) as cursor:
+            cursor.execute(self._sql(READ_COUNTS), (release, start, end))
+            counts = cursor.fetchall()
+            cursor.execute(self._sql(READ_HOURS), (release, start, end))
+            hours = cursor.fetchall()
+        return _tallies(counts, hours)
+
+    def save_baseline(self, release: str, baseline: str) -> None:
+        with self._transaction(write=True) as cursor:
+            cursor.execute(self._sql(SAVE_BASELINE), (release, baseline))
+
+    def baselines(self) -> dict[str, str]:
+        with self._transaction(write=False) as cursor:
+            cursor.execute(READ_BASELINES)
+            return {release: baseline for release, baseline in cursor.fetchall()}
+
+    def ping(self) -> None:
+        with self._transaction(write=False) as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+
+
+def _tallies(counts: Sequence[Sequence[Any]], hours: Sequence[Sequence[Any]]) -> list[HourTally]:
+    cells: dict[str, dict[tuple[str, int], int]] = {}
+    for hour, variable, bin_, count in counts:
+        cells.setdefault(hour, {})[(variable, int(bin_))] = int(count)
+    return [
+        HourTally(hour, int(n), int(summaries), int(dp), cells.get(hour, {}))
+        for hour, n, summaries, dp in sorted(hours, key=lambda row: row[0])
+    ]
+
+
+class SQLiteStore(SQLStore):
+    """One SQLite file in WAL mode with synchronous=FULL: a commit survives a killed process."""
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:" and not Path(path).parent.is_dir():
+            raise CollectorError(
+                f"Cannot create the database {path}: its folder does not exist. Create it or "
+                "give --db another path."
+            )
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._create_schema()
+        except (sqlite3.Error, StorageUnavailable) as exc:
+            raise CollectorError(f"Cannot open the database {path}: {exc}.") from exc
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            try:
+                cursor = self._db.cursor()
+                try:
+                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    yield cursor
+                    cursor.execute("COMMIT")
+                finally:
+                    cursor.close()
+            except sqlite3.Error as exc:
+                self._rollback()
+                log.error("SQLite %s failed: %s", self.path, exc)
+                raise StorageUnavailable(f"The database {self.path} failed: {exc}.") from exc
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._db.in_transaction:
+                self._db.rollback()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,211 @@
+"""Strict validation of a summary against its release's baseline (docs/summaries.md).
+
+Pure functions: bytes in, a `Summary` or an `InvalidRequest` naming the key out. Anything the
+contract does not allow is refused, so nothing but bin counts can ever be stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from staticml.baseline import Baseline, Variable
+from staticml.collector.errors import InvalidRequest
+
+VERSION = 1
+MIN_N = 1  # the page enforces its own minimum k (default 20); any n >= 1 merges correctly
+MAX_N = 10_000
+MAX_CLOCK_SKEW = timedelta(hours=1)
+MIN_EPSILON = 0.01
+MAX_EPSILON = 10.0
+# Two-sided geometric noise exceeds this many multiples of 1/ε with probability < e^-30.
+DP_NOISE_BOUND = 30.0
+HOUR_FORMAT = "%Y-%m-%dT%H"
+
+_KEYS = ("v", "release", "hour", "n", "features", "output", "dp")
+_REQUIRED = frozenset(_KEYS) - {"dp"}
+_COUNT_KEYS = ("counts", "missing")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,39}$")
+_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}$")
+
+
+@dataclass(frozen=True)
+class Counts:
+    counts: tuple[int, ...]
+    missing: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    release: str
+    hour: str
+    n: int
+    features: tuple[tuple[str, Counts], ...]
+    output: Counts
+    epsilon: float | None = None
+
+    @property
+    def dp(self) -> bool:
+        return self.epsilon is not None
+
+
+def parse_summary(
+    body: bytes, baselines: Mapping[str, Baseline], now: datetime | None = None
+) -> Summary:
+    """The summary in `body`, checked against the baseline of its release."""
+    data = _object(_json(body), "summary")
+    _exact_keys(data, _KEYS, _REQUIRED, "", "a summary has exactly " + ", ".join(_KEYS))
+    if not _integer(data["v"]) or data["v"] != VERSION:
+        raise InvalidRequest("v", f"is {data['v']!r}; this collector reads version {VERSION}.")
+    release = data["release"]
+    baseline = baselines.get(release) if isinstance(release, str) else None
+    if baseline is None:
+        raise InvalidRequest(
+            "release",
+            f"{release!r} is not a release this collector knows ({', '.join(sorted(baselines))}); "
+            "start it with --bundle for that release's build.",
+        )
+    hour = check_hour(data["hour"], now or datetime.now(UTC))
+    n = data["n"]
+    if not _integer(n) or not MIN_N <= n <= MAX_N:
+        raise InvalidRequest("n", f"is {n!r}; expected an integer from {MIN_N} to {MAX_N}.")
+    epsilon = _epsilon(data.get("dp"))
+    bound = math.ceil(DP_NOISE_BOUND / epsilon) if epsilon is not None else None
+    features = _features(data["features"], baseline, n, bound)
+    output = _counts(data["output"], baseline.output, "output", n, bound)
+    return Summary(release, hour, n, features, output, epsilon)
+
+
+def check_hour(value: object, now: datetime) -> str:
+    """A `YYYY-MM-DDTHH` UTC hour not later than one hour after `now`."""
+    if not isinstance(value, str) or not _HOUR.match(value):
+        raise InvalidRequest("hour", f"is {value!r}; expected a UTC hour as YYYY-MM-DDTHH.")
+    try:
+        start = datetime.strptime(value, HOUR_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidRequest("hour", f"{value!r} is not a real date and hour.") from None
+    if start > now + MAX_CLOCK_SKEW:
+        raise InvalidRequest(
+            "hour", f"{value} is in the future (now is {now:%Y-%m-%dT%H:%M} UTC); check the clock."
+        )
+    return value
+
+
+def _json(body: bytes) -> object:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("body", "is not UTF-8 text; send the summary as JSON.") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise InvalidRequest("body", f"is not valid JSON ({exc}).") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a count")
+
+
+def _object(value: object, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest(key, f"must be a JSON object, not {type(value).__name__}.")
+    return value
+
+
+def _exact_keys(
+    data: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    required: frozenset[str],
+    prefix: str,
+    rule: str,
+) -> None:
+    for key in data:
+        if key not in allowed:
+            raise InvalidRequest(prefix + _printable(key), f"is not allowed: {rule}.")
+    for key in allowed:
+        if key in required and key not in data:
+            raise InvalidRequest(prefix + key, f"is missing: {rule}.")
+
+
+def _printable(key: str) -> str:
+    """A key someone sent, safe and short enough to echo in a message."""
+    return key if _NAME.match(key) else json.dumps(key[:40])
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _epsilon(dp: object) -> float | None:
+    if dp is None:
+        return None
+    obj = _object(dp, "dp")
+    _exact_keys(
+        obj,
+        ("mechanism", "epsilon"),
+        frozenset({"mechanism", "epsilon"}),
+        "dp.",
+        'dp is null or {"mechanism": "geometric", "epsilon": ε}',
+    )
+    if obj["mechanism"] != "geometric":
+        raise InvalidRequest("dp.mechanism", f"is {obj['mechanism']!r}; only 'geometric' exists.")
+    epsilon = obj["epsilon"]
+    if (
+        not isinstance(epsilon, int | float)
+        or isinstance(epsilon, bool)
+        or not MIN_EPSILON <= epsilon <= MAX_EPSILON
+    ):
+        raise InvalidRequest(
+            "dp.epsilon", f"is {epsilon!r}; expected a number from {MIN_EPSILON} to {MAX_EPSILON}."
+        )
+    return float(epsilon)
+
+
+def _features(
+    value: object, baseline: Baseline, n: int, bound: int | None
+) -> tuple[tuple[str, Counts], ...]:
+    data = _object(value, "features")
+    names = tuple(f.name for f in baseline.features)
+    _exact_keys(data, names, frozenset(names), "features.", "send exactly the baseline's features")
+    return tuple(
+        (f.name, _counts(data[f.name], f, f"features.{f.name}", n, bound))
+        for f in baseline.features
+    )
+
+
+def _counts(value: object, variable: Variable, key: str, n: int, bound: int | None) -> Counts:
+    data = _object(value, key)
+    _exact_keys(
+        data, _COUNT_KEYS, frozenset(_COUNT_KEYS), key + ".", "counts and missing, nothing else"
+    )
+    counts, missing = data["counts"], data["missing"]
+    if not isinstance(counts, list) or len(counts) != variable.bins:
+        size = len(counts) if isinstance(counts, list) else type(counts).__name__
+        raise InvalidRequest(
+            f"{key}.counts",
+            f"has {size} entries; the baseline has {variable.bins} bins for {variable.name!r}.",
+        )
+    low, high = (0, n) if bound is None else (-bound, n + bound)
+    for index, count in enumerate([*counts, missing]):
+        where = f"{key}.counts[{index}]" if index < len(counts) else f"{key}.missing"
+        if not _integer(count) or not low <= count <= high:
+            raise InvalidRequest(where, f"is {count!r}; expected an integer from {low} to {high}.")
+    if bound is None and sum(counts) + missing != n:
+        raise InvalidRequest(
+            key, f"counts and missing add up to {sum(counts) + missing}, not n = {n}."
+        )
+    return Counts(tuple(counts), missing)
