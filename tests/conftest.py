@@ -26,20 +26,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from staticml.verify import CHROMIUM_ARGS as VERIFY_CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
 CHROMIUM = os.environ.get("STATICML_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # A second guard besides routing: anything not on loopback goes to a dead proxy.
-    "--proxy-server=http://127.0.0.1:9",
-]
+# The flags `staticml build --verify` uses, including a dead proxy as a second guard besides
+# routing: anything not on loopback goes nowhere.
+CHROMIUM_ARGS = list(VERIFY_CHROMIUM_ARGS)
 
 
 def free_port() -> int:

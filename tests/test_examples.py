@@ -245,3 +245,33 @@ def test_batch_progress_is_reported(wine, page_for, tmp_path):
     assert len(progress) > 1
     assert [p["rows"] for p in progress] == sorted(p["rows"] for p in progress)
     assert progress[-1]["bytes"] == progress[-1]["totalBytes"]
+
+
+def test_the_diabetes_example_scores_a_csv_with_its_target_column(diabetes, page_for, tmp_path):
+    result, server = diabetes
+    records = [s["record"] for s in samples(result)]
+    names = list(records[0])
+    lines = [",".join(names)] + [
+        ",".join(str(records[i % len(records)][n]) for n in names) for i in range(10_000)
+    ]
+    lines[1234] = (
+        lines[1234].replace(",2,", ",3,", 1)
+        if ",2," in lines[1234]
+        else lines[1234].replace(",1,", ",3,", 1)
+    )
+    (tmp_path / "patients.csv").write_text("\n".join(lines) + "\n")
+    page = page_for(server)
+    page.set_input_files("#batch-file", str(tmp_path / "patients.csv"))
+    page.locator("#batch-download").wait_for(state="visible", timeout=120_000)
+    assert page.locator("#batch-errors li").all_text_contents() == [
+        "Row 1234: sex: expected one of '1', '2', got '3'"
+    ]
+    with page.expect_download() as download:
+        page.click("#batch-download")
+    output = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(output) == 10_000
+    target = "Disease progression after one year"
+    assert list(output[0])[-2:] == [target, "error"]
+    expected = [s["expected"]["value"] for s in samples(result)]
+    for index in (0, 1, 5, 9_999):
+        assert abs(float(output[index][target]) - expected[index % len(expected)]) <= 1e-4

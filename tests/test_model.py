@@ -19,25 +19,18 @@ def test_the_demo_model_is_onnx_with_plain_tensor_outputs(demo_model):
     assert demo_model.classes == tuple(str(d) for d in range(10))
 
 
-def app_with_training(tmp_path, body: str, n_features: int = 4):
+def app_config(tmp_path, model: str, fields: str = 'name = "image"\ntype = "image"'):
+    """An app directory whose staticml.toml has the given [model] lines and one field."""
     (tmp_path / "staticml.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [app]
-            name = "t"
-            [model]
-            train = "train:train"
-            n_features = {n_features}
-            [preprocess]
-            entry = "pre:features"
-            [[input]]
-            name = "image"
-            type = "image"
-            """
-        )
+        f'[app]\nname = "t"\n[model]\n{textwrap.dedent(model)}\n'
+        f'[preprocess]\nentry = "pre:features"\n[[input]]\n{fields}\n'
     )
-    (tmp_path / "train.py").write_text(textwrap.dedent(body))
     return load_config(tmp_path)
+
+
+def app_with_training(tmp_path, body: str, n_features: int = 4):
+    (tmp_path / "train.py").write_text(textwrap.dedent(body))
+    return app_config(tmp_path, f'train = "train:train"\nn_features = {n_features}')
 
 
 def test_a_model_that_neither_classifies_nor_regresses_is_refused(tmp_path):
@@ -85,23 +78,7 @@ def test_a_missing_function_is_named(tmp_path):
 
 
 def app_with_model(tmp_path, model_file: str, extra: str = ""):
-    (tmp_path / "staticml.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [app]
-            name = "m"
-            [model]
-            file = "{model_file}"
-            {extra}
-            [preprocess]
-            entry = "pre:features"
-            [[input]]
-            name = "x"
-            type = "number"
-            """
-        )
-    )
-    return load_config(tmp_path)
+    return app_config(tmp_path, f'file = "{model_file}"\n{extra}', 'name = "x"\ntype = "number"')
 
 
 def linear_onnx(path, *, domain: str = "", op: str = "MatMul", dtype=None, features: int = 3):

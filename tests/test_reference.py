@@ -73,3 +73,23 @@ def test_a_bad_sample_is_named(demo, tmp_path):
         match=r"sample 'broken one' is not a valid record: image.pixels: expected 4 values",
     ):
         reference_predictions(odd, model, wheels)
+
+
+def test_preprocessing_that_does_not_fit_the_model_fails_the_build(tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    app = tmp_path / "wine"
+    shutil.copytree(ROOT / "examples" / "wine", app)
+    source = app / "wine_app" / "preprocess.py"
+    source.write_text(source.read_text().replace('    "proline",\n', ""))
+    config = load_config(app)
+    from staticml.stages.model import load_model
+
+    model = load_model(config)
+    with pytest.raises(
+        BuildError,
+        match=r"sample 'row 1' is not a valid record: preprocessing \(wine_app.preprocess:features\) returned 12 features; the model expects 13",
+    ):
+        reference_predictions(config, model, pack_wheels(config))

@@ -318,6 +318,11 @@ async function batchOutputs(prepared) {
 }
 
 function describe(error, stageName) {
-  const message = error && error.message ? error.message : String(error);
+  let message = error && error.message ? error.message : String(error);
+  if (error && error.type && message.startsWith("Traceback")) {
+    // A Python exception: the page gets its last line; the traceback goes to the console.
+    console.error(message);
+    message = message.trim().split("\n").pop();
+  }
   return { message, field: "", kind: "runtime", stage: stageName };
 }

@@ -60,7 +60,8 @@ class CsvJob:
 
     def complete(self, labels: Any, values: Any) -> Any:
         """The output CSV text for the rows last fed, and running totals."""
-        text = self._scorer.complete(None if labels is None else list(to_py(labels)), to_py(values))
+        names = to_py(labels)  # JavaScript's null arrives as jsnull, not None, until converted
+        text = self._scorer.complete(None if names is None else list(names), to_py(values))
         totals = self._scorer.totals
         return to_js(
             {
