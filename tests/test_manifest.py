@@ -4,8 +4,8 @@ import json
 
 from staticml.config import load_config
 from staticml.stages.assets import from_bytes
-from staticml.stages.compress import Encoded
 from staticml.stages.manifest import bundle_manifest, release_id
+from staticml.stages.precompress import Encoded
 from tests.conftest import APP_DIR
 
 
@@ -15,7 +15,18 @@ def test_manifest_lists_assets_sorted_with_encodings():
         from_bytes("index.html", b"<p>", "page", hashed=False),
     ]
     encoded = {assets[0].path: (Encoded("br", b"x"), Encoded("gzip", b"yy"))}
-    manifest = json.loads(bundle_manifest(load_config(APP_DIR), "r1", assets, encoded))
+    runtime = {
+        "wheels": ["w.whl"],
+        "python": {"entry": "a:b"},
+        "model": {"url": "m.onnx"},
+        "ort": {},
+    }
+    manifest = json.loads(bundle_manifest(load_config(APP_DIR), "r1", assets, encoded, runtime))
+    assert manifest["predict"] == {
+        "wheels": ["w.whl"],
+        "python": {"entry": "a:b"},
+        "model": {"url": "m.onnx"},
+    }
     assert list(manifest["assets"]) == sorted(a.path for a in assets)
     assert manifest["assets"][assets[0].path]["encodings"] == {"br": 1, "gzip": 2}
     assert manifest["assets"]["index.html"] == {

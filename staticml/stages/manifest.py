@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import staticml
 from staticml.config import AppConfig
 from staticml.hashing import NAME_HASH_LENGTH, tree_digest
 from staticml.runtimes import RUNTIMES
 from staticml.stages.assets import Asset
-from staticml.stages.compress import Encoded
+from staticml.stages.precompress import Encoded
 
 MANIFEST = "bundle.json"
 FORMAT = 1
@@ -31,7 +32,11 @@ def bundle_manifest(
     release: str,
     assets: Iterable[Asset],
     encoded: Mapping[str, tuple[Encoded, ...]],
+    runtime: Mapping[str, Any],
 ) -> bytes:
+    """The manifest. `runtime` is the page configuration's runtime part: the wheels in install
+    order, the preprocessing spec and the model's inputs and outputs, so tools other than the
+    page (batch scoring, verification) can run the bundle exactly as the browser does."""
     listing = {
         asset.path: {
             "kind": asset.kind,
@@ -49,6 +54,7 @@ def bundle_manifest(
         "release": release,
         "entry": "index.html",
         "runtimes": {spec.package: spec.version for spec in RUNTIMES},
+        "predict": {key: runtime[key] for key in ("wheels", "python", "model")},
         "assets": listing,
     }
     return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")

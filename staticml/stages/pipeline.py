@@ -23,11 +23,11 @@ from staticml.runtimes import RUNTIMES, RuntimeFiles, default_node_modules, loca
 from staticml.site import site_files, site_root
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
-from staticml.stages.compress import Encoded, default_cache_dir, precompress
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.manifest import bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
 from staticml.stages.page import page_config, render_page, template_source, wheel_key
+from staticml.stages.precompress import Encoded, default_cache_dir, precompress
 from staticml.stages.purity import check_browser_imports
 from staticml.stages.reference import SampleSet, reference_predictions
 from staticml.stages.wheels import Wheels, pack_wheels
@@ -128,7 +128,7 @@ def _build(
     encoded = precompress(
         everything, config.brotli_quality, cache_dir or default_cache_dir(), advance
     )
-    manifest = bundle_manifest(config, release, everything, encoded)
+    manifest = bundle_manifest(config, release, everything, encoded, page["runtime"])
 
     report.stage(f"Writing {out_dir}")
     write_site(out_dir, everything, encoded, manifest)

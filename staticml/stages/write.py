@@ -9,8 +9,8 @@ from pathlib import Path
 
 from staticml.errors import BuildError
 from staticml.stages.assets import Asset
-from staticml.stages.compress import ENCODINGS, Encoded
 from staticml.stages.manifest import MANIFEST
+from staticml.stages.precompress import ENCODINGS, Encoded
 
 
 def write_site(

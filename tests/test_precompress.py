@@ -6,7 +6,7 @@ import os
 import brotli
 
 from staticml.stages.assets import from_bytes
-from staticml.stages.compress import precompress
+from staticml.stages.precompress import precompress
 
 TEXT = b"".join(
     f"line {i % 50} of some very repetitive javascript;\n".encode() for i in range(2000)
