@@ -83,6 +83,12 @@ def train() -> Pipeline:
     return model.fit(features, targets)
 
 
+def reference() -> list[dict]:
+    """The training digits as records: the data the drift-monitoring baseline is made from."""
+    images, _, _, _ = _split()
+    return [{"image": render(image)} for image in images]
+
+
 def samples() -> list[dict]:
     """Held-out digits, two of each class, at assorted sizes and positions."""
     _, images, _, labels = _split()

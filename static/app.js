@@ -34,7 +34,7 @@ function workerError(error) {
   return failure;
 }
 
-function startRuntime(onStatus) {
+function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   const pending = new Map();
   let nextId = 1;
   let lastStage = "starting";
@@ -84,13 +84,15 @@ function startRuntime(onStatus) {
       fail(message.error.message, message.error.stage);
     } else if (message.type === "progress") {
       job?.onProgress?.(message);
+    } else if (message.type === "monitor") {
+      if (message.state) onMonitor(JSON.parse(message.state));
     } else if (message.type === "result" || message.type === "error") {
       pending.delete(message.id);
       if (message.type === "result") job?.resolve(message.result);
       else job?.reject(workerError(message.error));
     }
   };
-  worker.postMessage({ type: "boot", config: runtimeConfig(config.runtime) });
+  worker.postMessage({ type: "boot", config: { ...runtimeConfig(config.runtime), monitorState } });
 
   function request(message, extra = {}) {
     const id = nextId++;
@@ -117,14 +119,17 @@ function startRuntime(onStatus) {
     if (!(file instanceof Blob)) throw new Error("predictFile takes a File or Blob of CSV text.");
     return request({ type: "batch", file }, { onProgress, signal });
   }
-  return { ready, predict, predictFile };
+  const tell = (message) => worker?.postMessage(message);
+  return { ready, predict, predictFile, tell };
 }
 
 // --- page: status ---------------------------------------------------------------------------
 
 const events = [];
-const runtime = startRuntime(showStatus);
-window.staticml = { ...runtime, config, events };
+const monitor = startMonitor();
+const runtime = startRuntime(showStatus, monitor.receive, monitor.savedPartial());
+monitor.attach(runtime);
+window.staticml = { ready: runtime.ready, predict: runtime.predict, predictFile: runtime.predictFile, config, events, monitor: monitor.api };
 
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -480,3 +485,157 @@ function showBatchResult(file, result) {
 }
 
 if (config.batch) setUpBatch();
+
+// --- monitoring: anonymised summaries (docs/summaries.md) -----------------------------------------
+//
+// The worker counts; this page owns the outbox of frozen summaries. The outbox and the partial
+// counts live in localStorage (counts only, never inputs), so nothing is lost on reload. Summaries
+// go out with fetch during a visit (at most every intervalMinutes) and with sendBeacon at page
+// hide. Global Privacy Control and Do Not Track switch it off; so does the visitor's toggle.
+
+const RETRY_MS = 60_000;
+
+function startMonitor() {
+  const settings = config.monitor;
+  const key = `staticml-monitor:${config.app.name}`;
+  const store = {
+    get: (name, fallback) => {
+      try {
+        return JSON.parse(localStorage.getItem(`${key}:${name}`)) ?? fallback;
+      } catch {
+        return fallback;
+      }
+    },
+    set: (name, value) => localStorage.setItem(`${key}:${name}`, JSON.stringify(value)),
+    drop: (name) => localStorage.removeItem(`${key}:${name}`),
+  };
+  const browserDeclines = navigator.globalPrivacyControl === true || navigator.doNotTrack === "1";
+  let runtime = null;
+  let timer = null;
+  let sending = false;
+  const enabled = () => Boolean(settings) && !browserDeclines && store.get("consent", "yes") === "yes";
+
+  function outbox() {
+    return store.get("outbox", []);
+  }
+
+  function forget(ids) {
+    store.set("outbox", outbox().filter((item) => !ids.includes(item.id)));
+    show();
+  }
+
+  function receive(state) {
+    if (!enabled()) return;
+    const known = new Set(outbox().map((item) => item.id));
+    const fresh = state.ready.filter((item) => !known.has(item.id));
+    store.set("outbox", [...outbox(), ...fresh]);
+    store.set("partial", { release: state.release, ready: [], partial: state.partial });
+    if (state.ready.length) runtime?.tell({ type: "monitor-sent", ids: state.ready.map((item) => item.id) });
+    show();
+    schedule();
+  }
+
+  function schedule() {
+    if (!enabled() || !outbox().length || timer) return;
+    const wait = Math.max(0, store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now());
+    timer = setTimeout(() => {
+      timer = null;
+      sendNow();
+    }, wait);
+  }
+
+  async function sendNow() {
+    if (sending || !enabled()) return;
+    sending = true;
+    let failed = false;
+    try {
+      for (const item of outbox()) {
+        let response;
+        try {
+          response = await fetch(settings.endpoint, {
+            method: "POST",
+            body: JSON.stringify(item.summary),
+            headers: { "Content-Type": "text/plain" },
+            keepalive: true,
+            credentials: "omit",
+            referrerPolicy: "no-referrer",
+          });
+        } catch {
+          failed = true; // collector unreachable: keep everything for a later try
+          break;
+        }
+        if (response.status === 429 || response.status >= 500) {
+          failed = true;
+          break;
+        }
+        if (!response.ok) console.warn(`The collector refused a summary (${response.status}); it is dropped.`);
+        forget([item.id]);
+        store.set("last", Date.now());
+      }
+    } finally {
+      sending = false;
+      if (outbox().length) failed ? setTimeout(schedule, RETRY_MS) : schedule();
+    }
+  }
+
+  function flushOnHide() {
+    if (!enabled() || typeof navigator.sendBeacon !== "function") return;
+    const handed = [];
+    for (const item of outbox()) {
+      const body = new Blob([JSON.stringify(item.summary)], { type: "text/plain" });
+      if (navigator.sendBeacon(settings.endpoint, body)) handed.push(item.id);
+    }
+    if (handed.length) forget(handed);
+  }
+
+  function show() {
+    const view = $("monitor-outbox");
+    if (view) view.textContent = JSON.stringify(outbox().map((item) => item.summary), null, 1) || "[]";
+  }
+
+  function setUpToggle() {
+    const toggle = $("monitor-consent");
+    if (!toggle) return;
+    toggle.checked = enabled();
+    if (browserDeclines) {
+      toggle.disabled = true;
+      $("monitor-note").textContent = "Your browser asks sites not to track you (Global Privacy Control or Do Not Track), so nothing is counted or sent.";
+      return;
+    }
+    toggle.addEventListener("change", () => {
+      store.set("consent", toggle.checked ? "yes" : "no");
+      if (toggle.checked) {
+        $("monitor-note").textContent = "Thank you. Counting starts again from your next visit.";
+      } else {
+        store.drop("outbox");
+        store.drop("partial");
+        runtime?.tell({ type: "monitor-stop" });
+        $("monitor-note").textContent = "Nothing is counted or sent from this browser.";
+        show();
+      }
+    });
+  }
+
+  return {
+    receive,
+    savedPartial: () => (enabled() ? JSON.stringify(store.get("partial", null)) : null),
+    attach(started) {
+      runtime = started;
+      if (!settings) return;
+      setUpToggle();
+      show();
+      if (!enabled()) {
+        started.ready.then(() => started.tell({ type: "monitor-stop" }), () => {});
+        return;
+      }
+      addEventListener("pagehide", flushOnHide);
+      document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushOnHide());
+      schedule();
+    },
+    api: {
+      enabled,
+      outbox: () => outbox().map((item) => item.summary),
+      flush: sendNow,
+    },
+  };
+}

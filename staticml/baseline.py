@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from staticml.errors import StaticMLError
+from staticml.runtime.monitor import bin_of
 
 FORMAT = 1
 KINDS = ("numeric", "categorical")
@@ -65,15 +65,14 @@ def is_missing(value: object) -> bool:
 
 
 def bin_index(variable: Variable, value: object) -> int | None:
-    """The bin `value` counts in, or None when it is missing."""
-    if is_missing(value):
-        return None
-    if variable.kind == "numeric":
-        return bisect_right(variable.edges, float(value))  # type: ignore[arg-type]
-    label = str(value)
-    if label in variable.categories:
-        return variable.categories.index(label)
-    return len(variable.categories)
+    """The bin `value` counts in, or None when it is missing.
+
+    The rule itself lives in the browser runtime (`staticml.runtime.monitor.bin_of`), so the
+    build, the page's summaries and the collector bin values in exactly the same way.
+    """
+    return bin_of(
+        {"kind": variable.kind, "edges": variable.edges, "categories": variable.categories}, value
+    )
 
 
 # --- computing (build time) -----------------------------------------------------------------

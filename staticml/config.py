@@ -93,6 +93,21 @@ class PreprocessSettings:
 
 
 @dataclass(frozen=True)
+class MonitorSettings:
+    collector: str | None
+    reference: EntryPoint | None
+    reference_file: Path | None
+    min_predictions: int
+    interval_minutes: float
+    epsilon: float | None
+    bins: int
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference is not None or self.reference_file is not None
+
+
+@dataclass(frozen=True)
 class RuntimeSettings:
     threads: int
     boot_timeout: float
@@ -114,6 +129,7 @@ class AppConfig:
     samples_file: Path | None
     fields: tuple[Field, ...]
     page_template: Path | None
+    monitor: MonitorSettings
     runtime: RuntimeSettings
     brotli_quality: int
 
@@ -214,7 +230,21 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
         problems.append(
             _Problem("model", "give exactly one of model.file (a saved model) and model.train")
         )
-    for key in ("model.file", "samples.file", "page.template"):
+    if values["monitor.reference"] is not None and values["monitor.reference_file"] is not None:
+        problems.append(
+            _Problem("monitor", "give monitor.reference or monitor.reference_file, not both")
+        )
+    elif values["monitor.collector"] and not (
+        values["monitor.reference"] or values["monitor.reference_file"]
+    ):
+        problems.append(
+            _Problem(
+                "monitor.collector",
+                "monitoring needs a baseline: set monitor.reference (a function returning the "
+                "training records) or monitor.reference_file",
+            )
+        )
+    for key in ("model.file", "samples.file", "page.template", "monitor.reference_file"):
         if values[key] is not None and not (app_dir / values[key]).is_file():
             problems.append(_Problem(key, f"{app_dir / values[key]} does not exist"))
     if values["samples.source"] is not None and values["samples.file"] is not None:
@@ -323,6 +353,17 @@ def _assemble(
         samples_file=app_dir / v["samples.file"] if v["samples.file"] else None,
         fields=tuple(_field(f) for f in fields),
         page_template=app_dir / v["page.template"] if v["page.template"] else None,
+        monitor=MonitorSettings(
+            collector=v["monitor.collector"],
+            reference=v["monitor.reference"],
+            reference_file=app_dir / v["monitor.reference_file"]
+            if v["monitor.reference_file"]
+            else None,
+            min_predictions=v["monitor.min_predictions"],
+            interval_minutes=v["monitor.interval_minutes"],
+            epsilon=v["monitor.epsilon"],
+            bins=v["monitor.bins"],
+        ),
         runtime=RuntimeSettings(
             threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
         ),

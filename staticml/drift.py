@@ -5,7 +5,8 @@ window for drift) with a *current* one, over the same bins. Counts may come from
 differentially private summaries, so they are clamped at zero before becoming proportions.
 
 Defaults (docs/collector.md): PSI ≥ 0.1 warns and ≥ 0.2 alerts; a Jensen–Shannon distance
-≥ 0.1 warns; below 200 predictions on either side the verdict is "not enough data". The
+≥ 0.1 warns; below 200 predictions in a window (or 50 training rows in the baseline) the
+verdict is "not enough data". The
 chi-square p-value is reported, not judged: with thousands of predictions every tiny
 difference is "significant", which is the false alarm drift tools are known for.
 """
@@ -27,6 +28,9 @@ class Thresholds:
     psi_alert: float = 0.2
     js_warn: float = 0.1
     min_n: int = 200
+    # The training baseline is fixed rather than sampled per window; small data sets (the
+    # wine example trains on 124 rows) still deserve a verdict, so it has its own floor.
+    min_baseline: int = 50
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -100,9 +104,14 @@ def compare(
     current_n: int,
     categorical: bool,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    reference_is_baseline: bool = False,
 ) -> Comparison:
-    """Statistics and verdict; `*_n` are the predictions (or rows) behind each histogram."""
-    if min(reference_n, current_n) < thresholds.min_n:
+    """Statistics and verdict; `*_n` are the predictions (or rows) behind each histogram.
+
+    Windows need `min_n` predictions; a training baseline (skew) needs `min_baseline` rows.
+    """
+    floor = thresholds.min_baseline if reference_is_baseline else thresholds.min_n
+    if current_n < thresholds.min_n or reference_n < floor:
         return Comparison(reference_n, current_n, None, None, None, NOT_ENOUGH_DATA)
     index = psi(reference, current)
     distance = js_distance(reference, current)

@@ -21,8 +21,9 @@ from staticml.errors import StaticMLError
 from staticml.headers import (
     CACHE_IMMUTABLE,
     CACHE_REVALIDATE,
-    SECURITY_HEADERS,
     content_type,
+    origin_of,
+    security_headers,
 )
 from staticml.stages.manifest import MANIFEST
 
@@ -41,16 +42,17 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
         raise StaticMLError(
             f"Cannot serve {root}: no such folder. Build first: staticml build APP_DIR -o {root}"
         )
-    immutable = _immutable_paths(root)
+    immutable, collector = _from_manifest(root)
     overrides = dict(content_types or {})
+    base_headers = security_headers([origin_of(collector)] if collector else [])
 
     async def handle(request: Request) -> Response:
         relative = request.path_params.get("path", "")
         target = _resolve(root, relative)
         if target is None:
-            return PlainTextResponse("Not found\n", status_code=404, headers=SECURITY_HEADERS)
+            return PlainTextResponse("Not found\n", status_code=404, headers=base_headers)
         served = target.relative_to(root).as_posix()
-        headers = dict(SECURITY_HEADERS)
+        headers = dict(base_headers)
         headers["Cache-Control"] = CACHE_IMMUTABLE if served in immutable else CACHE_REVALIDATE
         media_type = overrides.get(target.suffix, content_type(target.name))
         variant, encoding = _negotiate(target, request.headers.get("accept-encoding", ""))
@@ -64,14 +66,18 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
     return Starlette(routes=routes)
 
 
-def _immutable_paths(root: Path) -> frozenset[str]:
+def _from_manifest(root: Path) -> tuple[frozenset[str], str | None]:
+    """The content-hashed paths (cached forever) and the collector URL the pages send to."""
     manifest = root / MANIFEST
     if not manifest.is_file():
         log.warning("%s has no %s: serving every file with Cache-Control: no-cache", root, MANIFEST)
-        return frozenset()
+        return frozenset(), None
     try:
-        assets = json.loads(manifest.read_text(encoding="utf-8"))["assets"]
-        return frozenset(path for path, meta in assets.items() if meta.get("immutable"))
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        immutable = frozenset(
+            path for path, meta in data["assets"].items() if meta.get("immutable")
+        )
+        return immutable, (data.get("monitor") or {}).get("collector")
     except (ValueError, KeyError, AttributeError) as exc:
         raise StaticMLError(
             f"{manifest} is not a valid staticml manifest ({exc}); rebuild the site."

@@ -20,6 +20,7 @@ OUTPUT_KINDS = ("classification", "regression")
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_COLLECTOR = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 _REQUIREMENT = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*([<>=!~]=?[^;\s]+(\s*,\s*[<>=!~]=?[^;\s]+)*)?$"
 )
@@ -171,6 +172,28 @@ def choice_list(value: Any) -> tuple[str, ...]:
     return parsed
 
 
+def collector_url(value: Any) -> str:
+    text = string(value).rstrip("/")
+    if not _COLLECTOR.match(text):
+        raise ValueError(
+            f"{text!r} is not a collector URL: write http(s)://host[:port][/path], e.g. "
+            "https://beacon.example.com (the page posts to <url>/v1/summaries)"
+        )
+    return text
+
+
+def non_negative(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e6:
+        raise ValueError(f"expected a number of at least 0, got {describe(value)}")
+    return float(value)
+
+
+def epsilon(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.01 <= value <= 10:
+        raise ValueError(f"expected a privacy budget ε from 0.01 to 10, got {describe(value)}")
+    return float(value)
+
+
 def requirements(value: Any) -> tuple[str, ...]:
     parsed = string_list(value)
     for requirement in parsed:
@@ -289,6 +312,47 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "A Jinja2 template in the app directory replacing staticml's `index.html`.",
     ),
+    Setting(
+        "monitor.collector",
+        collector_url,
+        None,
+        "URL of a `staticml beacon` collector; when set, pages send anonymised summaries "
+        "(bin counts, never values) for drift monitoring. Off when unset.",
+    ),
+    Setting(
+        "monitor.reference",
+        entry_point,
+        None,
+        "Build-time `module:function` returning reference records (typically the training "
+        "data) from which the baseline's bins and counts are computed.",
+    ),
+    Setting(
+        "monitor.reference_file",
+        relative_path((".csv", ".json")),
+        None,
+        "A CSV or JSON file of reference records, instead of `monitor.reference`.",
+    ),
+    Setting(
+        "monitor.min_predictions",
+        int_range(5, 10_000),
+        20,
+        "k: predictions a summary must aggregate before it may be sent.",
+    ),
+    Setting(
+        "monitor.interval_minutes",
+        non_negative,
+        15.0,
+        "Send summaries at most this often during a visit (0: as soon as one is ready); "
+        "summaries ready at page hide are sent then.",
+    ),
+    Setting(
+        "monitor.epsilon",
+        epsilon,
+        None,
+        "Local differential privacy: add two-sided geometric noise with this ε to every "
+        "count of a summary (unset: exact counts).",
+    ),
+    Setting("monitor.bins", int_range(2, 32), 10, "Bins per numeric feature (from quantiles)."),
     Setting("runtime.threads", int_range(1, 16), 1, "onnxruntime-web threads (needs COOP/COEP)."),
     Setting(
         "runtime.boot_timeout",

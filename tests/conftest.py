@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import socket
@@ -179,14 +180,17 @@ class Watched:
         assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
 
 
-def watch(browser, origin: str, **options) -> Watched:
+def watch(browser, origin: str, allowed: tuple[str, ...] = (), **options) -> Watched:
+    """A context whose requests may go only to `origin` (and the `allowed` URL prefixes, such
+    as the collector a monitored site is configured with); anything else is aborted and kept."""
     context = browser.new_context(**options)
     watched = Watched(context, origin)
+    permitted = (origin, "data:", "blob:", *allowed)
 
     def guard(route) -> None:
         url = route.request.url
         watched.requests.append(url)
-        if url.startswith(origin) or url.startswith("data:"):
+        if url.startswith(permitted):
             route.fallback()
         else:
             watched.foreign.append(url)
@@ -194,8 +198,7 @@ def watch(browser, origin: str, **options) -> Watched:
 
     context.route("**/*", guard)
     context.on(
-        "request",
-        lambda r: None if r.url.startswith((origin, "data:")) else watched.foreign.append(r.url),
+        "request", lambda r: None if r.url.startswith(permitted) else watched.foreign.append(r.url)
     )
     return watched
 
@@ -318,3 +321,41 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with postgres_database(request.getfixturevalue("postgres_server")) as url:
         yield url
+
+
+# --- the drift collector ----------------------------------------------------------------
+
+
+class Beacon:
+    def __init__(self, url: str, process: subprocess.Popen, log) -> None:
+        self.url, self.process, self._log = url, process, log
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read()
+
+
+@contextlib.contextmanager
+def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Iterator[Beacon]:
+    """`staticml beacon` in a child process (on `port`, else a free one), its output kept."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "staticml", "beacon", "--bundle", str(bundle)]
+    command += ["--db", db, "--port", str(port), *extra]
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        running = Beacon(f"http://127.0.0.1:{port}/", process, log)
+        try:
+            try:
+                wait_for_http(running.url + "healthz", process)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\ncollector output:\n{running.output()}") from exc
+            yield running
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=10)
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)

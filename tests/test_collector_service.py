@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pytest
 from staticml.collector.storage import open_store
 from staticml.collector.validate import parse_summary
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
-from tests.conftest import free_port, postgres_database, wait_for_http
+from tests.conftest import beacon, free_port, get_json, postgres_database
 
 
 def current_hour() -> str:
@@ -34,35 +33,6 @@ def current_hour() -> str:
 @pytest.fixture
 def bundle(tmp_path) -> Path:
     return write_bundle(tmp_path / "site", wine_baseline())
-
-
-class Beacon:
-    def __init__(self, url: str, process: subprocess.Popen, log) -> None:
-        self.url, self.process, self._log = url, process, log
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read()
-
-
-@contextlib.contextmanager
-def beacon(bundle: Path, db: str, *extra: str) -> Iterator[Beacon]:
-    port = free_port()
-    command = [sys.executable, "-m", "staticml", "beacon", "--bundle", str(bundle)]
-    command += ["--db", db, "--port", str(port), *extra]
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        running = Beacon(f"http://127.0.0.1:{port}/", process, log)
-        try:
-            try:
-                wait_for_http(running.url + "healthz", process)
-            except RuntimeError as exc:
-                raise RuntimeError(f"{exc}\ncollector output:\n{running.output()}") from exc
-            yield running
-        finally:
-            if process.poll() is None:
-                process.terminate()
-            process.wait(timeout=10)
 
 
 def send(url: str, data: bytes, content_type: str = "text/plain;charset=UTF-8") -> int:
@@ -75,11 +45,6 @@ def send(url: str, data: bytes, content_type: str = "text/plain;charset=UTF-8") 
     except urllib.error.HTTPError as error:
         error.close()
         return error.code
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.load(response)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -142,3 +142,20 @@ def test_the_worst_verdict_wins():
     assert worst([NOT_ENOUGH_DATA, "ok"]) == "ok"
     assert worst([NOT_ENOUGH_DATA]) == NOT_ENOUGH_DATA
     assert worst([]) == NOT_ENOUGH_DATA
+
+
+def test_a_small_training_baseline_still_gets_a_verdict_but_a_small_window_does_not():
+    from staticml.drift import compare
+
+    even = [10] * 10
+    shifted = [0] * 5 + [20] * 5
+    skew = compare(
+        even, shifted, reference_n=124, current_n=600, categorical=False, reference_is_baseline=True
+    )
+    assert skew.verdict == "alert"
+    tiny = compare(
+        even, shifted, reference_n=40, current_n=600, categorical=False, reference_is_baseline=True
+    )
+    assert tiny.verdict == "not enough data"
+    drift = compare(even, shifted, reference_n=124, current_n=600, categorical=False)
+    assert drift.verdict == "not enough data", "a previous window of 124 predictions is too few"

@@ -21,7 +21,9 @@ def test_manifest_lists_assets_sorted_with_encodings():
         "model": {"url": "m.onnx"},
         "ort": {},
     }
-    manifest = json.loads(bundle_manifest(load_config(APP_DIR), "r1", assets, encoded, runtime))
+    manifest = json.loads(
+        bundle_manifest(load_config(APP_DIR), "r1", assets, encoded, {"runtime": runtime})
+    )
     assert manifest["predict"] == {
         "wheels": ["w.whl"],
         "python": {"entry": "a:b"},

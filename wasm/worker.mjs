@@ -6,12 +6,15 @@
 //                  {type: "predict", id, record}
 //                  {type: "batch", id, file}         file = a File/Blob holding CSV text
 //                  {type: "cancel", id}              stops a running batch
+//                  {type: "monitor-sent", ids}       these summaries were handed over for delivery
+//                  {type: "monitor-stop"}            the visitor opted out: stop counting
 //   worker → page  {type: "status", stage, message, loaded, total}   during boot
 //                  {type: "ready", info}                             once, when predictions work
 //                  {type: "result", id, result}      predict: {label, probabilities, model, timings}
 //                                                    (regressors: {value, model, timings});
 //                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
 //                  {type: "progress", id, rows, scored, errorCount, bytes, totalBytes}   during a batch
+//                  {type: "monitor", state}          JSON text: unsent summaries and partial counts
 //                  {type: "error", id, error}                        error = {message, field, kind, stage}
 //                  id is null for a boot failure; kind "cancelled" when a batch was cancelled.
 
@@ -43,6 +46,11 @@ self.onmessage = (event) => {
     queue = queue.then(() => batch(message.id, message.file));
   } else if (message.type === "cancel") {
     cancelled.add(message.id);
+  } else if (message.type === "monitor-sent" && python?.monitoring) {
+    post("monitor", { state: python.runtime.monitor_sent(JSON.stringify(message.ids)) });
+  } else if (message.type === "monitor-stop" && python) {
+    python.runtime.monitor_stop();
+    python.monitoring = false;
   }
 };
 
@@ -182,7 +190,9 @@ async function bootPython() {
   for (const buffer of buffers) pyodide.unpackArchive(buffer, "wheel");
   const runtime = pyodide.pyimport("staticml.runtime.worker");
   runtime.start(JSON.stringify(config.python));
-  python = { pyodide, runtime, prepare: runtime.prepare };
+  const monitoring = Boolean(config.python.monitor);
+  if (monitoring && config.monitorState) runtime.monitor_restore(config.monitorState);
+  python = { pyodide, runtime, prepare: runtime.prepare, monitoring };
   return { pyodide: pyodide.version, python: pyodide.runPython("import sys; sys.version.split()[0]") };
 }
 
@@ -258,6 +268,7 @@ async function predict(id, record) {
     }
     result.timings = { preprocessMs: preprocessed - started, inferenceMs: done - preprocessed, totalMs: done - started };
     post("result", { id, result });
+    if (python.monitoring) post("monitor", { state: python.runtime.observe(result.label ?? result.value) });
   } catch (error) {
     post("error", { id, error: describe(error, "inference") });
   }
@@ -284,8 +295,10 @@ async function batch(id, file) {
   try {
     for (;;) {
       const { value, done } = await reader.read();
+      await nextTask(); // reads and model runs settle as microtasks: let "cancel" messages in
       if (cancelled.has(id)) {
-        await reader.cancel();
+        // Not awaited: cancelling a piped stream need not settle, and the page must hear now.
+        reader.cancel().catch(() => {});
         post("error", { id, error: { message: "The batch was cancelled.", field: "", kind: "cancelled" } });
         return;
       }
@@ -297,6 +310,7 @@ async function batch(id, file) {
       const [labels, values] = prepared.count ? await batchOutputs(prepared) : [null, new Float32Array(0)];
       totals = job.complete(config.model.kind === "regression" ? null : labels || [], values);
       parts.push(totals.csv);
+      if (totals.monitor) post("monitor", { state: totals.monitor });
       post("progress", { id, rows: totals.rows, scored: totals.scored, errorCount: totals.errorCount, bytes, totalBytes: file.size });
       if (done) break;
     }
@@ -308,6 +322,10 @@ async function batch(id, file) {
     cancelled.delete(id);
     job.destroy();
   }
+}
+
+function nextTask() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 async function batchOutputs(prepared) {

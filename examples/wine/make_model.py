@@ -1,7 +1,8 @@
 """Train the wine example's model and save it with joblib, as a data scientist would.
 
 Run from this folder: `python make_model.py`. It writes `model.joblib` (a scaler + logistic
-regression pipeline) and `samples.csv` (held-out rows, one column per input field). Both are
+regression pipeline), `samples.csv` (held-out rows, one column per input field) and
+`reference.csv` (the training rows, the drift-monitoring baseline's data). All are
 committed, so building the example needs neither this script nor the data set.
 """
 
@@ -30,10 +31,15 @@ def main() -> None:
     ).fit(train_x, train_y)
     print(f"held-out accuracy: {model.score(test_x, test_y):.3f}")
     joblib.dump(model, "model.joblib")
-    with open("samples.csv", "w", newline="") as handle:
+    write_rows("samples.csv", test_x[:12])
+    write_rows("reference.csv", train_x)
+
+
+def write_rows(path: str, rows) -> None:
+    with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(FEATURES)
-        for row in test_x[:12]:
+        for row in rows:
             writer.writerow([_shown(v) for v in row])
 
 

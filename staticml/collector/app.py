@@ -49,7 +49,12 @@ STATUS: dict[type[CollectorError], int] = {
     RateLimited: 429,
     StorageUnavailable: 503,
 }
-API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+API_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    # Pages are cross-origin isolated (COEP require-corp): they may only read replies that opt in.
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
 _ORIGIN = re.compile(
     r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 )

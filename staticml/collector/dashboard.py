@@ -92,8 +92,8 @@ def _spans(report: DriftReport) -> str:
         "<table><tr><th></th><th>from (UTC)</th><th>to (UTC, excluded)</th><th>predictions</th>"
         f"<th>summaries</th><th>noisy (DP)</th></tr>{rows}</table>"
         f"<p>PSI warns at {t.psi_warn:g} and alerts at {t.psi_alert:g}; Jensen–Shannon "
-        f"distance warns at {t.js_warn:g}; fewer than {t.min_n} predictions on either side "
-        "is not enough data.</p>"
+        f"distance warns at {t.js_warn:g}; fewer than {t.min_n} predictions in a window, or "
+        f"{t.min_baseline} rows in the training baseline, is not enough data.</p>"
     )
 
 

@@ -211,7 +211,7 @@ def _variable_report(
     now_counts = histogram(current.tallies, key, variable.bins)
     before_counts = histogram(previous.tallies, key, variable.bins)
 
-    def against(counts: list[int], n: int) -> Comparison:
+    def against(counts: list[int], n: int, baseline: bool = False) -> Comparison:
         categorical = variable.kind == "categorical"
         return compare(
             counts,
@@ -220,6 +220,7 @@ def _variable_report(
             current_n=current.span.n,
             categorical=categorical,
             thresholds=thresholds,
+            reference_is_baseline=baseline,
         )
 
     return VariableReport(
@@ -230,7 +231,7 @@ def _variable_report(
         _proportions(reference),
         _proportions(now_counts),
         _proportions(before_counts),
-        skew=against(reference, baseline_rows),
+        skew=against(reference, baseline_rows, baseline=True),
         drift=against(before_counts, previous.span.n),
     )
 

@@ -23,6 +23,7 @@ class Prepared:
     features: array = field(default_factory=lambda: array("f"))
     rows: list[int] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)  # validated, aligned with rows
 
 
 class Predictor:
@@ -42,7 +43,12 @@ class Predictor:
 
     def features(self, record: Any) -> array:
         """The float32 feature vector for one record, or RecordError/PreprocessError."""
-        return self._run(validate(record, self.fields))
+        return self.prepare(record)[1]
+
+    def prepare(self, record: Any) -> tuple[dict[str, Any], array]:
+        """The validated record and its feature vector."""
+        checked = validate(record, self.fields)
+        return checked, self._run(checked)
 
     def features_for(self, records: Sequence[Any]) -> Prepared:
         """Features for many records; an invalid record becomes an error, never a gap.
@@ -68,6 +74,7 @@ class Predictor:
                 continue
             prepared.features.extend(packed)
             prepared.rows.append(index)
+            prepared.records.append(record)
         return prepared
 
     def _run_batch(self, records: list[dict[str, Any]]) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +42,15 @@ class Totals:
 class CsvScorer:
     """One CSV scoring job. `output` is the worker config's output spec (kind, classes, ...)."""
 
-    def __init__(self, predictor: Predictor, output: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        output: Mapping[str, Any],
+        observer: Callable[[dict[str, Any], Sequence[float], Any], None] | None = None,
+    ) -> None:
         self.predictor = predictor
         self.output = output
+        self.observer = observer
         self.header: list[str] | None = None
         self.totals = Totals()
         self._buffer = ""
@@ -83,7 +89,7 @@ class CsvScorer:
         prepared = pending.prepared
         width = len(self.output["classValues"]) if labels is not None else 1
         outputs = {
-            row: self._prediction(labels, values, position, width)
+            row: (position, self._prediction(labels, values, position, width))
             for position, row in enumerate(prepared.rows)
         }
         buffer = io.StringIO()
@@ -95,8 +101,11 @@ class CsvScorer:
         for index, (row, number) in enumerate(zip(pending.rows, pending.numbers, strict=True)):
             padded = (row + [""] * len(self.header))[: len(self.header)]
             if index in outputs:
-                writer.writerow([*padded, *outputs[index], ""])
+                position, prediction = outputs[index]
+                writer.writerow([*padded, *prediction, ""])
                 self.totals.scored += 1
+                if self.observer is not None:
+                    self._observe(prepared, position, prediction[0])
             else:
                 message = prepared.errors[index]
                 writer.writerow([*padded, *blank, message])
@@ -104,6 +113,13 @@ class CsvScorer:
                 if len(self.totals.errors) < MAX_ERRORS_KEPT:
                     self.totals.errors.append((number, message))
         return buffer.getvalue()
+
+    def _observe(self, prepared: Prepared, position: int, shown: str) -> None:
+        assert self.observer is not None
+        n = self.predictor.n_features
+        features = prepared.features[position * n : (position + 1) * n]
+        output = float(shown) if self.output["kind"] == "regression" else shown
+        self.observer(prepared.records[position], features, output)
 
     def _prediction(
         self, labels: Sequence[Any] | None, values: Sequence[float], position: int, width: int

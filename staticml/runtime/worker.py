@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from staticml.runtime._compat import float32_array, to_js, to_py
 from staticml.runtime.engine import Predictor, PreprocessError
+from staticml.runtime.monitor import Monitor
 from staticml.runtime.schema import RecordError
 from staticml.runtime.table import CsvScorer, TableError
 
 _predictor: Predictor | None = None
 _output: Mapping[str, Any] = {}
+_monitor: Monitor | None = None
+_last: tuple[dict[str, Any], Sequence[float]] | None = None
 
 
 def start(spec: str) -> None:
@@ -25,30 +28,71 @@ def start(spec: str) -> None:
 
     `spec` is the JSON text of the worker configuration's `python` part.
     """
-    global _predictor, _output
+    global _predictor, _output, _monitor
     python = json.loads(spec)
     _predictor = Predictor(python)
     _output = python.get("output", {})
+    _monitor = Monitor(python["monitor"]) if python.get("monitor") else None
 
 
 def prepare(record: Any) -> Any:
     """`{features: Float32Array, ms}` for a valid record, else `{error: {field, message}}`."""
+    global _last
     began = time.perf_counter()
     try:
-        vector = _started().features(to_py(record))
+        checked, vector = _started().prepare(to_py(record))
     except RecordError as exc:
         return to_js({"error": {"field": exc.field, "message": str(exc), "kind": "record"}})
     except PreprocessError as exc:
         return to_js({"error": {"field": "", "message": str(exc), "kind": "preprocess"}})
+    _last = (checked, vector)
     elapsed = (time.perf_counter() - began) * 1000
     return to_js({"features": float32_array(vector), "ms": elapsed})
+
+
+def observe(output: Any) -> str | None:
+    """Count the last prepared record with the model's output; the monitor's state as JSON."""
+    global _last
+    if _monitor is None or _last is None:
+        return None
+    record, vector = _last
+    _last = None
+    _monitor.observe(record, vector, to_py(output))
+    return monitor_state()
+
+
+def monitor_state() -> str | None:
+    return None if _monitor is None else json.dumps(_monitor.state())
+
+
+def monitor_restore(state: str) -> bool:
+    """Take over counts and unsent summaries kept by the page from an earlier visit."""
+    if _monitor is None:
+        return False
+    try:
+        return _monitor.restore(json.loads(state))
+    except ValueError:
+        return False
+
+
+def monitor_sent(ids: str) -> str | None:
+    if _monitor is not None:
+        _monitor.sent(json.loads(ids))
+    return monitor_state()
+
+
+def monitor_stop() -> None:
+    """The visitor opted out: stop counting altogether."""
+    global _monitor
+    _monitor = None
 
 
 class CsvJob:
     """A CSV scoring job driven by the worker: feed text, run the model, complete, repeat."""
 
     def __init__(self) -> None:
-        self._scorer = CsvScorer(_started(), _output)
+        observer = _monitor.observe if _monitor is not None else None
+        self._scorer = CsvScorer(_started(), _output, observer)
 
     def feed(self, text: str, final: bool) -> Any:
         """`{features: Float32Array, count}` for the rows ready, or `{error}` for a bad file."""
@@ -59,7 +103,7 @@ class CsvJob:
         return to_js({"features": float32_array(prepared.features), "count": len(prepared.rows)})
 
     def complete(self, labels: Any, values: Any) -> Any:
-        """The output CSV text for the rows last fed, and running totals."""
+        """The output CSV text for the rows last fed, running totals and the monitor's state."""
         names = to_py(labels)  # JavaScript's null arrives as jsnull, not None, until converted
         text = self._scorer.complete(None if names is None else list(names), to_py(values))
         totals = self._scorer.totals
@@ -70,6 +114,7 @@ class CsvJob:
                 "scored": totals.scored,
                 "errorCount": totals.error_count,
                 "errors": [list(e) for e in totals.errors],
+                "monitor": monitor_state(),
             }
         )
 

@@ -32,11 +32,13 @@ def bundle_manifest(
     release: str,
     assets: Iterable[Asset],
     encoded: Mapping[str, tuple[Encoded, ...]],
-    runtime: Mapping[str, Any],
+    page: Mapping[str, Any],
 ) -> bytes:
-    """The manifest. `runtime` is the page configuration's runtime part: the wheels in install
-    order, the preprocessing spec and the model's inputs and outputs, so tools other than the
-    page (batch scoring, verification) can run the bundle exactly as the browser does."""
+    """The manifest. From the page configuration it keeps `predict` (the wheels in install
+    order, the preprocessing spec, the model's inputs and outputs), so tools other than the page
+    (batch scoring, verification) run the bundle exactly as the browser does, and `monitor`
+    (where summaries go), which servers need for the Content Security Policy."""
+    runtime = page["runtime"]
     listing = {
         asset.path: {
             "kind": asset.kind,
@@ -55,6 +57,7 @@ def bundle_manifest(
         "entry": "index.html",
         "runtimes": {spec.package: spec.version for spec in RUNTIMES},
         "predict": {key: runtime[key] for key in ("wheels", "python", "model")},
+        "monitor": {"collector": (page.get("monitor") or {}).get("collector")},
         "assets": listing,
     }
     return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")

@@ -15,6 +15,7 @@ from staticml.hashing import integrity
 from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
 from staticml.stages.assets import Asset
 from staticml.stages.model import ModelArtifact
+from staticml.stages.monitoring import MonitorArtifact
 
 PAGE_TEMPLATE = "index.html"
 WHEEL_PREFIX = "wheel/"
@@ -26,7 +27,11 @@ def wheel_key(position: int) -> str:
 
 
 def page_config(
-    config: AppConfig, model: ModelArtifact, assets: Mapping[str, Asset], release: str
+    config: AppConfig,
+    model: ModelArtifact,
+    assets: Mapping[str, Asset],
+    release: str,
+    monitor: MonitorArtifact | None = None,
 ) -> dict[str, Any]:
     """The one JSON object the page script and its worker are configured by.
 
@@ -54,6 +59,7 @@ def page_config(
         "fields": [f.spec() for f in config.fields],
         "output": output,
         "batch": not any(f.type == "image" for f in config.fields),
+        "monitor": _monitor_config(config, assets),
         "runtime": {
             "pyodide": {
                 "version": PYODIDE.version,
@@ -68,7 +74,8 @@ def page_config(
                 "threads": config.runtime.threads,
             },
             "wheels": [wheel.path for wheel in wheels],
-            "python": config.runtime_spec(model.n_features) | {"output": output},
+            "python": config.runtime_spec(model.n_features)
+            | {"output": output, "monitor": _monitor_spec(config, monitor, release)},
             "model": {
                 "url": assets["model.onnx"].path,
                 "sha256": assets["model.onnx"].sha256,
@@ -84,6 +91,28 @@ def page_config(
             "assets": {a.path: {"size": a.size, "integrity": integrity(a.sha256)} for a in fetched},
         },
     }
+
+
+def _monitor_config(config: AppConfig, assets: Mapping[str, Asset]) -> dict[str, Any] | None:
+    """What the page needs to send summaries; None when the app has no collector."""
+    if not config.monitor.collector:
+        return None
+    return {
+        "collector": config.monitor.collector,
+        "endpoint": f"{config.monitor.collector}/v1/summaries",
+        "intervalMinutes": config.monitor.interval_minutes,
+        "minPredictions": config.monitor.min_predictions,
+        "epsilon": config.monitor.epsilon,
+        "baseline": assets["baseline.json"].path if "baseline.json" in assets else None,
+    }
+
+
+def _monitor_spec(
+    config: AppConfig, monitor: MonitorArtifact | None, release: str
+) -> dict[str, Any] | None:
+    if monitor is None or not config.monitor.collector:
+        return None
+    return monitor.runtime_spec(config, release)
 
 
 def template_source(config: AppConfig, site: Path) -> Path:

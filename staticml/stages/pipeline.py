@@ -26,6 +26,7 @@ from staticml.stages.assets import Asset
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.manifest import bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
+from staticml.stages.monitoring import monitoring_baseline
 from staticml.stages.page import page_config, render_page, template_source, wheel_key
 from staticml.stages.precompress import Encoded, default_cache_dir, precompress
 from staticml.stages.purity import check_browser_imports
@@ -104,17 +105,23 @@ def _build(
     )
     model = load_model(config)
 
-    report.stage("Computing reference predictions in CPython")
+    report.stage("Computing reference predictions and the monitoring baseline in CPython")
     samples = reference_predictions(config, model, wheels)
+
+    monitor = monitoring_baseline(config, model, wheels)
 
     report.stage("Vendoring Pyodide and onnxruntime-web")
     runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
     site = site_root()
     named = _named_assets(model, wheels, samples, runtimes, site)
+    if monitor is not None:
+        named["baseline.json"] = make.from_bytes(
+            "data/baseline.json", monitor.baseline_json(), "baseline"
+        )
 
     page_source = template_source(config, site).read_text(encoding="utf-8")
     release = release_id(named.values(), page_source + config_text(config))
-    page = page_config(config, model, named, release)
+    page = page_config(config, model, named, release, monitor)
     html = render_page(config, page, named, site)
     everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
 
@@ -128,7 +135,7 @@ def _build(
     encoded = precompress(
         everything, config.brotli_quality, cache_dir or default_cache_dir(), advance
     )
-    manifest = bundle_manifest(config, release, everything, encoded, page["runtime"])
+    manifest = bundle_manifest(config, release, everything, encoded, page)
 
     report.stage(f"Writing {out_dir}")
     write_site(out_dir, everything, encoded, manifest)

@@ -116,24 +116,31 @@ def display_label(model: ModelArtifact, value: Any) -> str:
 
 
 def _samples_from_file(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    where = f"samples.file {path.name}"
+    return _checked_samples(
+        named_records_from_file(path, "samples.file", "sample"), f"samples.file {path.name}"
+    )
+
+
+def named_records_from_file(path: Path, setting: str, noun: str = "record") -> list[dict[str, Any]]:
+    """`{"name", "record"}` items from a CSV (a record per row) or a JSON file (a list of
+    records, or of `{"name", "record"}`)."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         return [
-            (f"row {i + 1}", {k: v for k, v in row.items() if k is not None})
+            {"name": f"row {i + 1}", "record": {k: v for k, v in row.items() if k is not None}}
             for i, row in enumerate(rows)
         ]
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise BuildError(f"{where} is not valid JSON: {exc}") from exc
-    if (
-        isinstance(raw, list)
-        and raw
-        and all(isinstance(r, dict) and "record" not in r for r in raw)
-    ):
-        raw = [{"name": f"sample {i + 1}", "record": r} for i, r in enumerate(raw)]
+        raise BuildError(f"{setting} {path.name} is not valid JSON: {exc}") from exc
+    if isinstance(raw, list) and all(isinstance(r, dict) and "record" not in r for r in raw):
+        return [{"name": f"{noun} {i + 1}", "record": r} for i, r in enumerate(raw)]
+    return raw
+
+
+def checked_records(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
     return _checked_samples(raw, where)
 
 

@@ -1,0 +1,146 @@
+"""Stage: the drift-monitoring baseline, from the app's reference records (docs/summaries.md).
+
+The reference records (usually the training data) go through the preprocessing as packed in
+the shipped wheels and through the model in CPython, exactly as a visitor's inputs will. Each
+number or integer field becomes a numeric feature and each category field a categorical one;
+image apps are summarised by the model's input features (`f0`, `f1`, …), never by pixels.
+The model's predictions on the references give the output's bins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute_baseline
+from staticml.config import AppConfig
+from staticml.errors import BuildError
+from staticml.runtime.engine import Predictor
+from staticml.stages.imports import call, isolated_imports
+from staticml.stages.model import ModelArtifact
+from staticml.stages.reference import (
+    checked_records,
+    display_label,
+    named_records_from_file,
+    reference_session,
+    wheels_on_path,
+)
+from staticml.stages.wheels import Wheels
+
+MONITORED_TYPES = {"number", "integer", "category"}
+MAX_REPORTED = 5
+
+
+@dataclass(frozen=True)
+class MonitorArtifact:
+    baseline: Baseline
+    sources: dict[str, list[Any]]
+
+    def baseline_json(self) -> bytes:
+        return (json.dumps(baseline_to_json(self.baseline), indent=1) + "\n").encode("utf-8")
+
+    def runtime_spec(self, config: AppConfig, release: str) -> dict[str, Any]:
+        """What `staticml.runtime.monitor.Monitor` needs in the page's worker."""
+        document = baseline_to_json(self.baseline)
+        features = [
+            {**{k: v for k, v in f.items() if k != "counts"}, "source": self.sources[f["name"]]}
+            for f in document["features"]
+        ]
+        output = {k: v for k, v in document["output"].items() if k != "counts"}
+        return {
+            "release": release,
+            "k": config.monitor.min_predictions,
+            "epsilon": config.monitor.epsilon,
+            "features": features,
+            "output": output,
+        }
+
+
+def monitoring_baseline(
+    config: AppConfig, model: ModelArtifact, wheels: Wheels
+) -> MonitorArtifact | None:
+    if not config.monitor.has_reference:
+        return None
+    records = _reference_records(config)
+    with wheels_on_path(wheels.all()):
+        prepared = Predictor(config.runtime_spec(model.n_features)).features_for(records)
+    if prepared.errors:
+        listed = "; ".join(
+            f"record {i + 1}: {message}"
+            for i, message in sorted(prepared.errors.items())[:MAX_REPORTED]
+        )
+        raise BuildError(
+            f"{len(prepared.errors)} of {len(records)} reference records for the monitoring baseline "
+            f"are not valid ({listed}). Fix the reference data (monitor.reference / monitor.reference_file)."
+        )
+    features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, model.n_features)
+    columns, sources = _columns(config, prepared.records, features)
+    outputs = _outputs(model, features)
+    try:
+        baseline = compute_baseline(
+            columns,
+            ("prediction", outputs),
+            output_kind="categorical" if model.kind == "classification" else "numeric",
+            bins=config.monitor.bins,
+            source=f"{len(records)} reference records ({_origin(config)})",
+        )
+    except BaselineError as exc:
+        raise BuildError(f"the monitoring baseline cannot be computed: {exc}") from exc
+    return MonitorArtifact(baseline, sources)
+
+
+def _reference_records(config: AppConfig) -> list[dict[str, Any]]:
+    settings = config.monitor
+    if settings.reference is not None:
+        with isolated_imports(config.app_dir):
+            raw = call(settings.reference, "monitor.reference", config.app_dir)
+        if isinstance(raw, list) and all(isinstance(r, dict) and "record" not in r for r in raw):
+            raw = [{"name": f"record {i + 1}", "record": r} for i, r in enumerate(raw)]
+        named = checked_records(raw, f"monitor.reference = '{settings.reference}'")
+    else:
+        assert settings.reference_file is not None
+        named = checked_records(
+            named_records_from_file(settings.reference_file, "monitor.reference_file"),
+            f"monitor.reference_file {settings.reference_file.name}",
+        )
+    if len(named) < 2 * settings.bins:
+        raise BuildError(
+            f"the monitoring baseline needs at least {2 * settings.bins} reference records for "
+            f"{settings.bins} bins, got {len(named)}; give more (the training data is best)."
+        )
+    return [record for _, record in named]
+
+
+def _columns(
+    config: AppConfig, records: list[dict[str, Any]], features: np.ndarray
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    columns: dict[str, list[Any]] = {}
+    sources: dict[str, list[Any]] = {}
+    for field in config.fields:
+        if field.type in MONITORED_TYPES:
+            columns[field.name] = [record[field.name] for record in records]
+            sources[field.name] = ["field", field.name]
+    if any(field.type == "image" for field in config.fields):
+        for i in range(features.shape[1]):
+            columns[f"f{i}"] = [float(v) for v in features[:, i]]
+            sources[f"f{i}"] = ["feature", i]
+    return columns, sources
+
+
+def _outputs(model: ModelArtifact, features: np.ndarray) -> list[Any]:
+    session = reference_session(model.onnx)
+    if model.kind == "regression":
+        (values,) = session.run([model.value_output], {model.input_name: features})
+        return [float(v) for v in np.asarray(values).reshape(-1)]
+    (labels,) = session.run([model.label_output], {model.input_name: features})
+    return [display_label(model, label) for label in labels]
+
+
+def _origin(config: AppConfig) -> str:
+    if config.monitor.reference is not None:
+        return f"monitor.reference = '{config.monitor.reference}'"
+    assert config.monitor.reference_file is not None
+    return f"monitor.reference_file {config.monitor.reference_file.name}"

@@ -1,0 +1,312 @@
+"""Drift monitoring end to end: pages send summaries to a real collector, which flags drift.
+
+The wine example is built with a collector URL on a port chosen here; each test starts its own
+`staticml beacon` on that port (SQLite, or the suite's PostgreSQL) and drives Chromium.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+import time
+
+import pytest
+
+import staticml
+from staticml.collector.releases import load_bundle, parse_baselines
+from staticml.collector.validate import parse_summary
+from tests.conftest import (
+    ROOT,
+    beacon,
+    free_port,
+    get_json,
+    postgres_database,
+    serve_subprocess,
+    watch,
+)
+
+pytestmark = pytest.mark.browser
+
+WINE = ROOT / "examples" / "wine"
+SHIFTED = ("alcohol", "color_intensity")
+
+
+def build_monitored(root, port: int, interval: float):
+    app = root / "wine"
+    shutil.copytree(WINE, app)
+    config = app / "staticml.toml"
+    monitor = 'reference_file = "reference.csv"\n'
+    assert monitor in config.read_text()
+    config.write_text(
+        config.read_text().replace(
+            monitor,
+            monitor + f'collector = "http://127.0.0.1:{port}"\ninterval_minutes = {interval}\n',
+        )
+    )
+    return staticml.build(app, root / "site")
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory):
+    """The wine site sending summaries as soon as one is ready, served on 127.0.0.1."""
+    port = free_port()
+    result = build_monitored(tmp_path_factory.mktemp("monitored"), port, 0)
+    with serve_subprocess(result.out_dir) as server:
+        yield result, server, port
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'beacon.db'}"
+        return
+    with postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+def origin(url: str) -> str:
+    return url.rstrip("/")
+
+
+def reference_rows() -> list[dict[str, str]]:
+    with (WINE / "reference.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def drawn(count: int, shift: bool, seed: int = 3) -> list[dict[str, float]]:
+    """Records resampled from the training rows; with `shift`, two features moved up."""
+    generator = random.Random(seed)
+    rows = reference_rows()
+    records = []
+    for _ in range(count):
+        record = {k: float(v) for k, v in generator.choice(rows).items()}
+        if shift:
+            record["alcohol"] = min(record["alcohol"] + 2.5, 18.0)
+            record["color_intensity"] = min(record["color_intensity"] * 1.8, 20.0)
+        records.append(record)
+    return records
+
+
+def predict_all(page, records) -> None:
+    page.evaluate(
+        "async (records) => { for (const r of records) await window.staticml.predict(r); }", records
+    )
+
+
+def wait_until_sent(page, attempts: int = 200) -> None:
+    for _ in range(attempts):
+        if page.evaluate("window.staticml.monitor.outbox().length") == 0:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(
+        f"summaries still waiting: {page.evaluate('window.staticml.monitor.outbox()')}"
+    )
+
+
+def open_monitored(browser, server, collector_port, **options):
+    watched = watch(
+        browser, server.url, allowed=(f"http://127.0.0.1:{collector_port}/",), **options
+    )
+    page = watched.new_page()
+    page.goto(server.url)
+    page.evaluate("window.staticml.ready")
+    return watched, page
+
+
+def test_shifted_inputs_are_flagged_and_the_rest_are_not(monitored, browser, db):
+    result, server, port = monitored
+    with beacon(result.out_dir, db, "--allow-origin", origin(server.url), port=port) as collector:
+        watched, page = open_monitored(browser, server, port)
+        predict_all(page, drawn(600, shift=True))
+        wait_until_sent(page)
+        report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
+        watched.assert_clean()
+        watched.context.close()
+    assert report["current"]["n"] == 600 and report["current"]["summaries"] == 30
+    verdicts = {f["name"]: f["skew"]["verdict"] for f in report["features"]}
+    assert {name for name, verdict in verdicts.items() if verdict == "alert"} == set(SHIFTED), {
+        f["name"]: f["skew"] for f in report["features"]
+    }
+
+
+def test_unshifted_inputs_raise_no_alert(monitored, browser, tmp_path):
+    result, server, port = monitored
+    with beacon(
+        result.out_dir,
+        f"sqlite:///{tmp_path / 'b.db'}",
+        "--allow-origin",
+        origin(server.url),
+        port=port,
+    ) as collector:
+        watched, page = open_monitored(browser, server, port)
+        predict_all(page, drawn(600, shift=False))
+        wait_until_sent(page)
+        report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
+        watched.assert_clean()
+        watched.context.close()
+    assert report["current"]["n"] == 600
+    assert [f["name"] for f in report["features"] if f["skew"]["verdict"] == "alert"] == []
+
+
+def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path):
+    result, server, port = monitored
+    baselines = parse_baselines(dict([load_bundle(result.out_dir)]))
+    with beacon(
+        result.out_dir,
+        f"sqlite:///{tmp_path / 'b.db'}",
+        "--allow-origin",
+        origin(server.url),
+        port=port,
+    ):
+        watched, page = open_monitored(browser, server, port)
+        sent = []
+        page.on("request", lambda r: sent.append(r) if r.method != "GET" else None)
+        predict_all(page, drawn(45, shift=False, seed=11))
+        wait_until_sent(page)
+        watched.assert_clean()
+        watched.context.close()
+    assert len(sent) == 2
+    for request in sent:
+        assert request.url == f"http://127.0.0.1:{port}/v1/summaries"
+        assert "cookie" not in request.headers and "referer" not in request.headers
+        body = request.post_data_buffer
+        # The collector's own validator accepts nothing but the baseline's shape: exactly these
+        # keys, one integer count per fixed bin, counts adding up to n. No room for a value.
+        assert parse_summary(body, baselines).n == 20
+        data = json.loads(body)
+        assert set(data) == {"v", "release", "hour", "n", "features", "output", "dp"}
+        assert len(data["hour"]) == len("2026-11-29T18")
+        assert all(isinstance(c, int) for f in data["features"].values() for c in f["counts"])
+
+
+def test_unsent_summaries_survive_a_reload_and_are_sent_later(monitored, browser, tmp_path):
+    result, server, port = monitored
+    watched, page = open_monitored(browser, server, port)
+    predict_all(page, drawn(25, shift=False))
+    page.wait_for_timeout(500)
+    assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, (
+        "the collector is down: keep it"
+    )
+    with beacon(
+        result.out_dir,
+        f"sqlite:///{tmp_path / 'b.db'}",
+        "--allow-origin",
+        origin(server.url),
+        port=port,
+    ) as collector:
+        page.reload()
+        page.evaluate("window.staticml.ready")
+        wait_until_sent(page)
+        report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
+    assert report["current"]["n"] == 20
+    assert watched.foreign == []
+    watched.context.close()
+
+
+def test_opting_out_stops_counting_and_sending(monitored, browser, tmp_path):
+    result, server, port = monitored
+    with beacon(
+        result.out_dir,
+        f"sqlite:///{tmp_path / 'b.db'}",
+        "--allow-origin",
+        origin(server.url),
+        port=port,
+    ) as collector:
+        watched, page = open_monitored(browser, server, port)
+        posts = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        page.uncheck("#monitor-consent")
+        assert page.text_content("#monitor-note") == "Nothing is counted or sent from this browser."
+        predict_all(page, drawn(45, shift=False))
+        page.reload()
+        page.evaluate("window.staticml.ready")
+        assert not page.is_checked("#monitor-consent")
+        predict_all(page, drawn(45, shift=False))
+        page.wait_for_timeout(500)
+        assert posts == [] and page.evaluate("window.staticml.monitor.outbox()") == []
+        assert (
+            get_json(collector.url + f"v1/drift?release={result.release}&window=24h")["current"][
+                "n"
+            ]
+            == 0
+        )
+        watched.assert_clean()
+        watched.context.close()
+
+
+@pytest.mark.parametrize("signal", ["globalPrivacyControl", "doNotTrack"])
+def test_global_privacy_control_and_do_not_track_are_honoured(monitored, browser, signal):
+    _, server, port = monitored
+    watched = watch(browser, server.url, allowed=(f"http://127.0.0.1:{port}/",))
+    value = "true" if signal == "globalPrivacyControl" else '"1"'
+    watched.context.add_init_script(
+        f"Object.defineProperty(Navigator.prototype, '{signal}', {{get: () => {value}}})"
+    )
+    page = watched.new_page()
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(server.url)
+    page.evaluate("window.staticml.ready")
+    assert page.is_disabled("#monitor-consent") and not page.is_checked("#monitor-consent")
+    assert "Global Privacy Control or Do Not Track" in page.text_content("#monitor-note")
+    predict_all(page, drawn(45, shift=False))
+    page.wait_for_timeout(500)
+    assert posts == [] and page.evaluate("window.staticml.monitor.outbox()") == []
+    watched.assert_clean()
+    watched.context.close()
+
+
+def test_summaries_ready_at_page_hide_go_by_beacon(browser, tmp_path):
+    port = free_port()
+    result = build_monitored(tmp_path, port, 60)
+    with (
+        serve_subprocess(result.out_dir) as server,
+        beacon(
+            result.out_dir,
+            f"sqlite:///{tmp_path / 'b.db'}",
+            "--allow-origin",
+            origin(server.url),
+            port=port,
+        ) as collector,
+    ):
+        watched, page = open_monitored(browser, server, port)
+        page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
+        predict_all(page, drawn(25, shift=False))
+        page.wait_for_timeout(300)
+        assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, (
+            "the interval holds it back"
+        )
+        page.close(run_before_unload=True)
+        for _ in range(100):
+            report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
+            if report["current"]["n"]:
+                break
+            time.sleep(0.1)
+        assert report["current"]["n"] == 20
+        watched.context.close()
+
+
+def test_csv_batch_predictions_are_summarised_too(monitored, browser, tmp_path):
+    result, server, port = monitored
+    rows = reference_rows()[:60]
+    text = ",".join(rows[0]) + "\n" + "\n".join(",".join(r.values()) for r in rows) + "\n"
+    with beacon(
+        result.out_dir,
+        f"sqlite:///{tmp_path / 'b.db'}",
+        "--allow-origin",
+        origin(server.url),
+        port=port,
+    ) as collector:
+        watched, page = open_monitored(browser, server, port)
+        scored = page.evaluate(
+            "async (text) => (await window.staticml.predictFile(new File([text], 'rows.csv'))).scored",
+            text,
+        )
+        wait_until_sent(page)
+        report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
+        watched.assert_clean()
+        watched.context.close()
+    assert scored == 60
+    assert (report["current"]["n"], report["current"]["summaries"]) == (60, 3)
