@@ -6,6 +6,7 @@ import csv
 import os
 import random
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,11 +107,14 @@ class KillOneWorker:
         pass
 
     def advance(self, amount: int = 1) -> None:
-        if self.killed is not None:
-            return
-        address, self.lost = max(self.client.processing().items(), key=lambda p: len(p[1]))
-        self.killed = self.client.run(os.getpid, workers=[address])[address]
-        os.kill(self.killed, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while self.killed is None and time.monotonic() < deadline:
+            busy = {a: keys for a, keys in self.client.processing().items() if keys}
+            if busy:  # the next chunks are being assigned: wait until a worker has some
+                address, self.lost = next(iter(busy.items()))
+                self.killed = self.client.run(os.getpid, workers=[address])[address]
+                os.kill(self.killed, signal.SIGKILL)
+            time.sleep(0.005)
 
     def finish(self) -> None:
         pass
@@ -128,15 +132,15 @@ def wine_rows(path: Path, count: int) -> Path:
 
 
 def test_a_worker_killed_mid_job_loses_and_duplicates_no_row(bundles, tmp_path):
-    source = wine_rows(tmp_path / "wines.csv", 20_000)
-    single = run_batch(BatchJob(bundles["wine"], source, tmp_path / "single.csv", chunk_rows=400))
+    source = wine_rows(tmp_path / "wines.csv", 30_000)
+    single = run_batch(BatchJob(bundles["wine"], source, tmp_path / "single.csv", chunk_rows=1000))
     with local_cluster() as cluster, Client(cluster) as connected:
         killer = KillOneWorker(connected)
         job = BatchJob(
-            bundles["wine"], source, tmp_path / "cluster.csv", chunk_rows=400, cluster=connected
+            bundles["wine"], source, tmp_path / "cluster.csv", chunk_rows=1000, cluster=connected
         )
         result = run_batch(job, killer)
         assert killer.killed is not None and killer.lost
         assert killer.killed not in connected.run(os.getpid).values()  # it was replaced
-    assert result.rows == 20_000
+    assert result.rows == 30_000
     assert result.output.read_bytes() == single.output.read_bytes()

@@ -71,31 +71,25 @@ def run_batch(job: BatchJob, reporter: Reporter | None = None) -> BatchResult:
 
 def _run(job: BatchJob, report: Reporter) -> BatchResult:
     began = time.perf_counter()
-    if job.chunk_rows < 1:
-        raise ScoringError(f"chunk_rows must be at least 1, got {job.chunk_rows}.")
     kind = output_format(job.output, job.format)
     errors_path = job.errors or default_errors_path(job.output)
-    _distinct(job.input, job.output, errors_path)
+    _check_job(job, errors_path)
     bundle = load_bundle(job.bundle)
+    rows = failed = progress = 0
     with open_table(job.input) as source, _scoring(bundle, job.cluster) as score:
-        _check_columns(bundle, source)
-        added = prediction_fields(source.schema.names, bundle.output)
-        numbers = [f.name for f in added if not pa.types.is_string(f.type)]
-        schema = source.schema.remove_metadata()
-        for column in added:
-            schema = schema.append(column)
+        schema, numbers = _output_schema(bundle, source)
         report.stage(f"Scoring {job.input.name} ({source.unit})", total=source.total)
         with (
             open_sink(job.output, kind, schema, numbers) as sink,
             open_errors(errors_path) as errors,
         ):
-            rows = failed = progress = 0
             for scored in score(read_chunks(source, job.chunk_rows)):
                 sink.write(scored.table)
                 errors.writerows(scored.errors)
                 rows, failed = rows + scored.table.num_rows, failed + len(scored.errors)
                 report.advance(source.done() - progress)
                 progress = source.done()
+    seconds = time.perf_counter() - began
     return BatchResult(
         job.output,
         errors_path,
@@ -103,9 +97,23 @@ def _run(job: BatchJob, report: Reporter) -> BatchResult:
         rows,
         rows - failed,
         failed,
-        time.perf_counter() - began,
+        seconds,
         _cluster_name(job.cluster),
     )
+
+
+def _output_schema(bundle: Bundle, source: TableSource) -> tuple[pa.Schema, list[str]]:
+    """The input's columns plus the prediction's, and which of those are numbers."""
+    try:
+        check_header(bundle.fields, source.schema.names)
+    except TableError as exc:
+        raise ScoringError(f"the input {source.path} cannot be scored: {exc}.") from exc
+    added = prediction_fields(source.schema.names, bundle.output)
+    numbers = [f.name for f in added if not pa.types.is_string(f.type)]
+    schema = source.schema.remove_metadata()
+    for column in added:
+        schema = schema.append(column)
+    return schema, numbers
 
 
 @contextmanager
@@ -125,19 +133,14 @@ def _scoring(bundle: Bundle, cluster: Any) -> Iterator[ChunkScoring]:
         yield score
 
 
-def _check_columns(bundle: Bundle, source: TableSource) -> None:
-    try:
-        check_header(bundle.fields, source.schema.names)
-    except TableError as exc:
-        raise ScoringError(f"the input {source.path} cannot be scored: {exc}.") from exc
-
-
-def _distinct(source: Path, *written: Path) -> None:
-    for path in written:
-        if path.resolve() == source.resolve():
+def _check_job(job: BatchJob, errors: Path) -> None:
+    if job.chunk_rows < 1:
+        raise ScoringError(f"chunk_rows must be at least 1, got {job.chunk_rows}.")
+    for path in (job.output, errors):
+        if path.resolve() == job.input.resolve():
             raise ScoringError(f"{path} is the input file: write the output and errors elsewhere.")
-    if written[0].resolve() == written[-1].resolve():
-        raise ScoringError(f"{written[0]} cannot be both the output and the errors file.")
+    if job.output.resolve() == errors.resolve():
+        raise ScoringError(f"{errors} cannot be both the output and the errors file.")
 
 
 def _cluster_name(cluster: Any) -> str | None:
