@@ -14,7 +14,7 @@ import click
 import staticml
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE
 from staticml.errors import StaticMLError
-from staticml.scoring import DEFAULT_CHUNK_ROWS
+from staticml.scoring import DEFAULT_CHUNK_ROWS, OUTPUT_FORMATS
 
 DEFAULT_OUT = "dist"
 DEFAULT_HOST = "127.0.0.1"
@@ -228,7 +228,7 @@ def drift(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["csv", "parquet"]),
+    type=click.Choice(OUTPUT_FORMATS),
     default=None,
     help="The output format [default: from OUTPUT's suffix].",
 )

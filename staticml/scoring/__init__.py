@@ -9,3 +9,4 @@ module stays light (the CLI imports its default); pyarrow and Dask load with the
 """
 
 DEFAULT_CHUNK_ROWS = 10_000
+OUTPUT_FORMATS = ("csv", "parquet")

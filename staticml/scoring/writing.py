@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from staticml.errors import ScoringError
 from staticml.runtime.table import format_number
+from staticml.scoring import OUTPUT_FORMATS
 
-FORMATS = ("csv", "parquet")
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 ERRORS_HEADER = ("row", "error")
 
@@ -33,8 +33,10 @@ class Sink(Protocol):
 
 def output_format(path: Path, given: str | None) -> str:
     if given is not None:
-        if given not in FORMATS:
-            raise ScoringError(f"unknown output format {given!r}: use one of {', '.join(FORMATS)}.")
+        if given not in OUTPUT_FORMATS:
+            raise ScoringError(
+                f"unknown output format {given!r}: use one of {', '.join(OUTPUT_FORMATS)}."
+            )
         return given
     try:
         return _SUFFIXES[path.suffix.lower()]
