@@ -10,3 +10,10 @@ def build(app_dir, out_dir="dist", **options):  # type: ignore[no-untyped-def]
     from staticml.api import build as _build
 
     return _build(app_dir, out_dir, **options)
+
+
+def batch(bundle, input, output, **options):  # type: ignore[no-untyped-def]
+    """Score a CSV or Parquet file with a built bundle; see `staticml.api.batch`."""
+    from staticml.api import batch as _batch
+
+    return _batch(bundle, input, output, **options)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from staticml.config import load_config
 from staticml.progress import RichReporter, SilentReporter
 from staticml.stages import BuildResult, build_app
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from staticml.scoring.job import BatchResult
 
 
 def build(
@@ -32,3 +38,38 @@ def build(
         reporter=RichReporter() if progress else SilentReporter(),
         verify=verify,
     )
+
+
+def batch(
+    bundle: Path | str,
+    input: Path | str,
+    output: Path | str,
+    *,
+    errors: Path | str | None = None,
+    format: str | None = None,
+    chunk_rows: int | None = None,
+    cluster: str | Client | None = None,
+    progress: bool = False,
+) -> BatchResult:
+    """Score a CSV or Parquet file with a built bundle, as its page would, into `output`.
+
+    Every input row is in the output (CSV or Parquet, from the suffix or `format`) with its
+    prediction or, in the `error` column, why it has none; the failures are also listed with
+    their row numbers in `errors` (default: `<output stem>.errors.csv`). `cluster` runs the
+    job on Dask: "local" (two local worker processes), a scheduler address such as
+    "tcp://10.0.0.5:8786", or a `distributed.Client`. Raises `staticml.errors.StaticMLError`
+    with a readable message when the bundle, a file or the cluster is unusable.
+    """
+    from staticml.scoring import DEFAULT_CHUNK_ROWS
+    from staticml.scoring.job import BatchJob, run_batch
+
+    job = BatchJob(
+        Path(bundle),
+        Path(input),
+        Path(output),
+        errors=Path(errors) if errors else None,
+        format=format,
+        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+        cluster=cluster,
+    )
+    return run_batch(job, RichReporter() if progress else SilentReporter())

@@ -25,3 +25,7 @@ class AssetError(StaticMLError):
 
 class CollectorError(StaticMLError):
     """The drift collector cannot start or answer: a bundle, database or request is unusable."""
+
+
+class ScoringError(StaticMLError):
+    """Batch scoring cannot run: the bundle, the input or output file, or the cluster is unusable."""

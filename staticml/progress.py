@@ -53,10 +53,10 @@ class RichReporter:
             console=Console(stderr=True),
         )
         self._task: TaskID | None = None
-        self._progress.start()
 
     def stage(self, name: str, total: int | None = None) -> None:
         self._complete()
+        self._progress.start()  # at the first stage, so a job failing before one prints nothing
         self._task = self._progress.add_task(name, total=total if total is not None else 1)
 
     def advance(self, amount: int = 1) -> None:
@@ -65,7 +65,8 @@ class RichReporter:
 
     def finish(self) -> None:
         self._complete()
-        self._progress.stop()
+        if self._task is not None:
+            self._progress.stop()
 
     def _complete(self) -> None:
         if self._task is not None:

@@ -125,23 +125,13 @@ class CsvScorer:
         self, labels: Sequence[Any] | None, values: Sequence[float], position: int, width: int
     ) -> list[str]:
         if labels is None:
-            return [_number(values[position])]
+            return [format_number(values[position])]
         probabilities = values[position * width : (position + 1) * width]
-        return [self._label(labels[position]), *(_number(p) for p in probabilities)]
-
-    def _label(self, value: Any) -> str:
-        class_values = list(self.output["classValues"])
-        text = str(value)
-        return self.output["classes"][class_values.index(text)] if text in class_values else text
+        return [class_label(self.output, labels[position]), *map(format_number, probabilities)]
 
     def _output_header(self) -> list[str]:
         assert self.header is not None
-        taken = set(self.header)
-        if self.output["kind"] == "classification":
-            names = ["prediction", *(f"p_{c}" for c in self.output["classes"])]
-        else:
-            names = [self.output.get("target") or "prediction"]
-        return [*self.header, *(_unique(name, taken) for name in [*names, "error"])]
+        return [*self.header, *output_columns(self.header, self.output)]
 
     def _parse(self, chunk: str) -> list[list[str]]:
         try:
@@ -154,19 +144,7 @@ class CsvScorer:
     def _start(self, header: list[str]) -> None:
         self.header = [name.strip() for name in header]
         self._columns = {name: i for i, name in enumerate(self.header)}
-        missing = [
-            f["name"]
-            for f in self.predictor.fields
-            if f["name"] not in self._columns
-            and f.get("required", True)
-            and f.get("default") is None
-        ]
-        if missing:
-            raise TableError(
-                f"the CSV has no column {', '.join(repr(m) for m in missing)}; its header must name "
-                f"the fields {', '.join(repr(f['name']) for f in self.predictor.fields)} "
-                f"(found: {', '.join(repr(h) for h in self.header) or 'nothing'})"
-            )
+        check_header(self.predictor.fields, self.header)
 
     def _record(self, row: list[str]) -> Any:
         assert self.header is not None
@@ -196,7 +174,40 @@ def _complete_rows_end(text: str) -> int:
         position = newline
 
 
-def _number(value: float) -> str:
+def check_header(fields: Sequence[Mapping[str, Any]], header: Sequence[str]) -> None:
+    """TableError unless the header names every field a record cannot do without."""
+    missing = [
+        f["name"]
+        for f in fields
+        if f["name"] not in header and f.get("required", True) and f.get("default") is None
+    ]
+    if missing:
+        raise TableError(
+            f"the CSV has no column {', '.join(repr(m) for m in missing)}; its header must name "
+            f"the fields {', '.join(repr(f['name']) for f in fields)} "
+            f"(found: {', '.join(repr(h) for h in header) or 'nothing'})"
+        )
+
+
+def output_columns(header: Sequence[str], output: Mapping[str, Any]) -> list[str]:
+    """Names of the columns added after the input's: the prediction, then `error`."""
+    taken = set(header)
+    if output["kind"] == "classification":
+        names = ["prediction", *(f"p_{c}" for c in output["classes"])]
+    else:
+        names = [output.get("target") or "prediction"]
+    return [_unique(name, taken) for name in [*names, "error"]]
+
+
+def class_label(output: Mapping[str, Any], value: Any) -> str:
+    """The label shown for a class value the model returned (its `classes` entry)."""
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    class_values = list(output["classValues"])
+    return output["classes"][class_values.index(text)] if text in class_values else text
+
+
+def format_number(value: float) -> str:
+    """How a predicted number is written in an output CSV."""
     return format(float(value), ".7g")
 
 

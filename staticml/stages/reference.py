@@ -22,6 +22,7 @@ from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.runtime.engine import Predictor
 from staticml.runtime.schema import RecordError
+from staticml.runtime.table import class_label
 from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheel, Wheels
@@ -110,9 +111,7 @@ def predict_one(
 
 
 def display_label(model: ModelArtifact, value: Any) -> str:
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    values = list(model.class_values)
-    return model.classes[values.index(text)] if text in values else text
+    return class_label({"classValues": model.class_values, "classes": model.classes}, value)
 
 
 def _samples_from_file(path: Path) -> list[tuple[str, dict[str, Any]]]:
