@@ -6,6 +6,7 @@ reported at once, each with the file, key and line, before any build work starts
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import tomllib
@@ -21,6 +22,8 @@ from staticml.settings import (
     SETTINGS,
     EntryPoint,
     Setting,
+    compress_mode,
+    pruned_name,
 )
 
 __all__ = ["FIELD_SETTINGS", "SETTINGS", "AppConfig", "EntryPoint", "Field", "load_config"]
@@ -71,6 +74,7 @@ class ModelSettings:
     label_output: str | None
     probabilities_output: str | None
     value_output: str | None
+    training_data: EntryPoint | None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,20 @@ class PreprocessSettings:
     @property
     def package(self) -> str:
         return self.entry.package
+
+
+@dataclass(frozen=True)
+class CompressSettings:
+    """How the build picks the model variant it ships (see `staticml.stages.compress`)."""
+
+    mode: str
+    budget: float
+    relative_budget: float
+    eval: EntryPoint | None
+    eval_file: Path | None
+    label: str
+    calibration: EntryPoint | None
+    prune: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,7 @@ class AppConfig:
     page_template: Path | None
     runtime: RuntimeSettings
     brotli_quality: int
+    compress: CompressSettings
 
     def runtime_spec(self, n_features: int) -> dict[str, Any]:
         """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
@@ -159,6 +178,24 @@ def load_config(app_dir: Path | str) -> AppConfig:
     if problems:
         raise ConfigError(_format_problems(source, text, problems))
     return _assemble(app_dir, source, values, fields)
+
+
+def with_compress_mode(config: AppConfig, mode: str | None) -> AppConfig:
+    """`config` with `compress.mode` overridden (the CLI's `--compress`)."""
+    if mode is None:
+        return config
+    try:
+        parsed = compress_mode(mode)
+    except ValueError as exc:
+        raise ConfigError(f"--compress: {exc}") from exc
+    if parsed.startswith("pruned-") and parsed not in {
+        pruned_name(p) for p in config.compress.prune
+    }:
+        raise ConfigError(
+            f"--compress: {parsed} is not one of the compress.prune levels of {config.source} "
+            f"({', '.join(pruned_name(p) for p in config.compress.prune) or 'none'})."
+        )
+    return dataclasses.replace(config, compress=dataclasses.replace(config.compress, mode=parsed))
 
 
 def _parse_table(
@@ -214,11 +251,25 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
         problems.append(
             _Problem("model", "give exactly one of model.file (a saved model) and model.train")
         )
-    for key in ("model.file", "samples.file", "page.template"):
+    for key in ("model.file", "samples.file", "page.template", "compress.eval_file"):
         if values[key] is not None and not (app_dir / values[key]).is_file():
             problems.append(_Problem(key, f"{app_dir / values[key]} does not exist"))
     if values["samples.source"] is not None and values["samples.file"] is not None:
         problems.append(_Problem("samples", "give samples.source or samples.file, not both"))
+    if values["compress.eval"] is not None and values["compress.eval_file"] is not None:
+        problems.append(_Problem("compress", "give compress.eval or compress.eval_file, not both"))
+    mode, levels = values["compress.mode"], values["compress.prune"]
+    if (
+        mode
+        and mode.startswith("pruned-")
+        and levels is not None
+        and mode not in {pruned_name(level) for level in levels}
+    ):
+        problems.append(
+            _Problem(
+                "compress.mode", f"{mode} is not one of the compress.prune levels {list(levels)}"
+            )
+        )
     batch = values["preprocess.batch"]
     entry = values["preprocess.entry"]
     if batch is not None and entry is not None and batch.package != entry.package:
@@ -307,6 +358,7 @@ def _assemble(
             label_output=v["model.label_output"],
             probabilities_output=v["model.probabilities_output"],
             value_output=v["model.value_output"],
+            training_data=v["model.training_data"],
         ),
         output=OutputSettings(
             kind=v["output.kind"],
@@ -327,6 +379,16 @@ def _assemble(
             threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
         ),
         brotli_quality=v["build.brotli_quality"],
+        compress=CompressSettings(
+            mode=v["compress.mode"],
+            budget=v["compress.budget"],
+            relative_budget=v["compress.relative_budget"],
+            eval=v["compress.eval"],
+            eval_file=app_dir / v["compress.eval_file"] if v["compress.eval_file"] else None,
+            label=v["compress.label"],
+            calibration=v["compress.calibration"],
+            prune=v["compress.prune"],
+        ),
     )
 
 

@@ -1,19 +1,16 @@
-"""The table printed after a build: what was written and what a visitor downloads."""
+"""The tables printed after a build: what was written, what a visitor downloads, and the model."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from staticml.stages import BuildResult
+from staticml.stages.report import REPORT_PAGE, figure, human_size, metric_text
 
-
-def human(size: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    raise AssertionError("unreachable")
+human = human_size
 
 
 def print_summary(
@@ -42,8 +39,51 @@ def print_summary(
         human(result.served_bytes("br")),
     )
     console.print(table)
+    console.print(model_table(result.model_report))
+    console.print(
+        f"Shipped model: {result.model_report['choice']['variant']}: "
+        f"{result.model_report['choice']['explanation']}. Report: {result.out_dir / REPORT_PAGE}"
+    )
     console.print(f"{result.samples} sample(s) shipped with CPython reference predictions.")
     if result.verification:
         console.print(result.verification.describe())
     if next_step:
         console.print(f"Next: [bold]{next_step}[/bold]  then open http://127.0.0.1:8000")
+
+
+def model_table(report: dict[str, Any]) -> Table:
+    """Every variant's figures, as in the report page; why each rejected one was rejected."""
+    evaluation, budget = report["evaluation"], report["budget"]
+    table = Table(
+        title=f"Model variants, measured on {evaluation['rows']} records from {evaluation['source']} "
+        f"(budget: {budget['description']})",
+        title_justify="left",
+        caption_justify="left",
+    )
+    columns = ("variant", "raw", "brotli", budget["metric"], "drop", "CPython", "browser", "")
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("variant", "") else "right")
+    for row in report["variants"]:
+        sizes = row["bytes"] or {}
+        table.add_row(
+            row["name"],
+            human(sizes.get("raw")),
+            human(sizes.get("brotli")),
+            metric_text(report, row["metric"]),
+            figure(row["drop"], "drop"),
+            figure(row["cpython_ms"], "ms"),
+            figure(row["browser_ms"], "ms"),
+            verdict(report, row),
+        )
+    table.caption = "\n".join(
+        f"{row['name']} rejected: {'; '.join(row['reasons'])}"
+        for row in report["variants"]
+        if verdict(report, row) == "rejected"
+    )
+    return table
+
+
+def verdict(report: dict[str, Any], row: dict[str, Any]) -> str:
+    if row["name"] == report["choice"]["variant"]:
+        return "shipped"
+    return "passed" if row["passed"] else "rejected"

@@ -33,10 +33,13 @@ def bundle_manifest(
     assets: Iterable[Asset],
     encoded: Mapping[str, tuple[Encoded, ...]],
     runtime: Mapping[str, Any],
+    report: str | None = None,
 ) -> bytes:
     """The manifest. `runtime` is the page configuration's runtime part: the wheels in install
     order, the preprocessing spec and the model's inputs and outputs, so tools other than the
-    page (batch scoring, verification) can run the bundle exactly as the browser does."""
+    page (batch scoring, verification) can run the bundle exactly as the browser does.
+    `report` names the model report: a record of the build written beside the release and,
+    like the manifest itself, not listed in it."""
     listing = {
         asset.path: {
             "kind": asset.kind,
@@ -55,6 +58,7 @@ def bundle_manifest(
         "entry": "index.html",
         "runtimes": {spec.package: spec.version for spec in RUNTIMES},
         "predict": {key: runtime[key] for key in ("wheels", "python", "model")},
+        "report": report,
         "assets": listing,
     }
     return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")

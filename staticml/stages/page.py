@@ -26,7 +26,11 @@ def wheel_key(position: int) -> str:
 
 
 def page_config(
-    config: AppConfig, model: ModelArtifact, assets: Mapping[str, Asset], release: str
+    config: AppConfig,
+    model: ModelArtifact,
+    assets: Mapping[str, Asset],
+    release: str,
+    report: str | None = None,
 ) -> dict[str, Any]:
     """The one JSON object the page script and its worker are configured by.
 
@@ -51,6 +55,7 @@ def page_config(
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
+        "report": report,
         "fields": [f.spec() for f in config.fields],
         "output": output,
         "batch": not any(f.type == "image" for f in config.fields),
