@@ -21,8 +21,8 @@ from typing import Any
 
 from staticml.errors import StaticMLError
 from staticml.serve import create_app
+from staticml.stages.measure import TOLERANCE
 
-TOLERANCE = 1e-5
 CHROMIUM_ENV = "STATICML_CHROMIUM"
 CHROMIUM_ARGS = (
     "--no-sandbox",

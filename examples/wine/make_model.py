@@ -1,8 +1,10 @@
 """Train the wine example's model and save it with joblib, as a data scientist would.
 
 Run from this folder: `python make_model.py`. It writes `model.joblib` (a scaler + logistic
-regression pipeline) and `samples.csv` (held-out rows, one column per input field). Both are
-committed, so building the example needs neither this script nor the data set.
+regression pipeline), `samples.csv` (held-out rows, one column per input field) and `eval.csv`
+(every held-out row with its class in a `label` column, which the build measures the
+compressed model variants on). All are committed, so building the example needs neither this
+script nor the data set.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def main() -> None:
         writer.writerow(FEATURES)
         for row in test_x[:12]:
             writer.writerow([_shown(v) for v in row])
+    with open("eval.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*FEATURES, "label"])
+        for row, label in zip(test_x, test_y, strict=True):
+            writer.writerow([*(_shown(v) for v in row), int(label)])
 
 
 def _shown(value: float) -> str:

@@ -25,7 +25,10 @@ from staticml.stages.measure import Outputs, output_names, outputs_from
 from staticml.stages.model import ModelArtifact
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-PURPOSE = "compress.mode = 'auto' (measuring each model variant in the browser)"
+PURPOSE = (
+    "compress.mode = 'auto' (which measures each model variant in the browser; "
+    "--compress off ships the model unmeasured there)"
+)
 TIMEOUT_SECONDS = 600
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from staticml.stages.measure import Parity, Quality
-from staticml.verify import TOLERANCE
+from staticml.stages.measure import TOLERANCE, Parity, Quality
 
 ORIGINAL = "fp32"
 

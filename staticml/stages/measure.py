@@ -16,6 +16,9 @@ import numpy as np
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import reference_session
 
+# How far the browser may be from CPython: probabilities absolutely, regression values relatively.
+TOLERANCE = 1e-5
+
 
 @dataclass(frozen=True)
 class Outputs:

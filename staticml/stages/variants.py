@@ -143,12 +143,18 @@ def pruned(data: bytes, level: float) -> bytes:
         for op, index in _WEIGHT_INPUTS.items()
         if node.op_type == op and len(node.input) > index
     }
-    for position, tensor in enumerate(proto.graph.initializer):
-        if tensor.name in weights and tensor.data_type == onnx.TensorProto.FLOAT:
-            array = numpy_helper.to_array(tensor)
-            proto.graph.initializer[position].CopyFrom(
-                numpy_helper.from_array(prune_smallest(array, level), tensor.name)
-            )
+    found = [
+        (position, tensor)
+        for position, tensor in enumerate(proto.graph.initializer)
+        if tensor.name in weights and tensor.data_type == onnx.TensorProto.FLOAT
+    ]
+    if not found:
+        raise ValueError("the model has no float weight matrices (MatMul, Gemm, Conv) to prune")
+    for position, tensor in found:
+        array = numpy_helper.to_array(tensor)
+        proto.graph.initializer[position].CopyFrom(
+            numpy_helper.from_array(prune_smallest(array, level), tensor.name)
+        )
     return _serialise(proto)
 
 
