@@ -23,7 +23,7 @@ from staticml.settings import (
     EntryPoint,
     Setting,
     compress_mode,
-    pruned_name,
+    unknown_pruning,
 )
 
 __all__ = ["FIELD_SETTINGS", "SETTINGS", "AppConfig", "EntryPoint", "Field", "load_config"]
@@ -188,13 +188,9 @@ def with_compress_mode(config: AppConfig, mode: str | None) -> AppConfig:
         parsed = compress_mode(mode)
     except ValueError as exc:
         raise ConfigError(f"--compress: {exc}") from exc
-    if parsed.startswith("pruned-") and parsed not in {
-        pruned_name(p) for p in config.compress.prune
-    }:
-        raise ConfigError(
-            f"--compress: {parsed} is not one of the compress.prune levels of {config.source} "
-            f"({', '.join(pruned_name(p) for p in config.compress.prune) or 'none'})."
-        )
+    problem = unknown_pruning(parsed, config.compress.prune)
+    if problem:
+        raise ConfigError(f"--compress: {problem} in {config.source}.")
     return dataclasses.replace(config, compress=dataclasses.replace(config.compress, mode=parsed))
 
 
@@ -259,17 +255,9 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
     if values["compress.eval"] is not None and values["compress.eval_file"] is not None:
         problems.append(_Problem("compress", "give compress.eval or compress.eval_file, not both"))
     mode, levels = values["compress.mode"], values["compress.prune"]
-    if (
-        mode
-        and mode.startswith("pruned-")
-        and levels is not None
-        and mode not in {pruned_name(level) for level in levels}
-    ):
-        problems.append(
-            _Problem(
-                "compress.mode", f"{mode} is not one of the compress.prune levels {list(levels)}"
-            )
-        )
+    problem = unknown_pruning(mode, levels) if mode and levels is not None else None
+    if problem:
+        problems.append(_Problem("compress.mode", problem))
     batch = values["preprocess.batch"]
     entry = values["preprocess.entry"]
     if batch is not None and entry is not None and batch.package != entry.package:
@@ -350,7 +338,7 @@ def _assemble(
         title=v["app.title"] or v["app.name"],
         description=v["app.description"],
         model=ModelSettings(
-            file=app_dir / v["model.file"] if v["model.file"] else None,
+            file=_in_app(app_dir, v["model.file"]),
             train=v["model.train"],
             input_name=v["model.input_name"],
             n_features=v["model.n_features"],
@@ -372,9 +360,9 @@ def _assemble(
             dependencies=v["preprocess.dependencies"],
         ),
         samples=v["samples.source"],
-        samples_file=app_dir / v["samples.file"] if v["samples.file"] else None,
+        samples_file=_in_app(app_dir, v["samples.file"]),
         fields=tuple(_field(f) for f in fields),
-        page_template=app_dir / v["page.template"] if v["page.template"] else None,
+        page_template=_in_app(app_dir, v["page.template"]),
         runtime=RuntimeSettings(
             threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
         ),
@@ -384,12 +372,16 @@ def _assemble(
             budget=v["compress.budget"],
             relative_budget=v["compress.relative_budget"],
             eval=v["compress.eval"],
-            eval_file=app_dir / v["compress.eval_file"] if v["compress.eval_file"] else None,
+            eval_file=_in_app(app_dir, v["compress.eval_file"]),
             label=v["compress.label"],
             calibration=v["compress.calibration"],
             prune=v["compress.prune"],
         ),
     )
+
+
+def _in_app(app_dir: Path, relative: str | None) -> Path | None:
+    return app_dir / relative if relative else None
 
 
 def _field(f: dict[str, Any]) -> Field:

@@ -16,11 +16,11 @@ REQUIRED: Any = object()
 FIELD_TYPES = ("number", "integer", "category", "text", "image")
 MODEL_SUFFIXES = (".onnx", ".joblib", ".pkl", ".pickle")
 OUTPUT_KINDS = ("classification", "regression")
-# The compressed variants of a model the build can make (besides `pruned-NN`, one per
-# `compress.prune` level); `fp32` is the model as given.
+# The compressed variants of a model the build can make (besides `pruned-NN` and
+# `pruned-NN-int8`, two per `compress.prune` level); `fp32` is the model as given.
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static")
 COMPRESS_MODES = ("auto", "off")
-_PRUNED = re.compile(r"^pruned-(\d{1,2})$")
+_PRUNED = re.compile(r"^pruned-(\d{2})(-int8)?$")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -180,12 +180,21 @@ def compress_mode(value: Any) -> str:
     if text in COMPRESS_MODES or text in VARIANTS or _PRUNED.match(text):
         return text
     raise ValueError(
-        f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN), got {text!r}"
+        f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN, pruned-NN-int8), "
+        f"got {text!r}"
     )
 
 
 def pruned_name(level: float) -> str:
     return f"pruned-{round(level * 100):02d}"
+
+
+def unknown_pruning(mode: str, levels: tuple[float, ...]) -> str | None:
+    """Why `mode` names a pruned variant the `compress.prune` levels do not make, if it does."""
+    if not mode.startswith("pruned-") or mode.removesuffix("-int8") in map(pruned_name, levels):
+        return None
+    made = ", ".join(pruned_name(level) for level in levels) or "none"
+    return f"{mode} is not made by the compress.prune levels (they make {made})"
 
 
 def string_list(value: Any) -> tuple[str, ...]:
@@ -390,7 +399,7 @@ SETTINGS: tuple[Setting, ...] = (
         fractions,
         (0.5, 0.9),
         "Magnitude-pruning levels: for each, a variant with that share of each weight matrix's "
-        "smallest weights set to zero (`pruned-50`, ...).",
+        "smallest weights set to zero (`pruned-50`), and the same quantised (`pruned-50-int8`).",
     ),
     Setting(
         "build.brotli_quality",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from staticml.stages import BuildResult
 from staticml.stages.report import REPORT_PAGE, figure, human_size, metric_text
-
-human = human_size
 
 
 def print_summary(
@@ -27,16 +26,16 @@ def print_summary(
         sizes = {e.encoding: len(e.data) for e in result.encoded.get(asset.path, ())}
         table.add_row(
             asset.path,
-            human(asset.size),
-            human(sizes.get("gzip", asset.size)),
-            human(sizes.get("br", asset.size)),
+            human_size(asset.size),
+            human_size(sizes.get("gzip", asset.size)),
+            human_size(sizes.get("br", asset.size)),
         )
     table.add_section()
     table.add_row(
         f"all {len(result.assets)} files",
-        human(result.raw_bytes),
-        human(result.served_bytes("gzip")),
-        human(result.served_bytes("br")),
+        human_size(result.raw_bytes),
+        human_size(result.served_bytes("gzip")),
+        human_size(result.served_bytes("br")),
     )
     console.print(table)
     console.print(model_table(result.model_report))
@@ -55,31 +54,35 @@ def model_table(report: dict[str, Any]) -> Table:
     """Every variant's figures, as in the report page; why each rejected one was rejected."""
     evaluation, budget = report["evaluation"], report["budget"]
     table = Table(
-        title=f"Model variants, measured on {evaluation['rows']} records from {evaluation['source']} "
-        f"(budget: {budget['description']})",
+        title=f"Model variants, measured on {evaluation['rows']} records",
         title_justify="left",
         caption_justify="left",
+        box=box.SIMPLE_HEAD,
     )
-    columns = ("variant", "raw", "brotli", budget["metric"], "drop", "CPython", "browser", "")
+    metric = "acc." if budget["metric"] == "accuracy" else budget["metric"]
+    columns = ("variant", "brotli", metric, "drop", "CPython", "browser", "")
     for name in columns:
-        table.add_column(name, justify="left" if name in ("variant", "") else "right")
+        table.add_column(name, justify="left" if name in ("variant", "") else "right", no_wrap=True)
     for row in report["variants"]:
-        sizes = row["bytes"] or {}
         table.add_row(
             row["name"],
-            human(sizes.get("raw")),
-            human(sizes.get("brotli")),
+            human_size((row["bytes"] or {}).get("brotli")),
             metric_text(report, row["metric"]),
             figure(row["drop"], "drop"),
-            figure(row["cpython_ms"], "ms"),
-            figure(row["browser_ms"], "ms"),
+            figure(row["cpython_ms"], "decimal"),
+            figure(row["browser_ms"], "decimal"),
             verdict(report, row),
         )
-    table.caption = "\n".join(
-        f"{row['name']} rejected: {'; '.join(row['reasons'])}"
-        for row in report["variants"]
-        if verdict(report, row) == "rejected"
-    )
+    notes = [
+        f"Data: {evaluation['source']}. Budget: {budget['description']}. "
+        "CPython, browser: median ms per row.",
+        *(
+            f"{row['name']} rejected: {'; '.join(row['reasons'])}"
+            for row in report["variants"]
+            if verdict(report, row) == "rejected"
+        ),
+    ]
+    table.caption = "\n".join(notes)
     return table
 
 

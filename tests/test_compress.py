@@ -228,7 +228,16 @@ def test_every_variant_ran_in_the_browser_or_says_why(iris):
     report = report_of(result.out_dir)
     assert report["browser"].startswith("Chromium ")
     names = [v["name"] for v in report["variants"]]
-    assert names == ["fp32", "fp16", "int8-dynamic", "int8-static", "pruned-50", AGGRESSIVE]
+    assert names == [
+        "fp32",
+        "fp16",
+        "int8-dynamic",
+        "int8-static",
+        "pruned-50",
+        AGGRESSIVE,
+        "pruned-50-int8",
+        f"{AGGRESSIVE}-int8",
+    ]
     for variant in report["variants"]:
         assert variant["browser"]["ran"] or variant["error"] or variant["browser"]["error"]
         if variant["passed"]:
@@ -303,7 +312,14 @@ def test_variants_are_deterministic(iris):
     calibration = eval_rows(app)[0]
     first = make_variants(original, "input", calibration, (0.5,))
     second = make_variants(original, "input", calibration, (0.5,))
-    assert [v.name for v in first] == ["fp32", "fp16", "int8-dynamic", "int8-static", "pruned-50"]
+    assert [v.name for v in first] == [
+        "fp32",
+        "fp16",
+        "int8-dynamic",
+        "int8-static",
+        "pruned-50",
+        "pruned-50-int8",
+    ]
     assert all(v.onnx for v in first)
     assert [v.onnx for v in first] == [v.onnx for v in second]
 
@@ -404,5 +420,8 @@ def test_compress_modes_are_checked(tmp_path):
     assert with_compress_mode(config, None) is config
     with pytest.raises(ConfigError, match="--compress: expected auto, off or a variant"):
         with_compress_mode(config, "int4")
-    with pytest.raises(ConfigError, match=r"pruned-33 is not one of the compress\.prune levels"):
+    assert with_compress_mode(config, "pruned-97-int8").compress.mode == "pruned-97-int8"
+    with pytest.raises(ConfigError, match=r"pruned-33 is not made by the compress\.prune levels"):
         with_compress_mode(config, "pruned-33")
+    with pytest.raises(ConfigError, match="they make pruned-50, pruned-97"):
+        with_compress_mode(config, "pruned-33-int8")

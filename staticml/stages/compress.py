@@ -10,10 +10,8 @@ With `compress.mode = 'off'` only the original is measured, in CPython, and ship
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,10 @@ from staticml.stages import assets as make
 from staticml.stages.browser import BrowserRuns, run_in_browser
 from staticml.stages.evaluation import EvalSet, evaluation_set
 from staticml.stages.gate import ORIGINAL, Budget, Candidate, Decision, Sizes, choose
-from staticml.stages.imports import call, isolated_imports
 from staticml.stages.measure import Outputs, parity, quality, run_rows
 from staticml.stages.model import ModelArtifact
 from staticml.stages.precompress import precompress
+from staticml.stages.provenance import provenance
 from staticml.stages.report import FORMAT
 from staticml.stages.variants import Variant, make_variants, original
 from staticml.stages.wheels import Wheels
@@ -225,7 +223,7 @@ def _report(
         },
         "browser": browser.browser if browser else None,
         "variants": rows,
-        "provenance": _provenance(config, model),
+        "provenance": provenance(config, model),
     }
 
 
@@ -251,62 +249,3 @@ def _row(candidate: Candidate, verdict: Any) -> dict[str, Any]:
         "passed": verdict.passed,
         "reasons": list(verdict.reasons),
     }
-
-
-def _provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
-    return {
-        "source": model.origin,
-        "source_sha256": _source_digest(config),
-        "original_sha256": sha256_hex(model.onnx),
-        "training_data_sha256": _training_data_digest(config),
-        "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "staticml": staticml.__version__,
-    }
-
-
-def _source_digest(config: AppConfig) -> str | None:
-    """sha256 of the model file, or of the module holding the training function."""
-    if config.model.file is not None:
-        return sha256_hex(config.model.file.read_bytes())
-    assert config.model.train is not None
-    base = config.app_dir.joinpath(*config.model.train.module.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return sha256_hex(path.read_bytes())
-    return None
-
-
-def _training_data_digest(config: AppConfig) -> str | None:
-    entry = config.model.training_data
-    if entry is None:
-        return None
-    with isolated_imports(config.app_dir):
-        value = call(entry, "model.training_data", config.app_dir)
-    return data_digest(value)
-
-
-def data_digest(value: Any) -> str:
-    """sha256 of bytes, or of arrays (or a mapping or sequence of them) with dtypes and shapes."""
-    digest = hashlib.sha256()
-    _feed(digest, value)
-    return digest.hexdigest()
-
-
-def _feed(digest: Any, value: Any) -> None:
-    if isinstance(value, bytes | bytearray):
-        digest.update(bytes(value))
-    elif isinstance(value, Mapping):
-        for key in sorted(value):
-            digest.update(str(key).encode("utf-8"))
-            _feed(digest, value[key])
-    elif isinstance(value, tuple | list) and not _is_numeric(value):
-        for item in value:
-            _feed(digest, item)
-    else:
-        array = np.ascontiguousarray(np.asarray(value))
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
-
-
-def _is_numeric(value: Sequence[Any]) -> bool:
-    return all(isinstance(v, int | float | str) for v in value)

@@ -67,6 +67,8 @@ def figure(value: float | None, kind: str) -> str:
         return f"{value:.1e}"
     if kind == "ms":
         return f"{value:.3f} ms"
+    if kind == "decimal":
+        return f"{value:.3f}"
     if kind == "drop":
         return f"{value:+.2f}"
     return f"{value:.4g}"
