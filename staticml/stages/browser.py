@@ -13,6 +13,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,20 +54,27 @@ def run_in_browser(
     ort: RuntimeFiles,
 ) -> BrowserRuns:
     """Each variant's outputs on `features` and its median time per row, or why it failed."""
-    from staticml.verify import chromium, serving
-
     with tempfile.TemporaryDirectory(prefix="staticml-bench-") as folder:
         plan = _lay_out(Path(folder), variants, model, features, ort)
-        with serving(Path(folder)) as origin, chromium(PURPOSE, BuildError) as (browser, error):
-            try:
-                version, results = _run(browser, origin, plan)
-            except error as exc:
-                raise BuildError(
-                    f"headless Chromium could not run the model variants: {exc}. "
-                    "Build with --compress off to ship the model unmeasured."
-                ) from exc
+        # Playwright's sync API refuses to run in a thread with a running asyncio loop (a
+        # notebook's, or a test session's own Playwright): give it a thread of its own.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            version, results = thread.submit(_measure, Path(folder), plan).result()
     runs = {r["name"]: _browser_run(r, model) for r in results}
     return BrowserRuns(f"Chromium {version}", runs)
+
+
+def _measure(folder: Path, plan: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    from staticml.verify import chromium, serving
+
+    with serving(folder) as origin, chromium(PURPOSE, BuildError) as (browser, error):
+        try:
+            return _run(browser, origin, plan)
+        except error as exc:
+            raise BuildError(
+                f"headless Chromium could not run the model variants: {exc}. "
+                "Build with --compress off to ship the model unmeasured."
+            ) from exc
 
 
 def _lay_out(
