@@ -5,6 +5,10 @@ from exactly the features it will be given: scikit-learn's 8×8 digits are rende
 32×32 grayscale images (the size of the bitmaps they were made from) before preprocessing.
 People draw differently from the data set's writers, so the training set also holds slanted,
 rotated, narrowed and widened copies of each digit with thinner or thicker strokes.
+
+The network is wide (two hidden layers of 512, about 1.2 MB as float32) so that the build's
+compression has something to win; `evaluation` and `calibration` give it held-out and training
+digits to measure and calibrate the compressed variants on.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from sklearn.preprocessing import StandardScaler
 SEED = 0
 SAMPLES_PER_DIGIT = 2
 AUGMENTED_COPIES = 3
+HIDDEN = (512, 512)
+CALIBRATION_IMAGES = 200
 
 
 def render(digit: Any, scale: int = 4, margin: tuple[int, int, int, int] = (0, 0, 0, 0)) -> dict:
@@ -77,7 +83,7 @@ def train() -> Pipeline:
     model = Pipeline(
         [
             ("scale", StandardScaler()),
-            ("mlp", MLPClassifier(hidden_layer_sizes=(64,), max_iter=800, random_state=SEED)),
+            ("mlp", MLPClassifier(hidden_layer_sizes=HIDDEN, max_iter=800, random_state=SEED)),
         ]
     )
     return model.fit(features, targets)
@@ -105,3 +111,27 @@ def samples() -> list[dict]:
                 }
             )
     return picked
+
+
+def evaluation() -> list[dict]:
+    """Every held-out digit, as rendered and once more distorted like a drawing, with its label."""
+    _, images, _, labels = _split()
+    rng = np.random.default_rng(SEED + 1)
+    pairs = list(zip(images, labels, strict=True))
+    clean = [{"record": {"image": render(image)}, "label": int(digit)} for image, digit in pairs]
+    drawn = [
+        {"record": {"image": distorted(image, rng)}, "label": int(digit)} for image, digit in pairs
+    ]
+    return clean + drawn
+
+
+def calibration() -> list[dict]:
+    """Training digits (never the held-out ones) to calibrate static int8 quantisation on."""
+    images = _split()[0][:CALIBRATION_IMAGES]
+    return [{"image": render(image)} for image in images]
+
+
+def training_data() -> tuple:
+    """What `train` learns from, for the model report's provenance (only its hash is kept)."""
+    images, _, labels, _ = _split()
+    return images, labels

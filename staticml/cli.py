@@ -78,6 +78,13 @@ def _listen_options(
     help="Run the built site in headless Chromium: the runtime must start and every sample "
     "must match its CPython reference.",
 )
+@click.option(
+    "--compress",
+    default=None,
+    metavar="off|auto|VARIANT",
+    help="Override compress.mode: off ships the model as given, auto the smallest variant that "
+    "passes the accuracy gate, a variant name (fp16, int8-dynamic, ...) that one.",
+)
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the site after building it.")
 @_listen_options(" (with --serve)")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
@@ -86,19 +93,20 @@ def build(
     out: Path,
     node_modules: Path | None,
     verify: bool,
+    compress: str | None,
     then_serve: bool,
     host: str,
     port: int,
     quiet: bool,
 ) -> None:
     """Build the app in APP_DIR (it holds staticml.toml) into a static site."""
-    from staticml.config import load_config
+    from staticml.config import load_config, with_compress_mode
     from staticml.progress import RichReporter, SilentReporter
     from staticml.stages import build_app
     from staticml.summary import print_summary
 
     with _user_errors():
-        config = load_config(app_dir)
+        config = with_compress_mode(load_config(app_dir), compress)
         reporter = SilentReporter() if quiet else RichReporter()
         result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
         if not quiet:

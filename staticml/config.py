@@ -6,6 +6,7 @@ reported at once, each with the file, key and line, before any build work starts
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import tomllib
@@ -21,6 +22,8 @@ from staticml.settings import (
     SETTINGS,
     EntryPoint,
     Setting,
+    compress_mode,
+    unknown_pruning,
 )
 
 __all__ = ["FIELD_SETTINGS", "SETTINGS", "AppConfig", "EntryPoint", "Field", "load_config"]
@@ -71,6 +74,7 @@ class ModelSettings:
     label_output: str | None
     probabilities_output: str | None
     value_output: str | None
+    training_data: EntryPoint | None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,20 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
+class CompressSettings:
+    """How the build picks the model variant it ships (see `staticml.stages.compress`)."""
+
+    mode: str
+    budget: float
+    relative_budget: float
+    eval: EntryPoint | None
+    eval_file: Path | None
+    label: str
+    calibration: EntryPoint | None
+    prune: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class RuntimeSettings:
     threads: int
     boot_timeout: float
@@ -132,6 +150,7 @@ class AppConfig:
     monitor: MonitorSettings
     runtime: RuntimeSettings
     brotli_quality: int
+    compress: CompressSettings
 
     def runtime_spec(self, n_features: int) -> dict[str, Any]:
         """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
@@ -175,6 +194,20 @@ def load_config(app_dir: Path | str) -> AppConfig:
     if problems:
         raise ConfigError(_format_problems(source, text, problems))
     return _assemble(app_dir, source, values, fields)
+
+
+def with_compress_mode(config: AppConfig, mode: str | None) -> AppConfig:
+    """`config` with `compress.mode` overridden (the CLI's `--compress`)."""
+    if mode is None:
+        return config
+    try:
+        parsed = compress_mode(mode)
+    except ValueError as exc:
+        raise ConfigError(f"--compress: {exc}") from exc
+    problem = unknown_pruning(parsed, config.compress.prune)
+    if problem:
+        raise ConfigError(f"--compress: {problem} in {config.source}.")
+    return dataclasses.replace(config, compress=dataclasses.replace(config.compress, mode=parsed))
 
 
 def _parse_table(
@@ -244,11 +277,23 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
                 "training records) or monitor.reference_file",
             )
         )
-    for key in ("model.file", "samples.file", "page.template", "monitor.reference_file"):
+    for key in (
+        "model.file",
+        "samples.file",
+        "page.template",
+        "monitor.reference_file",
+        "compress.eval_file",
+    ):
         if values[key] is not None and not (app_dir / values[key]).is_file():
             problems.append(_Problem(key, f"{app_dir / values[key]} does not exist"))
     if values["samples.source"] is not None and values["samples.file"] is not None:
         problems.append(_Problem("samples", "give samples.source or samples.file, not both"))
+    if values["compress.eval"] is not None and values["compress.eval_file"] is not None:
+        problems.append(_Problem("compress", "give compress.eval or compress.eval_file, not both"))
+    mode, levels = values["compress.mode"], values["compress.prune"]
+    problem = unknown_pruning(mode, levels) if mode and levels is not None else None
+    if problem:
+        problems.append(_Problem("compress.mode", problem))
     batch = values["preprocess.batch"]
     entry = values["preprocess.entry"]
     if batch is not None and entry is not None and batch.package != entry.package:
@@ -329,7 +374,7 @@ def _assemble(
         title=v["app.title"] or v["app.name"],
         description=v["app.description"],
         model=ModelSettings(
-            file=app_dir / v["model.file"] if v["model.file"] else None,
+            file=_in_app(app_dir, v["model.file"]),
             train=v["model.train"],
             input_name=v["model.input_name"],
             n_features=v["model.n_features"],
@@ -337,6 +382,7 @@ def _assemble(
             label_output=v["model.label_output"],
             probabilities_output=v["model.probabilities_output"],
             value_output=v["model.value_output"],
+            training_data=v["model.training_data"],
         ),
         output=OutputSettings(
             kind=v["output.kind"],
@@ -350,15 +396,13 @@ def _assemble(
             dependencies=v["preprocess.dependencies"],
         ),
         samples=v["samples.source"],
-        samples_file=app_dir / v["samples.file"] if v["samples.file"] else None,
+        samples_file=_in_app(app_dir, v["samples.file"]),
         fields=tuple(_field(f) for f in fields),
-        page_template=app_dir / v["page.template"] if v["page.template"] else None,
+        page_template=_in_app(app_dir, v["page.template"]),
         monitor=MonitorSettings(
             collector=v["monitor.collector"],
             reference=v["monitor.reference"],
-            reference_file=app_dir / v["monitor.reference_file"]
-            if v["monitor.reference_file"]
-            else None,
+            reference_file=_in_app(app_dir, v["monitor.reference_file"]),
             min_predictions=v["monitor.min_predictions"],
             interval_minutes=v["monitor.interval_minutes"],
             epsilon=v["monitor.epsilon"],
@@ -368,7 +412,21 @@ def _assemble(
             threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
         ),
         brotli_quality=v["build.brotli_quality"],
+        compress=CompressSettings(
+            mode=v["compress.mode"],
+            budget=v["compress.budget"],
+            relative_budget=v["compress.relative_budget"],
+            eval=v["compress.eval"],
+            eval_file=_in_app(app_dir, v["compress.eval_file"]),
+            label=v["compress.label"],
+            calibration=v["compress.calibration"],
+            prune=v["compress.prune"],
+        ),
     )
+
+
+def _in_app(app_dir: Path, relative: str | None) -> Path | None:
+    return app_dir / relative if relative else None
 
 
 def _field(f: dict[str, Any]) -> Field:

@@ -16,6 +16,11 @@ REQUIRED: Any = object()
 FIELD_TYPES = ("number", "integer", "category", "text", "image")
 MODEL_SUFFIXES = (".onnx", ".joblib", ".pkl", ".pickle")
 OUTPUT_KINDS = ("classification", "regression")
+# The compressed variants of a model the build can make (besides `pruned-NN` and
+# `pruned-NN-int8`, two per `compress.prune` level); `fp32` is the model as given.
+VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static")
+COMPRESS_MODES = ("auto", "off")
+_PRUNED = re.compile(r"^pruned-(\d{2})(-int8)?$")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -153,6 +158,40 @@ def one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
     return parse
 
 
+def fractions(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1 for v in value
+    ):
+        raise ValueError(f"expected a list of fractions between 0 and 1, got {describe(value)}")
+    percents = [round(v * 100) for v in value]
+    if len(set(percents)) != len(percents) or any(not 1 <= p <= 99 for p in percents):
+        raise ValueError("the levels must differ in whole percents, from 0.01 to 0.99")
+    return tuple(p / 100 for p in sorted(percents))
+
+
+def compress_mode(value: Any) -> str:
+    """`auto`, `off`, or the name of one variant to ship regardless of the gate."""
+    text = string(value)
+    if text in COMPRESS_MODES or text in VARIANTS or _PRUNED.match(text):
+        return text
+    raise ValueError(
+        f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN, pruned-NN-int8), "
+        f"got {text!r}"
+    )
+
+
+def pruned_name(level: float) -> str:
+    return f"pruned-{round(level * 100):02d}"
+
+
+def unknown_pruning(mode: str, levels: tuple[float, ...]) -> str | None:
+    """Why `mode` names a pruned variant the `compress.prune` levels do not make, if it does."""
+    if not mode.startswith("pruned-") or mode.removesuffix("-int8") in map(pruned_name, levels):
+        return None
+    made = ", ".join(pruned_name(level) for level in levels) or "none"
+    return f"{mode} is not made by the compress.prune levels (they make {made})"
+
+
 def string_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"expected a list of strings, got {describe(value)}")
@@ -257,6 +296,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Regressors: the output tensor with the predicted value (default: the only output).",
     ),
     Setting(
+        "model.training_data",
+        entry_point,
+        None,
+        "Optional build-time `module:function` returning the training data (arrays or bytes); "
+        "only its sha256 is recorded, in the model report's provenance.",
+    ),
+    Setting(
         "output.kind",
         one_of(OUTPUT_KINDS),
         None,
@@ -359,6 +405,59 @@ SETTINGS: tuple[Setting, ...] = (
         positive_seconds,
         60.0,
         "Seconds the page waits for the runtimes to start before showing an error.",
+    ),
+    Setting(
+        "compress.mode",
+        compress_mode,
+        "auto",
+        "`auto` ships the smallest variant that keeps accuracy within the budget and runs in "
+        "the browser like CPython; `off` ships the model as given; a variant name ships that one.",
+    ),
+    Setting(
+        "compress.budget",
+        non_negative,
+        0.5,
+        "Classifiers: the most accuracy a compressed variant may lose, in percentage points.",
+    ),
+    Setting(
+        "compress.relative_budget",
+        non_negative,
+        1.0,
+        "Regressors: the most the mean absolute error may grow, in percent of the original's.",
+    ),
+    Setting(
+        "compress.eval",
+        entry_point,
+        None,
+        "Build-time `module:function` returning held-out `{'record': ..., 'label': ...}` items "
+        "the variants are measured on (without labels: agreement with the original).",
+    ),
+    Setting(
+        "compress.eval_file",
+        relative_path((".csv", ".json")),
+        None,
+        "A CSV (one column per field, plus the label column) or JSON file of evaluation items, "
+        "instead of `compress.eval`.",
+    ),
+    Setting(
+        "compress.label",
+        string,
+        "label",
+        "The label column of `compress.eval_file` (a class value, or the target of a regressor).",
+    ),
+    Setting(
+        "compress.calibration",
+        entry_point,
+        None,
+        "Build-time `module:function` returning records to calibrate static int8 quantisation "
+        "on (default: the evaluation records).",
+    ),
+    Setting(
+        "compress.prune",
+        fractions,
+        (0.5, 0.9),
+        "Magnitude-pruning levels: for each, a variant with that share of each weight matrix's "
+        "smallest weights set to zero (`pruned-50`), and the same quantised (`pruned-50-int8`).",
     ),
     Setting(
         "build.brotli_quality",

@@ -21,8 +21,8 @@ from typing import Any
 
 from staticml.errors import StaticMLError
 from staticml.serve import create_app
+from staticml.stages.measure import TOLERANCE
 
-TOLERANCE = 1e-5
 CHROMIUM_ENV = "STATICML_CHROMIUM"
 CHROMIUM_ARGS = (
     "--no-sandbox",
@@ -54,34 +54,43 @@ class Verification:
         )
 
 
-def chromium_path() -> str:
+def chromium_path(purpose: str = "--verify", error: type[StaticMLError] = VerifyError) -> str:
     found = (
         os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
     )
     if not found or not Path(found).exists():
-        raise VerifyError(
-            "--verify needs Chromium: install Debian's `chromium` package (apt-get install chromium) "
+        raise error(
+            f"{purpose} needs Chromium: install Debian's `chromium` package (apt-get install chromium) "
             f"or point {CHROMIUM_ENV} at a Chromium binary."
         )
     return found
 
 
-def verify_site(site: Path, timeout: float = 120.0) -> Verification:
-    """Open the site in headless Chromium and check the runtime and every sample."""
+@contextmanager
+def chromium(
+    purpose: str = "--verify", error: type[StaticMLError] = VerifyError
+) -> Iterator[tuple[Any, type[Exception]]]:
+    """Headless Chromium driven by Playwright, and Playwright's error type."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        raise VerifyError(
-            "--verify drives Chromium with Playwright: pip install 'staticml[verify]'."
+        raise error(
+            f"{purpose} drives Chromium with Playwright, which is not installed: pip install playwright."
         ) from exc
-    executable = chromium_path()
-    with _serving(site) as origin, sync_playwright() as playwright:
+    executable = chromium_path(purpose, error)
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
         try:
-            return _check_page(browser, origin, timeout, PlaywrightError)
+            yield browser, PlaywrightError
         finally:
             browser.close()
+
+
+def verify_site(site: Path, timeout: float = 120.0) -> Verification:
+    """Open the site in headless Chromium and check the runtime and every sample."""
+    with serving(site) as origin, chromium() as (browser, playwright_error):
+        return _check_page(browser, origin, timeout, playwright_error)
 
 
 def _check_page(
@@ -177,7 +186,8 @@ def _page_message(exc: Exception) -> str:
 
 
 @contextmanager
-def _serving(site: Path) -> Iterator[str]:
+def serving(site: Path) -> Iterator[str]:
+    """`site` served as `staticml serve` serves it, on a free port of 127.0.0.1."""
     import uvicorn
 
     with socket.socket() as sock:

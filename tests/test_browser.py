@@ -38,6 +38,27 @@ def test_every_sample_matches_the_cpython_reference(ready_page, built_site):
         assert result["model"]["classes"] == [str(d) for d in range(10)]
 
 
+def test_the_model_report_page_is_linked_and_shows_every_variant(server, built_site, open_browser):
+    report = json.loads((built_site.path / "model.json").read_text())
+    watched = open_browser(server.url)
+    page = watched.new_page()
+    page.goto(server.url)
+    page.click("#model-report")
+    page.wait_for_url("**/model.html")
+    assert page.text_content("#chosen") == report["choice"]["variant"]
+    rows = page.locator("#variants tbody tr")
+    assert rows.count() == len(report["variants"])
+    assert page.get_attribute(f"#variant-{report['choice']['variant']}", "class") == "chosen"
+    for variant in report["variants"]:
+        text = page.text_content(f"#variant-{variant['name']}")
+        assert all(reason in text for reason in variant["reasons"])
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('tr.chosen')).backgroundColor")
+        != "rgba(0, 0, 0, 0)"
+    )
+    watched.assert_clean()
+
+
 def test_the_page_shows_ready_with_runtime_versions(ready_page):
     assert ready_page.text_content("#status-stage") == "Ready."
     bytes_line = ready_page.text_content("#status-bytes")

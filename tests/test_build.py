@@ -8,6 +8,7 @@ import json
 import re
 
 import brotli
+import numpy as np
 import pytest
 
 from staticml.config import load_config
@@ -17,6 +18,9 @@ from staticml.stages import build_app
 from tests.conftest import APP_DIR
 
 VARIANT = re.compile(r"\.(br|gz)$")
+# Files of one build beside the release, not listed in the manifest: the manifest itself and the
+# model report (it holds the build time and measured latencies).
+BUILD_RECORDS = {"bundle.json", "model.json", "model.html"}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def test_the_manifest_lists_every_file_with_size_and_hash(built_site, manifest):
     on_disk = {
         p.relative_to(site).as_posix()
         for p in site.rglob("*")
-        if p.is_file() and not VARIANT.search(p.name) and p.name != "bundle.json"
+        if p.is_file() and not VARIANT.search(p.name) and p.name not in BUILD_RECORDS
     }
     assert on_disk == set(manifest["assets"])
     for path, meta in manifest["assets"].items():
@@ -65,6 +69,8 @@ def test_only_the_pinned_runtime_files_are_vendored(manifest):
 def test_the_page_links_hashed_assets_with_integrity(built_site, manifest):
     html = (built_site.path / "index.html").read_text()
     for path in re.findall(r'(?:src|href)="([^"]+)"', html):
+        if path in BUILD_RECORDS:
+            continue
         meta = manifest["assets"][path]
         if path.endswith((".js", ".css")):
             assert f'integrity="{integrity(meta["sha256"])}"' in html
@@ -99,6 +105,10 @@ def test_the_build_prints_progress_and_a_summary(built_site):
     files = len(json.loads((built_site.path / "bundle.json").read_text())["assets"])
     assert re.search(rf"all {files} files\s+│\s+[\d.]+ MB\s+│\s+[\d.]+ MB\s+│\s+[\d.]+ MB", output)
     assert "20 sample(s) shipped with CPython reference predictions" in output
+    assert "Model variants, measured on 900 records" in output
+    assert "Data: compress.eval = 'train:evaluation'" in output
+    chosen = json.loads((built_site.path / "model.json").read_text())["choice"]["variant"]
+    assert f"Shipped model: {chosen}: {chosen} is the smallest variant" in output
     assert "Next: staticml serve" in output
 
 
@@ -118,3 +128,80 @@ def test_a_second_build_is_identical(built_site, tmp_path):
         built_site.path / "index.html"
     ).read_bytes()
     assert result.samples == 20 and result.served_bytes("br") < result.raw_bytes / 3
+    assert (
+        result.model_report["choice"]
+        == json.loads((built_site.path / "model.json").read_text())["choice"]
+    )
+
+
+@pytest.fixture(scope="module")
+def model_report(built_site):
+    return json.loads((built_site.path / "model.json").read_text())
+
+
+def shipped_model(site, manifest) -> bytes:
+    [path] = [p for p, meta in manifest["assets"].items() if meta["kind"] == "model"]
+    return (site / path).read_bytes()
+
+
+def test_the_demo_ships_the_gated_choice(built_site, manifest, model_report, demo_model):
+    choice = model_report["choice"]
+    variants = {v["name"]: v for v in model_report["variants"]}
+    shipped = shipped_model(built_site.path, manifest)
+    assert choice["mode"] == "auto" and choice["sha256"] == hashlib.sha256(shipped).hexdigest()
+    assert manifest["predict"]["model"]["sha256"] == choice["sha256"]
+    assert len(demo_model.onnx) >= 1_000_000, (
+        "the demo model is big enough for compression to matter"
+    )
+    assert variants["fp32"]["bytes"]["raw"] == len(demo_model.onnx)
+    assert choice["variant"] != "fp32" and variants[choice["variant"]]["passed"]
+    assert choice["smaller"]["brotli"] > 2
+    served = min(v["bytes"]["brotli"] for v in variants.values() if v["passed"])
+    assert variants[choice["variant"]]["bytes"]["brotli"] == served
+    for variant in variants.values():
+        assert variant["passed"] or variant["reasons"], variant["name"]
+    provenance = model_report["provenance"]
+    assert provenance["original_sha256"] == hashlib.sha256(demo_model.onnx).hexdigest()
+    assert provenance["source"] == "model.train = 'train:train'"
+    assert (
+        provenance["source_sha256"]
+        == hashlib.sha256((APP_DIR / "train.py").read_bytes()).hexdigest()
+    )
+    assert len(provenance["training_data_sha256"]) == 64 and provenance["staticml"]
+    assert model_report["release"] == manifest["release"]
+
+
+def test_the_demo_report_is_recomputed_independently(
+    built_site, manifest, model_report, demo_model
+):
+    """Accuracy, agreement and bytes of fp32 and the shipped variant, from the app's own code."""
+    import onnxruntime
+    import train
+    from digits.preprocess import features
+
+    items = train.evaluation()
+    vectors = np.asarray([features(item["record"]) for item in items], dtype=np.float32)
+    truth = [str(item["label"]) for item in items]
+
+    def labels(model: bytes) -> list[str]:
+        session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+        return [str(session.run(None, {"input": v.reshape(1, -1)})[0][0]) for v in vectors]
+
+    def share(left, right) -> float:
+        return sum(a == b for a, b in zip(left, right, strict=True)) / len(left)
+
+    shipped = shipped_model(built_site.path, manifest)
+    original, compressed = labels(demo_model.onnx), labels(shipped)
+    variants = {v["name"]: v for v in model_report["variants"]}
+    chosen = variants[model_report["choice"]["variant"]]
+    assert model_report["evaluation"]["rows"] == len(items) == 900
+    assert variants["fp32"]["metric"] == pytest.approx(share(original, truth))
+    assert chosen["metric"] == pytest.approx(share(compressed, truth))
+    assert chosen["agreement"] == pytest.approx(share(compressed, original))
+    assert chosen["drop"] == pytest.approx(
+        100 * (share(original, truth) - share(compressed, truth))
+    )
+    assert chosen["drop"] <= model_report["budget"]["limit"]
+    assert chosen["bytes"]["raw"] == len(shipped)
+    assert chosen["bytes"]["brotli"] == len(brotli.compress(shipped, quality=11))
+    assert chosen["bytes"]["gzip"] == len(gzip.compress(shipped, compresslevel=9, mtime=0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import click
@@ -30,6 +31,16 @@ def test_every_cli_option_is_documented():
                 assert any(f"`{opt}" in text for opt in param.opts), (
                     f"staticml {name} {param.opts} is undocumented"
                 )
+
+
+def test_the_readme_headline_is_what_the_build_reports(built_site):
+    from scripts.readme_headline import section
+    from staticml.stages.report import headline
+
+    report = json.loads((built_site.path / "model.json").read_text())
+    assert section((ROOT / "README.md").read_text()) == headline(report), (
+        "README.md's headline is stale: run `python scripts/readme_headline.py DIST` on a fresh build"
+    )
 
 
 def test_the_readme_commands_are_the_ones_ci_runs():

@@ -4,8 +4,10 @@ No scikit-learn estimator is involved: the model is a least-squares linear regre
 standardised features, written node by node with `onnx.helper` (this is how a model exported
 from any framework arrives: just an .onnx file). Run from this folder: `python make_model.py`.
 It writes `model.onnx`, the scaling constants the preprocessing uses
-(`diabetes_app/scaling.json`), `samples.json` (held-out patients) and `reference.json` (the
-training patients, the drift-monitoring baseline's data). All are committed.
+(`diabetes_app/scaling.json`), `samples.json` (held-out patients), `reference.json` (the
+training patients, the drift-monitoring baseline's data) and `eval.json` (all 40 held-out
+patients with their measured progression as the label, which the build measures the
+compressed model variants on). All are committed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def main() -> None:
         json.dump(samples, handle, indent=1)
     with open("reference.json", "w") as handle:
         json.dump([record(row) for row in x], handle)
+    held_out = [
+        {"record": record(row), "label": float(target)}
+        for row, target in zip(data.data[test], data.target[test], strict=True)
+    ]
+    with open("eval.json", "w") as handle:
+        json.dump(held_out, handle, indent=1)
     predicted = ((data.data[test] - mean) / std) @ weights + bias
     error = np.abs(predicted - data.target[test]).mean()
     print(f"held-out mean absolute error: {error:.1f} (target range 25-346)")

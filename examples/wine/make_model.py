@@ -1,9 +1,11 @@
 """Train the wine example's model and save it with joblib, as a data scientist would.
 
 Run from this folder: `python make_model.py`. It writes `model.joblib` (a scaler + logistic
-regression pipeline), `samples.csv` (held-out rows, one column per input field) and
-`reference.csv` (the training rows, the drift-monitoring baseline's data). All are
-committed, so building the example needs neither this script nor the data set.
+regression pipeline), `samples.csv` (held-out rows, one column per input field),
+`reference.csv` (the training rows, the drift-monitoring baseline's data) and `eval.csv`
+(every held-out row with its class in a `label` column, which the build measures the
+compressed model variants on). All are committed, so building the example needs neither this
+script nor the data set.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def main() -> None:
     joblib.dump(model, "model.joblib")
     write_rows("samples.csv", test_x[:12])
     write_rows("reference.csv", train_x)
+    with open("eval.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*FEATURES, "label"])
+        for row, label in zip(test_x, test_y, strict=True):
+            writer.writerow([*(_shown(v) for v in row), int(label)])
 
 
 def write_rows(path: str, rows) -> None:

@@ -33,11 +33,14 @@ def bundle_manifest(
     assets: Iterable[Asset],
     encoded: Mapping[str, tuple[Encoded, ...]],
     page: Mapping[str, Any],
+    report: str | None = None,
 ) -> bytes:
     """The manifest. From the page configuration it keeps `predict` (the wheels in install
     order, the preprocessing spec, the model's inputs and outputs), so tools other than the page
     (batch scoring, verification) run the bundle exactly as the browser does, and `monitor`
-    (where summaries go), which servers need for the Content Security Policy."""
+    (where summaries go), which servers need for the Content Security Policy. `report` names
+    the model report: a record of the build written beside the release and, like the manifest
+    itself, not listed in it."""
     runtime = page["runtime"]
     listing = {
         asset.path: {
@@ -58,6 +61,7 @@ def bundle_manifest(
         "runtimes": {spec.package: spec.version for spec in RUNTIMES},
         "predict": {key: runtime[key] for key in ("wheels", "python", "model")},
         "monitor": {"collector": (page.get("monitor") or {}).get("collector")},
+        "report": report,
         "assets": listing,
     }
     return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")

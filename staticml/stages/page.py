@@ -32,6 +32,7 @@ def page_config(
     assets: Mapping[str, Asset],
     release: str,
     monitor: MonitorArtifact | None = None,
+    report: str | None = None,
 ) -> dict[str, Any]:
     """The one JSON object the page script and its worker are configured by.
 
@@ -56,6 +57,7 @@ def page_config(
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
+        "report": report,
         "fields": [f.spec() for f in config.fields],
         "output": output,
         "batch": not any(f.type == "image" for f in config.fields),

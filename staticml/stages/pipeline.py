@@ -1,10 +1,12 @@
 """The build: small stages from the app config to a folder of static files.
 
-    config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ reference_predictions
-           ─ vendor runtimes ─ page_config/render_page ─ precompress ─ bundle_manifest ─ write_site
+    config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ compress_model
+           ─ reference_predictions ─ vendor runtimes ─ page_config/render_page ─ precompress
+           ─ bundle_manifest ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
-touches the output folder.
+touches the output folder. The model report (`model.json`, `model.html`) is written beside the
+release but is not part of it: it records this build's time and timings.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import staticml
 from staticml.config import AppConfig
@@ -23,6 +25,7 @@ from staticml.runtimes import RUNTIMES, RuntimeFiles, default_node_modules, loca
 from staticml.site import site_files, site_root
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
+from staticml.stages.compress import compress_model
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.manifest import bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
@@ -31,6 +34,7 @@ from staticml.stages.page import page_config, render_page, template_source, whee
 from staticml.stages.precompress import Encoded, default_cache_dir, precompress
 from staticml.stages.purity import check_browser_imports
 from staticml.stages.reference import SampleSet, reference_predictions
+from staticml.stages.report import REPORT_JSON, REPORT_PAGE, render_report, report_json
 from staticml.stages.wheels import Wheels, pack_wheels
 from staticml.stages.write import write_site
 
@@ -48,6 +52,7 @@ class BuildResult:
     encoded: dict[str, tuple[Encoded, ...]]
     samples: int
     kind: str
+    model_report: dict[str, Any]
     verification: Verification | None = None
 
     @property
@@ -104,6 +109,16 @@ def _build(
         else f"Loading {config.model.file.name if config.model.file else 'the model'}"
     )
     model = load_model(config)
+    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
+    cache = cache_dir or default_cache_dir()
+
+    report.stage(
+        "Measuring the model (compression off)"
+        if config.compress.mode == "off"
+        else "Compressing the model: every variant measured in CPython and in Chromium"
+    )
+    compression = compress_model(config, model, wheels, runtimes[1], cache)
+    model = compression.model
 
     report.stage("Computing reference predictions and the monitoring baseline in CPython")
     samples = reference_predictions(config, model, wheels)
@@ -111,7 +126,6 @@ def _build(
     monitor = monitoring_baseline(config, model, wheels)
 
     report.stage("Vendoring Pyodide and onnxruntime-web")
-    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
     site = site_root()
     named = _named_assets(model, wheels, samples, runtimes, site)
     if monitor is not None:
@@ -121,9 +135,14 @@ def _build(
 
     page_source = template_source(config, site).read_text(encoding="utf-8")
     release = release_id(named.values(), page_source + config_text(config))
-    page = page_config(config, model, named, release, monitor)
+    page = page_config(config, model, named, release, monitor, report=REPORT_PAGE)
     html = render_page(config, page, named, site)
     everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
+    model_report = {**compression.report, "release": release}
+    records = {
+        REPORT_JSON: report_json(model_report),
+        REPORT_PAGE: render_report(model_report, named["static/style.css"], site),
+    }
 
     report.stage("Precompressing (gzip, brotli)", total=len(everything))
     lock = threading.Lock()
@@ -132,16 +151,20 @@ def _build(
         with lock:
             report.advance()
 
-    encoded = precompress(
-        everything, config.brotli_quality, cache_dir or default_cache_dir(), advance
-    )
-    manifest = bundle_manifest(config, release, everything, encoded, page)
+    encoded = precompress(everything, config.brotli_quality, cache, advance)
+    manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
 
     report.stage(f"Writing {out_dir}")
-    write_site(out_dir, everything, encoded, manifest)
+    write_site(out_dir, everything, encoded, manifest, records)
     log.info("built release %s into %s", release, out_dir)
     return BuildResult(
-        out_dir.resolve(), release, tuple(everything), encoded, len(samples.samples), model.kind
+        out_dir.resolve(),
+        release,
+        tuple(everything),
+        encoded,
+        len(samples.samples),
+        model.kind,
+        model_report,
     )
 
 

@@ -63,9 +63,7 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
     named = load_samples(config)
     if not named:
         return SampleSet(())
-    with wheels_on_path(wheels.all()):
-        predictor = Predictor(config.runtime_spec(model.n_features))
-        features = [_features(predictor, name, record) for name, record in named]
+    features = feature_vectors(config, model.n_features, wheels, named, "sample")
     session = reference_session(model.onnx)
     return SampleSet(
         tuple(
@@ -73,6 +71,19 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
             for (name, record), vector in zip(named, features, strict=True)
         )
     )
+
+
+def feature_vectors(
+    config: AppConfig,
+    n_features: int,
+    wheels: Wheels,
+    named: Sequence[tuple[str, dict[str, Any]]],
+    what: str,
+) -> list[Any]:
+    """Each record's feature vector, from the preprocessing as packed in the shipped wheels."""
+    with wheels_on_path(wheels.all()):
+        predictor = Predictor(config.runtime_spec(n_features))
+        return [_features(predictor, f"{what} {name!r}", record) for name, record in named]
 
 
 def reference_session(onnx: bytes) -> onnxruntime.InferenceSession:
@@ -163,11 +174,11 @@ def _checked_samples(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
     return named
 
 
-def _features(predictor: Predictor, name: str, record: dict[str, Any]) -> Any:
+def _features(predictor: Predictor, what: str, record: dict[str, Any]) -> Any:
     try:
         return predictor.features(record)
     except (RecordError, ValueError) as exc:
-        raise BuildError(f"sample {name!r} is not a valid record: {exc}") from exc
+        raise BuildError(f"{what} is not a valid record: {exc}") from exc
 
 
 @contextmanager

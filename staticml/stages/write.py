@@ -18,7 +18,9 @@ def write_site(
     assets: Iterable[Asset],
     encoded: Mapping[str, tuple[Encoded, ...]],
     manifest: bytes,
+    records: Mapping[str, bytes] | None = None,
 ) -> None:
+    """Write the site; `records` are files of this build outside the release (the report)."""
     out_dir = out_dir.resolve()
     _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +37,8 @@ def write_site(
                 target.with_name(target.name + ENCODINGS[variant.encoding]).write_bytes(
                     variant.data
                 )
+        for name, data in (records or {}).items():
+            (staging / name).write_bytes(data)
         (staging / MANIFEST).write_bytes(manifest)
         staging.chmod(0o755)
         _swap(staging, out_dir)

@@ -1,0 +1,55 @@
+// Runs each model variant of a build in onnxruntime-web (plain wasm, one thread, as the page
+// does) on the evaluation rows, one row per call, and returns every output and the median
+// time of one call. Driven by staticml/stages/browser.py through `window.staticmlBench`.
+import * as ort from "./ort/ort.wasm.min.mjs";
+
+ort.env.wasm.wasmPaths = new URL("./ort/", location.href).href;
+ort.env.wasm.numThreads = 1;
+ort.env.wasm.proxy = false;
+
+function plain(value) {
+  return typeof value === "bigint" ? Number(value) : value;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function runVariant(variant, plan, features) {
+  const session = await ort.InferenceSession.create(
+    new Uint8Array(await (await fetch(variant.url)).arrayBuffer()),
+    { executionProviders: ["wasm"] },
+  );
+  const width = plan.nFeatures;
+  const outputs = Object.fromEntries(plan.outputs.map((name) => [name, []]));
+  const times = [];
+  try {
+    for (let row = 0; row < plan.rows; row++) {
+      const input = new ort.Tensor("float32", features.slice(row * width, (row + 1) * width), [1, width]);
+      const started = performance.now();
+      const result = await session.run({ [plan.input]: input });
+      times.push(performance.now() - started);
+      for (const name of plan.outputs) outputs[name].push(Array.from(result[name].data, plain));
+    }
+  } finally {
+    await session.release();
+  }
+  return { name: variant.name, outputs, latencyMs: median(times) };
+}
+
+async function run(plan) {
+  const features = new Float32Array(await (await fetch(plan.features)).arrayBuffer());
+  const results = [];
+  for (const variant of plan.variants) {
+    try {
+      results.push(await runVariant(variant, plan, features));
+    } catch (error) {
+      results.push({ name: variant.name, error: String(error?.message ?? error) });
+    }
+  }
+  return results;
+}
+
+window.staticmlBench = { run, version: ort.env.versions?.web ?? "" };

@@ -1,0 +1,124 @@
+"""Stage: every model variant run in onnxruntime-web's wasm backend, in headless Chromium.
+
+A variant CPython runs may still fail in the browser (an operator or data type the wasm build
+lacks) or give other numbers there; only the browser can tell. A throw-away page with the
+pinned onnxruntime-web files, the variants and the evaluation rows is served on 127.0.0.1
+exactly as `staticml serve` serves a site (same headers, same CSP), and `bench.mjs` runs each
+variant one row per call, as the page does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from staticml.errors import BuildError
+from staticml.runtimes import RuntimeFiles
+from staticml.stages.measure import Outputs, output_names, outputs_from
+from staticml.stages.model import ModelArtifact
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+PURPOSE = (
+    "compress.mode = 'auto' (which measures each model variant in the browser; "
+    "--compress off ships the model unmeasured there)"
+)
+TIMEOUT_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class BrowserRun:
+    name: str
+    outputs: Outputs | None
+    latency_ms: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BrowserRuns:
+    browser: str
+    runs: dict[str, BrowserRun]
+
+
+def run_in_browser(
+    variants: Sequence[tuple[str, bytes]],
+    model: ModelArtifact,
+    features: np.ndarray,
+    ort: RuntimeFiles,
+) -> BrowserRuns:
+    """Each variant's outputs on `features` and its median time per row, or why it failed."""
+    with tempfile.TemporaryDirectory(prefix="staticml-bench-") as folder:
+        plan = _lay_out(Path(folder), variants, model, features, ort)
+        # Playwright's sync API refuses to run in a thread with a running asyncio loop (a
+        # notebook's, or a test session's own Playwright): give it a thread of its own.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            version, results = thread.submit(_measure, Path(folder), plan).result()
+    runs = {r["name"]: _browser_run(r, model) for r in results}
+    return BrowserRuns(f"Chromium {version}", runs)
+
+
+def _measure(folder: Path, plan: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    from staticml.verify import chromium, serving
+
+    with serving(folder) as origin, chromium(PURPOSE, BuildError) as (browser, error):
+        try:
+            return _run(browser, origin, plan)
+        except error as exc:
+            raise BuildError(
+                f"headless Chromium could not run the model variants: {exc}. "
+                "Build with --compress off to ship the model unmeasured."
+            ) from exc
+
+
+def _lay_out(
+    root: Path,
+    variants: Sequence[tuple[str, bytes]],
+    model: ModelArtifact,
+    features: np.ndarray,
+    ort: RuntimeFiles,
+) -> dict[str, Any]:
+    for name in ("index.html", "bench.mjs"):
+        shutil.copyfile(BENCH / name, root / name)
+    (root / "ort").mkdir()
+    for path in ort.files:
+        shutil.copyfile(path, root / "ort" / path.name)
+    (root / "models").mkdir()
+    for name, data in variants:
+        (root / "models" / f"{name}.onnx").write_bytes(data)
+    (root / "features.bin").write_bytes(np.ascontiguousarray(features, dtype="<f4").tobytes())
+    (root / "bundle.json").write_text(json.dumps({"assets": {}}))  # nothing here is immutable
+    return {
+        "features": "features.bin",
+        "rows": int(features.shape[0]),
+        "nFeatures": model.n_features,
+        "input": model.input_name,
+        "outputs": output_names(model),
+        "variants": [{"name": name, "url": f"models/{name}.onnx"} for name, _ in variants],
+    }
+
+
+def _run(browser: Any, origin: str, plan: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_SECONDS * 1000)
+        page.goto(origin)
+        page.wait_for_function("window.staticmlBench !== undefined")
+        return browser.version, page.evaluate("(plan) => window.staticmlBench.run(plan)", plan)
+    finally:
+        context.close()
+
+
+def _browser_run(result: dict[str, Any], model: ModelArtifact) -> BrowserRun:
+    if "error" in result:
+        return BrowserRun(result["name"], None, None, result["error"])
+    return BrowserRun(
+        result["name"], outputs_from(model, result["outputs"]), float(result["latencyMs"])
+    )

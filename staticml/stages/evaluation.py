@@ -1,0 +1,176 @@
+"""Stage: the held-out data every model variant is measured on, as feature vectors.
+
+The app gives labelled records (`compress.eval` or `compress.eval_file`); without them the
+shipped samples are used, unlabelled, and variants are judged by agreement with the original.
+Records go through the preprocessing exactly as the samples do (the shipped wheels), so the
+numbers describe what visitors get.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from staticml.config import AppConfig
+from staticml.errors import BuildError
+from staticml.stages.imports import call, isolated_imports
+from staticml.stages.model import ModelArtifact
+from staticml.stages.reference import feature_vectors, load_samples
+from staticml.stages.wheels import Wheels
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    features: np.ndarray  # float32, [rows, n_features]
+    labels: tuple[Any, ...] | None  # class values (str) or regression targets (float)
+    source: str
+    sha256: str
+    calibration: np.ndarray
+    calibration_source: str
+
+    @property
+    def rows(self) -> int:
+        return int(self.features.shape[0])
+
+
+def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> EvalSet:
+    source, items = _items(config)
+    if not items:
+        raise BuildError(
+            f"compression has no data to measure the model variants on ({source} gave none): "
+            "set compress.eval or compress.eval_file (held-out records with labels), ship "
+            "samples, or set compress.mode = 'off'."
+        )
+    named = [
+        (str(item.get("name") or f"row {i + 1}"), item["record"]) for i, item in enumerate(items)
+    ]
+    features = _matrix(feature_vectors(config, model.n_features, wheels, named, "evaluation item"))
+    labels = _labels(items, model, source)
+    calibration, calibration_source = features, source
+    if config.compress.calibration is not None:
+        calibration_source = f"compress.calibration = '{config.compress.calibration}'"
+        records = _call(config, config.compress.calibration, "compress.calibration")
+        named = [
+            (f"record {i + 1}", _record(r, calibration_source, i)) for i, r in enumerate(records)
+        ]
+        calibration = _matrix(
+            feature_vectors(config, model.n_features, wheels, named, "calibration record")
+        )
+    return EvalSet(
+        features, labels, source, _digest(features, labels), calibration, calibration_source
+    )
+
+
+def _items(config: AppConfig) -> tuple[str, list[dict[str, Any]]]:
+    settings = config.compress
+    if settings.eval is not None:
+        where = f"compress.eval = '{settings.eval}'"
+        raw = _call(config, settings.eval, "compress.eval")
+        return where, [_item(item, where, i) for i, item in enumerate(raw)]
+    if settings.eval_file is not None:
+        return _items_from_file(settings.eval_file, settings.label)
+    samples = load_samples(config)
+    return "the shipped samples (unlabelled)", [{"name": n, "record": r} for n, r in samples]
+
+
+def _call(config: AppConfig, entry: Any, setting: str) -> list[Any]:
+    with isolated_imports(config.app_dir):
+        raw = call(entry, setting, config.app_dir)
+    if not isinstance(raw, list | tuple):
+        raise BuildError(f"{setting} = '{entry}' must return a list, got {type(raw).__name__}.")
+    return list(raw)
+
+
+def _item(item: Any, where: str, index: int) -> dict[str, Any]:
+    if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
+        raise BuildError(
+            f"{where}: item {index} must be {{'record': dict, 'label': value}}, got {item!r:.80}"
+        )
+    return item
+
+
+def _record(item: Any, where: str, index: int) -> dict[str, Any]:
+    record = item.get("record") if isinstance(item, dict) and "record" in item else item
+    if not isinstance(record, dict):
+        raise BuildError(f"{where}: item {index} must be a record (a dict), got {item!r:.80}")
+    return record
+
+
+def _items_from_file(path: Path, label: str) -> tuple[str, list[dict[str, Any]]]:
+    where = f"compress.eval_file {path.name}"
+    if path.suffix.lower() == ".json":
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise BuildError(f"{where} is not valid JSON: {exc}") from exc
+        if not isinstance(raw, list):
+            raise BuildError(f"{where} must hold a list of {{'record', 'label'}} items.")
+        return where, [_item(item, where, i) for i, item in enumerate(raw)]
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and label not in rows[0]:
+        raise BuildError(
+            f"{where} has no label column {label!r} (columns: {', '.join(rows[0])}); "
+            "set compress.label to the column holding the labels."
+        )
+    return where, [
+        {
+            "name": f"row {i + 1}",
+            "record": {k: v for k, v in row.items() if k not in (label, None)},
+            "label": row[label],
+        }
+        for i, row in enumerate(rows)
+    ]
+
+
+def _labels(
+    items: list[dict[str, Any]], model: ModelArtifact, where: str
+) -> tuple[Any, ...] | None:
+    given = ["label" in item and item["label"] not in (None, "") for item in items]
+    if not any(given):
+        return None
+    if not all(given):
+        raise BuildError(
+            f"{where}: {given.count(False)} of {len(items)} items have no label; label all of them or none."
+        )
+    if model.kind == "regression":
+        return tuple(_target(item["label"], where, i) for i, item in enumerate(items))
+    return tuple(_class_value(item["label"], model, where, i) for i, item in enumerate(items))
+
+
+def _target(value: Any, where: str, index: int) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise BuildError(f"{where}: item {index + 1} has label {value!r}, not a number.") from exc
+
+
+def _class_value(value: Any, model: ModelArtifact, where: str, index: int) -> str:
+    """A label as the model's class value; the displayed class names are accepted too."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    if text in model.class_values:
+        return text
+    if text in model.classes:
+        return model.class_values[model.classes.index(text)]
+    raise BuildError(
+        f"{where}: item {index + 1} has label {text!r}, which is not one of the model's classes "
+        f"({', '.join(model.class_values)})."
+    )
+
+
+def _matrix(vectors: list[Any]) -> np.ndarray:
+    return np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+
+
+def _digest(features: np.ndarray, labels: tuple[Any, ...] | None) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(features).tobytes())
+    digest.update(json.dumps(list(labels) if labels is not None else None).encode("utf-8"))
+    return digest.hexdigest()

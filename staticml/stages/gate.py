@@ -1,0 +1,162 @@
+"""Stage: the accuracy gate, and the choice of the variant to ship, with every reason.
+
+A variant passes when it was made, runs in CPython, loses no more than the budget (accuracy
+points for classifiers, percent of mean absolute error for regressors; without labels,
+disagreement with the original in the same units) and runs in onnxruntime-web with the same
+results as CPython on that same variant. Of those that pass, the fewest bytes as served
+(brotli) wins; the original is the fallback and is never rejected for its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from staticml.stages.measure import TOLERANCE, Parity, Quality
+
+ORIGINAL = "fp32"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    raw: int
+    gzip: int
+    brotli: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    kind: str
+    limit: float  # accuracy points (classifiers) or percent (regressors)
+    labelled: bool
+    scale: float = 1.0  # regressors without labels: the original's mean |prediction|
+
+    @property
+    def measure(self) -> str:
+        if self.kind == "regression":
+            return "MAE growth" if self.labelled else "mean deviation from fp32"
+        return "accuracy drop" if self.labelled else "disagreement with fp32"
+
+    @property
+    def unit(self) -> str:
+        return "%" if self.kind == "regression" else " points"
+
+    def describe(self) -> str:
+        return f"{self.measure} at most {self.limit:g}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Everything measured about one variant (None where that step could not run)."""
+
+    name: str
+    description: str
+    sizes: Sizes | None
+    quality: Quality | None
+    cpython_ms: float | None
+    browser_ms: float | None
+    parity: Parity | None
+    error: str | None = None  # why it was not made, or did not run in CPython
+    browser_error: str | None = None  # why it did not run in the browser (or was not tried)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    passed: bool
+    drop: float | None  # in the budget's units
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    chosen: str
+    mode: str
+    verdicts: tuple[Verdict, ...]
+    explanation: str
+
+
+def drop(candidate: Quality, original: Quality, budget: Budget) -> float:
+    """How much worse than the original, in the budget's units (negative: better)."""
+    if budget.kind == "regression":
+        if candidate.metric is not None and original.metric is not None:
+            return 100 * (candidate.metric - original.metric) / max(original.metric, 1e-12)
+        return 100 * candidate.mean_deviation / max(budget.scale, 1e-12)
+    if candidate.metric is not None and original.metric is not None:
+        return 100 * (original.metric - candidate.metric)
+    assert candidate.agreement is not None
+    return 100 * (1 - candidate.agreement)
+
+
+def judge(candidate: Candidate, baseline: Quality, budget: Budget) -> Verdict:
+    if candidate.error is not None or candidate.quality is None:
+        return Verdict(candidate.name, False, None, (f"not usable: {candidate.error}",))
+    lost = drop(candidate.quality, baseline, budget)
+    reasons = []
+    if lost > budget.limit + 1e-9:
+        reasons.append(
+            f"{budget.measure} {lost:.2f}{budget.unit} exceeds the budget of {budget.limit:g}{budget.unit}"
+        )
+    reasons.extend(_browser_reasons(candidate))
+    return Verdict(candidate.name, not reasons, lost, tuple(reasons))
+
+
+def _browser_reasons(candidate: Candidate) -> list[str]:
+    if candidate.browser_error is not None:
+        return [f"does not run in onnxruntime-web: {candidate.browser_error}"]
+    parity = candidate.parity
+    if parity is None:
+        return ["not measured in the browser"]
+    reasons = []
+    if parity.label_mismatches:
+        reasons.append(
+            f"onnxruntime-web predicts another label than CPython on {parity.label_mismatches} row(s)"
+        )
+    if parity.max_deviation > TOLERANCE:
+        reasons.append(
+            f"onnxruntime-web differs from CPython by {parity.max_deviation:.1e} (tolerance {TOLERANCE:g})"
+        )
+    return reasons
+
+
+def choose(candidates: Sequence[Candidate], budget: Budget, mode: str) -> Decision:
+    """The variant to ship under `mode` (`auto`, `off` or a variant's name), and why."""
+    baseline = next(c for c in candidates if c.name == ORIGINAL).quality
+    assert baseline is not None
+    verdicts = tuple(judge(c, baseline, budget) for c in candidates)
+    if mode == "off":
+        return Decision(ORIGINAL, mode, verdicts, "compression is off: the model ships as given")
+    if mode != "auto":
+        return Decision(mode, mode, verdicts, _forced(mode, verdicts))
+    sizes = {c.name: c.sizes for c in candidates}
+    passed = [v for v in verdicts if v.passed and sizes[v.name] is not None]
+    if not passed:
+        return Decision(
+            ORIGINAL, mode, verdicts, "no variant passed the gate: the model ships as given"
+        )
+    order = [c.name for c in candidates]
+    best = min(passed, key=lambda v: (_served(sizes[v.name]), order.index(v.name)))
+    return Decision(best.name, mode, verdicts, _why(best.name, verdicts, budget))
+
+
+def _served(sizes: Sizes | None) -> tuple[int, int, int]:
+    assert sizes is not None
+    return (sizes.brotli, sizes.gzip, sizes.raw)
+
+
+def _forced(mode: str, verdicts: Sequence[Verdict]) -> str:
+    verdict = next(v for v in verdicts if v.name == mode)
+    if verdict.passed:
+        return f"{mode} was asked for (compress.mode or --compress) and passes the gate"
+    return f"{mode} was asked for (compress.mode or --compress) although " + "; ".join(
+        verdict.reasons
+    )
+
+
+def _why(chosen: str, verdicts: Sequence[Verdict], budget: Budget) -> str:
+    rejected = [v.name for v in verdicts if not v.passed]
+    text = (
+        f"{chosen} is the smallest variant as served that stays within the budget "
+        f"({budget.describe()}) and runs in onnxruntime-web as in CPython"
+    )
+    return text + (f"; rejected: {', '.join(rejected)}" if rejected else "")

@@ -1,0 +1,75 @@
+"""Where a shipped model comes from, for the model report: hashes of its sources and the build."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+import staticml
+from staticml.config import AppConfig
+from staticml.hashing import sha256_hex
+from staticml.stages.imports import call, isolated_imports
+from staticml.stages.model import ModelArtifact
+
+
+def provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
+    return {
+        "source": model.origin,
+        "source_sha256": _source_digest(config),
+        "original_sha256": sha256_hex(model.onnx),
+        "training_data_sha256": _training_data_digest(config),
+        "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "staticml": staticml.__version__,
+    }
+
+
+def _source_digest(config: AppConfig) -> str | None:
+    """sha256 of the model file, or of the module holding the training function."""
+    if config.model.file is not None:
+        return sha256_hex(config.model.file.read_bytes())
+    assert config.model.train is not None
+    base = config.app_dir.joinpath(*config.model.train.module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return sha256_hex(path.read_bytes())
+    return None
+
+
+def _training_data_digest(config: AppConfig) -> str | None:
+    entry = config.model.training_data
+    if entry is None:
+        return None
+    with isolated_imports(config.app_dir):
+        value = call(entry, "model.training_data", config.app_dir)
+    return data_digest(value)
+
+
+def data_digest(value: Any) -> str:
+    """sha256 of bytes, or of arrays (or a mapping or sequence of them) with dtypes and shapes."""
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, bytes | bytearray):
+        digest.update(bytes(value))
+    elif isinstance(value, Mapping):
+        for key in sorted(value):
+            digest.update(str(key).encode("utf-8"))
+            _feed(digest, value[key])
+    elif isinstance(value, tuple | list) and not _is_numeric(value):
+        for item in value:
+            _feed(digest, item)
+    else:
+        array = np.ascontiguousarray(np.asarray(value))
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+
+
+def _is_numeric(value: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float | str) for v in value)

@@ -1,0 +1,101 @@
+"""The model report: `model.json` and the page `model.html` shipped beside the app.
+
+Both are records of one build, like `bundle.json`, not part of the release: they hold the build
+time and measured latencies, which differ between two builds of the same inputs, so they are
+not listed in the manifest and the release stays byte-identical. Every figure in them comes
+from the measurements of `staticml.stages.compress`; `headline` is the README's summary of them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import staticml
+from staticml.hashing import integrity
+from staticml.stages.assets import Asset
+
+REPORT_JSON = "model.json"
+REPORT_PAGE = "model.html"
+FORMAT = 1
+
+
+def report_json(report: dict[str, Any]) -> bytes:
+    return (json.dumps(report, indent=2) + "\n").encode("utf-8")
+
+
+def render_report(report: dict[str, Any], style: Asset, site: Path) -> bytes:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(site),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.filters["size"] = human_size
+    environment.filters["figure"] = figure
+    template = environment.get_template(REPORT_PAGE)
+    html = template.render(
+        report=report,
+        json_url=REPORT_JSON,
+        style={"url": style.path, "integrity": integrity(style.sha256)},
+        staticml_version=staticml.__version__,
+    )
+    return html.encode("utf-8")
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def figure(value: float | None, kind: str) -> str:
+    """A report figure as shown: percentages, deviations and milliseconds."""
+    if value is None:
+        return "–"
+    if kind == "percent":
+        return f"{100 * value:.2f}%"
+    if kind == "deviation":
+        return f"{value:.1e}"
+    if kind == "ms":
+        return f"{value:.3f} ms"
+    if kind == "decimal":
+        return f"{value:.3f}"
+    if kind == "drop":
+        return f"{value:+.2f}"
+    return f"{value:.4g}"
+
+
+def metric_text(report: dict[str, Any], value: float | None) -> str:
+    return figure(value, "percent" if report["budget"]["metric"] == "accuracy" else "number")
+
+
+def variant(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(v for v in report["variants"] if v["name"] == name)
+
+
+def headline(report: dict[str, Any]) -> str:
+    """One paragraph on what compression did to the shipped model, from a built `model.json`."""
+    original, chosen = variant(report, "fp32"), variant(report, report["choice"]["variant"])
+    before, after = original["bytes"], chosen["bytes"]
+    evaluation = report["evaluation"]
+    metric = report["budget"]["metric"]
+    return (
+        f"The demo's model ships as **{chosen['name']}**: {human_size(before['raw'])} → "
+        f"{human_size(after['raw'])} raw, {human_size(before['brotli'])} → "
+        f"{human_size(after['brotli'])} as served with brotli "
+        f"(**{before['brotli'] / after['brotli']:.1f}× smaller**, "
+        f"{human_size(before['brotli'] - after['brotli'])} saved per visitor); "
+        f"{metric} {metric_text(report, original['metric'])} → "
+        f"**{metric_text(report, chosen['metric'])}** on {evaluation['rows']} held-out records "
+        f"(budget: {report['budget']['description']}). "
+        f"{len(report['variants'])} variants were measured; see the build's `model.html`."
+    )

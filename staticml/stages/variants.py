@@ -1,0 +1,209 @@
+"""Stage: the candidate encodings of the model, made with onnxruntime's and onnx's own tools.
+
+- `fp32`: the model as given.
+- `fp16`: float tensors stored and computed as float16 (onnxruntime's converter), with the
+  model's inputs and outputs kept float32 so the page feeds and reads it unchanged.
+- `int8-dynamic`: `onnxruntime.quantization.quantize_dynamic` (int8 weights, activations
+  quantised per call).
+- `int8-static`: `quantize_static` in QDQ format, per-channel int8 weights, activation ranges
+  calibrated on the app's own records.
+
+Both int8 variants use `reduce_range` (7-bit weights). Measured on the demo: with full 8-bit
+weights x86's int8 kernels saturate where onnxruntime-web's wasm kernels do not, and the
+browser's probabilities differed from CPython's by 0.11 (one label changed); with
+`reduce_range` they agree to the last bit.
+- `pruned-NN`: magnitude pruning; in every weight matrix the NN% smallest weights become zero.
+  The file keeps its size but compresses much better, which is what a visitor downloads.
+- `pruned-NN-int8`: the pruned model through `quantize_dynamic`: zeros stay zeros in int8, so
+  the two savings multiply.
+
+A variant that cannot be made is kept with the reason, so the report can say why it is absent.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from staticml.settings import pruned_name
+
+_WEIGHT_INPUTS = {"MatMul": 1, "Gemm": 1, "Conv": 1}
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    onnx: bytes | None
+    error: str | None = None
+
+
+def original(data: bytes) -> Variant:
+    return Variant("fp32", "the model as given (float32)", data)
+
+
+def make_variants(
+    data: bytes, input_name: str, calibration: np.ndarray, prune: tuple[float, ...]
+) -> tuple[Variant, ...]:
+    """The original and every compressed candidate, in a fixed order."""
+    makers: list[tuple[str, str, Callable[[], bytes]]] = [
+        ("fp16", "float16 weights and arithmetic; float32 input and outputs", lambda: fp16(data)),
+        (
+            "int8-dynamic",
+            "int8 weights (7-bit range), activations quantised at run time (quantize_dynamic)",
+            lambda: int8_dynamic(data),
+        ),
+        (
+            "int8-static",
+            "int8 weights (7-bit range) and activations, QDQ, calibrated on the app's records "
+            "(quantize_static)",
+            lambda: int8_static(data, input_name, calibration),
+        ),
+    ]
+    for level in prune:
+        makers.append(
+            (
+                pruned_name(level),
+                f"float32 with the {level:.0%} smallest weights of each matrix set to zero",
+                lambda level=level: pruned(data, level),  # type: ignore[misc]
+            )
+        )
+    for level in prune:
+        makers.append(
+            (
+                f"{pruned_name(level)}-int8",
+                f"pruned-{round(level * 100):02d}, then int8 as int8-dynamic",
+                lambda level=level: int8_dynamic(pruned(data, level)),  # type: ignore[misc]
+            )
+        )
+    return (original(data), *(_attempt(name, text, make) for name, text, make in makers))
+
+
+def _attempt(name: str, description: str, make: Callable[[], bytes]) -> Variant:
+    try:
+        return Variant(name, description, make())
+    except Exception as exc:  # recorded in the report, never shipped
+        return Variant(name, description, None, f"{type(exc).__name__}: {exc}")
+
+
+def fp16(data: bytes) -> bytes:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    proto = convert_float_to_float16(onnx.load_from_string(data), keep_io_types=True)
+    # The converter stores float16 values in int32_data, 4 bytes each in the worst case;
+    # raw_data stores them in 2.
+    for index, tensor in enumerate(proto.graph.initializer):
+        proto.graph.initializer[index].CopyFrom(
+            numpy_helper.from_array(numpy_helper.to_array(tensor), tensor.name)
+        )
+    return _serialise(proto)
+
+
+def int8_dynamic(data: bytes) -> bytes:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _files(data) as (source, target), _quiet_quantiser():
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, reduce_range=True)
+        return _serialise(onnx.load(target))
+
+
+def int8_static(data: bytes, input_name: str, calibration: np.ndarray) -> bytes:
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Rows(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._rows = iter(range(len(calibration)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            row = next(self._rows, None)
+            return None if row is None else {input_name: calibration[row : row + 1]}
+
+    with _files(data) as (source, target), _quiet_quantiser():
+        quantize_static(
+            source,
+            target,
+            Rows(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+        return _serialise(onnx.load(target))
+
+
+def pruned(data: bytes, level: float) -> bytes:
+    proto = onnx.load_from_string(data)
+    weights = {
+        node.input[index]
+        for node in proto.graph.node
+        for op, index in _WEIGHT_INPUTS.items()
+        if node.op_type == op and len(node.input) > index
+    }
+    found = [
+        (position, tensor)
+        for position, tensor in enumerate(proto.graph.initializer)
+        if tensor.name in weights and tensor.data_type == onnx.TensorProto.FLOAT
+    ]
+    if not found:
+        raise ValueError("the model has no float weight matrices (MatMul, Gemm, Conv) to prune")
+    for position, tensor in found:
+        array = numpy_helper.to_array(tensor)
+        proto.graph.initializer[position].CopyFrom(
+            numpy_helper.from_array(prune_smallest(array, level), tensor.name)
+        )
+    return _serialise(proto)
+
+
+def prune_smallest(array: np.ndarray, level: float) -> np.ndarray:
+    """`array` with its round(level × size) smallest-magnitude entries set to zero."""
+    flat = array.astype(np.float32).ravel()
+    count = round(level * flat.size)
+    order = np.argsort(np.abs(flat), kind="stable")
+    flat[order[:count]] = 0.0
+    return flat.reshape(array.shape)
+
+
+def _serialise(proto: onnx.ModelProto) -> bytes:
+    proto.doc_string = ""
+    return proto.SerializeToString(deterministic=True)
+
+
+@contextmanager
+def _files(data: bytes) -> Iterator[tuple[Path, Path]]:
+    """The quantisers read and write model files."""
+    with tempfile.TemporaryDirectory(prefix="staticml-quantize-") as folder:
+        source, target = Path(folder) / "model.onnx", Path(folder) / "quantized.onnx"
+        source.write_bytes(data)
+        yield source, target
+
+
+class _Advice(logging.Filter):
+    """The quantisers log advice on the root logger (run `quant_pre_process`, tensors left
+    unquantised); it is not the app's to act on, and failures raise anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.WARNING
+
+
+@contextmanager
+def _quiet_quantiser() -> Iterator[None]:
+    root, advice = logging.getLogger(), _Advice()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
