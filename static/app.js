@@ -19,7 +19,12 @@ function absolute(url) {
 function runtimeConfig(runtime) {
   return {
     ...runtime,
-    pyodide: { ...runtime.pyodide, module: absolute(runtime.pyodide.module), indexURL: absolute(runtime.pyodide.indexURL) },
+    pyodide: {
+      ...runtime.pyodide,
+      module: absolute(runtime.pyodide.module),
+      indexURL: absolute(runtime.pyodide.indexURL),
+      snapshot: runtime.pyodide.snapshot && absolute(runtime.pyodide.snapshot),
+    },
     ort: { ...runtime.ort, module: absolute(runtime.ort.module), wasmPaths: absolute(runtime.ort.wasmPaths), wasm: absolute(runtime.ort.wasm) },
     wheels: runtime.wheels.map(absolute),
     model: { ...runtime.model, url: absolute(runtime.model.url) },
@@ -150,8 +155,20 @@ function showError(text) {
   box.hidden = false;
 }
 
+// --- offline: the service worker keeps this release for repeat visits without the network ---
+
+// Registered once the runtime is up, so its downloads never compete with the first visit's:
+// by then the files it caches are in the HTTP cache.
+function keepOffline() {
+  if (!config.serviceWorker || !("serviceWorker" in navigator)) return;
+  navigator.serviceWorker
+    .register(absolute(config.serviceWorker), { scope: absolute("./") })
+    .catch((error) => console.warn(`staticml: offline use is not available (${error.message}).`));
+}
+
 runtime.ready.then(
   (info) => {
+    keepOffline();
     document.body.dataset.state = "ready";
     $("status-stage").textContent = "Ready.";
     $("status-bytes").textContent =

@@ -129,6 +129,7 @@ class CompressSettings:
 class RuntimeSettings:
     threads: int
     boot_timeout: float
+    snapshot: bool
 
 
 @dataclass(frozen=True)
@@ -409,7 +410,9 @@ def _assemble(
             bins=v["monitor.bins"],
         ),
         runtime=RuntimeSettings(
-            threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
+            threads=v["runtime.threads"],
+            boot_timeout=v["runtime.boot_timeout"],
+            snapshot=v["runtime.snapshot"],
         ),
         brotli_quality=v["build.brotli_quality"],
         compress=CompressSettings(
