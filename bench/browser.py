@@ -43,21 +43,29 @@ MEMORY = """async () => {
 
 WARM = """async ({records, count}) => {
   const times = [];
+  const inside = [];
   for (let i = 0; i < count; i++) {
     const began = performance.now();
-    await window.staticml.predict(records[i % records.length]);
+    const result = await window.staticml.predict(records[i % records.length]);
     times.push(performance.now() - began);
+    if (result.timings) inside.push(result.timings.totalMs);
   }
-  return times;
+  return {times, inside};
 }"""
 
+# The same file twice in one page: the first pass also pays for Python's first use of the code
+# (imports, caches); the second is the steady state a long batch runs at.
 BATCH = """async (url) => {
   await window.staticml.ready;
   const blob = await (await fetch(url)).blob();
   const file = new File([blob], "input.csv", {type: "text/csv"});
-  const began = performance.now();
-  const result = await window.staticml.predictFile(file);
-  return {rows: result.rows, scored: result.scored, seconds: (performance.now() - began) / 1000};
+  const passes = [];
+  for (let pass = 0; pass < 2; pass++) {
+    const began = performance.now();
+    const result = await window.staticml.predictFile(file);
+    passes.push({rows: result.rows, scored: result.scored, seconds: (performance.now() - began) / 1000});
+  }
+  return {first: passes[0], ...passes[1]};
 }"""
 
 
@@ -66,6 +74,8 @@ class Run:
     cold: dict[str, Any]
     repeat: dict[str, Any] | None = None
     warm_ms: list[float] = field(default_factory=list)
+    # The worker's own time for each warm prediction (preprocessing + model), where reported.
+    inside_ms: list[float] = field(default_factory=list)
     bytes_cold: int = 0
     bytes_repeat: int = 0
     memory: int | None = None
@@ -128,7 +138,8 @@ def measure(
         if repeat:
             run.repeat, run.bytes_repeat = visit(page, target, records[0])
         if warm:
-            run.warm_ms = page.evaluate(WARM, {"records": list(records), "count": warm})
+            timed = page.evaluate(WARM, {"records": list(records), "count": warm})
+            run.warm_ms, run.inside_ms = timed["times"], timed["inside"]
         return run
     finally:
         context.close()

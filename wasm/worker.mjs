@@ -234,15 +234,12 @@ async function startPython(loadPyodide, snapshot) {
 }
 
 async function bootModel() {
-  const [module, wasmBinary, model] = await Promise.all([
-    import(config.ort.module),
-    fetchBytes(config.ort.wasm),
-    fetchBytes(config.model.url),
-  ]);
+  const [module, model] = await Promise.all([import(config.ort.module), fetchBytes(config.model.url)]);
   ort = module;
   phase("modelFetched");
+  // onnxruntime-web fetches its wasm itself (through the integrity-checking fetch above), so
+  // it compiles while it downloads and the browser can cache the compiled code for next time.
   ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
-  ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;
   status("model");
