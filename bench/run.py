@@ -84,7 +84,15 @@ def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
         targets = start_servers(stack, work, sites)
         with browser.chromium() as chromium:
             figures["version"] = chromium.version
-            figures["pages"] = page_runs(chromium, targets, records, options, progress)
+            figures["pages"] = interleaved(
+                chromium,
+                targets,
+                records,
+                options,
+                progress,
+                "Pages: cold visit, repeat visit, warm predictions",
+                warm=options.warm,
+            )
             figures["throttled"] = throttled_runs(chromium, targets, records, options, progress)
             progress.stage("Baseline 2: CPython onnxruntime, a new process each run", options.runs)
             figures["native"] = []
@@ -139,18 +147,21 @@ def start_servers(
     }
 
 
-def page_runs(
+def interleaved(
     chromium: Any,
     targets: dict[str, serving.Served],
     records: list[dict[str, Any]],
     options: argparse.Namespace,
     progress: RichReporter,
+    title: str,
+    **measure: Any,
 ) -> dict[str, list[browser.Run]]:
+    """`options.runs` measurements of every target, one target after another in each round."""
     runs: dict[str, list[browser.Run]] = {name: [] for name in targets}
-    progress.stage("Pages: cold visit, repeat visit, warm predictions", options.runs * len(targets))
+    progress.stage(title, options.runs * len(targets))
     for _ in range(options.runs):
         for name, target in targets.items():
-            runs[name].append(browser.measure(chromium, target, records, warm=options.warm))
+            runs[name].append(browser.measure(chromium, target, records, **measure))
             progress.advance()
     return runs
 
@@ -163,16 +174,20 @@ def throttled_runs(
     progress: RichReporter,
 ) -> dict[float, dict[str, list[browser.Run]]]:
     names = ("staticml", "staticml, no snapshot", "pure JS")
-    out: dict[float, dict[str, list[browser.Run]]] = {}
-    for mbit in SPEEDS:
-        out[mbit] = {name: [] for name in names}
-        progress.stage(f"Cold visits at {mbit:g} Mbit/s", options.runs * len(names))
-        for _ in range(options.runs):
-            for name in names:
-                run = browser.measure(chromium, targets[name], records, repeat=False, mbit=mbit)
-                out[mbit][name].append(run)
-                progress.advance()
-    return out
+    chosen = {name: targets[name] for name in names}
+    return {
+        mbit: interleaved(
+            chromium,
+            chosen,
+            records,
+            options,
+            progress,
+            f"Cold visits at {mbit:g} Mbit/s",
+            repeat=False,
+            mbit=mbit,
+        )
+        for mbit in SPEEDS
+    }
 
 
 def native_run(site: Path, work: Path, warm: int) -> dict[str, Any]:

@@ -34,7 +34,13 @@ let queue = Promise.resolve();
 const cancelled = new Set();
 let stage = "download";
 // Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
+// onnxruntime-web may never settle after one: a failed download ends the boot at once.
 let downloadFailure = null;
+let failBoot;
+const downloadFailed = new Promise((resolve, reject) => (failBoot = reject));
+downloadFailed.catch(() => {});
+// Files the boot can do without (the Python snapshot): their failure is handled where used.
+const optional = new Set();
 const progress = { loaded: 0, total: 0, lastPost: 0 };
 // When each boot step ended, in ms since the boot message (the steps overlap: Python and the
 // model load side by side), so the page and the benchmarks can see where the time goes.
@@ -87,14 +93,21 @@ function installFetch(assets) {
     try {
       return await checkedFetch(native, assets, input, init);
     } catch (error) {
-      downloadFailure ??= error;
+      if (!optional.has(absoluteUrl(input))) {
+        downloadFailure ??= error;
+        failBoot(error);
+      }
       throw error;
     }
   };
 }
 
+function absoluteUrl(input) {
+  return new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+}
+
 async function checkedFetch(native, assets, input, init) {
-  const url = new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+  const url = absoluteUrl(input);
   const asset = assets.get(url);
   const options = asset ? { ...init, integrity: asset.integrity } : init;
   let response;
@@ -173,7 +186,7 @@ async function boot(bootConfig) {
   bootStarted = performance.now();
   try {
     status("download");
-    const [pythonInfo, modelInfo] = await Promise.all([bootPython(), bootModel()]);
+    const [pythonInfo, modelInfo] = await Promise.race([Promise.all([bootPython(), bootModel()]), downloadFailed]);
     progress.loaded = progress.total;
     phase("ready");
     post("ready", {
@@ -187,6 +200,7 @@ async function boot(bootConfig) {
 
 async function bootPython() {
   const wheels = Promise.all(config.wheels.map(fetchBytes));
+  if (config.pyodide.snapshot) optional.add(config.pyodide.snapshot);
   const snapshot = config.pyodide.snapshot ? fetchBytes(config.pyodide.snapshot) : null;
   snapshot?.catch(() => {}); // a failed download is handled where it is awaited
   const { loadPyodide } = await import(config.pyodide.module);
@@ -226,7 +240,7 @@ async function startPython(loadPyodide, snapshot) {
       // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
       return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true };
     } catch (error) {
-      downloadFailure = null;
+      if (downloadFailure) throw error; // another file failed: that is the cause
       console.warn(`staticml: the Python snapshot could not be used (${error.message}); starting Python normally.`);
     }
   }
