@@ -1,8 +1,8 @@
 """The build: small stages from the app config to a folder of static files.
 
     config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ compress_model
-           ─ reference_predictions ─ vendor runtimes ─ page_config/render_page ─ precompress
-           ─ bundle_manifest ─ write_site
+           ─ reference_predictions ─ vendor runtimes ─ make_snapshot ─ web_manifest
+           ─ page_config/render_page ─ service_worker ─ precompress ─ bundle_manifest ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
 touches the output folder. The model report (`model.json`, `model.html`) is written beside the
