@@ -29,6 +29,7 @@ SAMPLES_PER_DIGIT = 2
 AUGMENTED_COPIES = 3
 HIDDEN = (512, 512)
 CALIBRATION_IMAGES = 200
+UPDATE_EPOCHS = 5
 
 
 def render(digit: Any, scale: int = 4, margin: tuple[int, int, int, int] = (0, 0, 0, 0)) -> dict:
@@ -73,6 +74,11 @@ def _split():
 
 
 def train() -> Pipeline:
+    features, targets = _training_set()
+    return _network().fit(features, targets)
+
+
+def _training_set() -> tuple[list, list]:
     images, _, labels, _ = _split()
     rng = np.random.default_rng(SEED)
     features = [image_features(render(image)) for image in images]
@@ -80,13 +86,36 @@ def train() -> Pipeline:
     for _ in range(AUGMENTED_COPIES):
         features += [image_features(distorted(image, rng)) for image in images]
         targets += list(labels)
-    model = Pipeline(
+    return features, targets
+
+
+def _network() -> Pipeline:
+    return Pipeline(
         [
             ("scale", StandardScaler()),
             ("mlp", MLPClassifier(hidden_layer_sizes=HIDDEN, max_iter=800, random_state=SEED)),
         ]
     )
-    return model.fit(features, targets)
+
+
+def retrain(records: list[dict], labels: list) -> Pipeline:
+    """Stateless retraining (`staticml retrain --mode stateless`): `train` from scratch, with
+    the new drawings added to the training set."""
+    features, targets = _training_set()
+    features += [image_features(record["image"]) for record in records]
+    targets += [int(label) for label in labels]
+    return _network().fit(features, targets)
+
+
+def update(model: Pipeline, records: list[dict], labels: list) -> Pipeline:
+    """Stateful retraining (`--mode stateful`): the current network's weights, a few more
+    passes of gradient descent on the new drawings only. The scaler is kept as it is."""
+    scaled = model.named_steps["scale"].transform([image_features(r["image"]) for r in records])
+    targets = [int(label) for label in labels]
+    network = model.named_steps["mlp"]
+    for _ in range(UPDATE_EPOCHS):
+        network.partial_fit(scaled, targets)
+    return model
 
 
 def reference() -> list[dict]:
