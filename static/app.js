@@ -3,6 +3,8 @@
 //   await window.staticml.predict(record) → {label, probabilities, model, timings}
 //                                           (regressors: {value, model, timings})
 //   await window.staticml.predictFile(file, {onProgress, signal}) → {csv: Blob, rows, scored, errorCount, errors}
+//   await window.staticml.feedback(right)  → counts "was this prediction right?" (true/false) for
+//                                           this release's rollout summaries (docs/rollout.md)
 // A rejected prediction's Error has `field` naming the bad part of the record (e.g. "image.pixels").
 
 const config = JSON.parse(document.getElementById("staticml-config").textContent);
@@ -129,7 +131,28 @@ const events = [];
 const monitor = startMonitor();
 const runtime = startRuntime(showStatus, monitor.receive, monitor.savedPartial());
 monitor.attach(runtime);
-window.staticml = { ready: runtime.ready, predict: runtime.predict, predictFile: runtime.predictFile, config, events, monitor: monitor.api };
+const rollout = startRollout();
+window.staticml = { ready: runtime.ready, predict: predicted, predictFile: runtime.predictFile, config, events, monitor: monitor.api, feedback, rollout };
+
+// --- rollout: shadow comparison and feedback (static/rollout.js, docs/rollout.md) --------------
+
+function startRollout() {
+  if (!config.rollout) return null;
+  const started = import(absolute(config.rollout)).then((module) => module.start({ config, runtime, monitor: monitor.api }));
+  started.catch((error) => console.warn(`Rollout features are off: ${error.message}`));
+  return started;
+}
+
+async function predicted(record) {
+  const result = await runtime.predict(record);
+  rollout?.then((r) => r.observed(record, result), () => {});
+  return result;
+}
+
+async function feedback(right) {
+  if (!rollout) return false;
+  return (await rollout).feedback(right);
+}
 
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -266,7 +289,7 @@ async function predictCurrent(note = "") {
   again = false;
   clearFieldErrors();
   try {
-    showResult(await runtime.predict(currentRecord()), note);
+    showResult(await predicted(currentRecord()), note);
   } catch (error) {
     showProblem(error);
   } finally {
@@ -393,7 +416,7 @@ function sampleButton(sample) {
     fillForm(sample.record);
     for (const [name, canvas] of canvases) if (sample.record[name]) canvas.draw(sample.record[name]);
     try {
-      const result = await runtime.predict(sample.record);
+      const result = await predicted(sample.record);
       showResult(result, agreement(result, sample.expected));
     } catch (error) {
       showProblem(error);

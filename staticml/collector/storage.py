@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from staticml.collector.errors import StorageUnavailable
+from staticml.collector.rollout import RolloutSummary
 from staticml.collector.validate import Summary
 from staticml.errors import CollectorError
 
@@ -41,6 +42,9 @@ SCHEMA = (
         dp_summaries BIGINT NOT NULL, PRIMARY KEY (release, hour))""",
     """CREATE TABLE IF NOT EXISTS staticml_baselines (
         release TEXT PRIMARY KEY, baseline TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS staticml_rollout (
+        release TEXT NOT NULL, hour TEXT NOT NULL, metric TEXT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (release, hour, metric))""",
 )
 ADD_COUNT = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour, variable, bin)
@@ -57,6 +61,10 @@ READ_COUNTS = """SELECT hour, variable, bin, count FROM staticml_counts
 READ_HOURS = """SELECT hour, n, summaries, dp_summaries FROM staticml_hours
     WHERE release = ? AND hour >= ? AND hour < ?"""
 READ_BASELINES = "SELECT release, baseline FROM staticml_baselines"
+ADD_ROLLOUT = """INSERT INTO staticml_rollout (release, hour, metric, count) VALUES (?, ?, ?, ?)
+    ON CONFLICT (release, hour, metric) DO UPDATE SET count = staticml_rollout.count + excluded.count"""
+READ_ROLLOUT = """SELECT release, metric, SUM(count) FROM staticml_rollout
+    WHERE hour >= ? AND hour < ? GROUP BY release, metric"""
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,12 @@ class Store(Protocol):
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
+
+    def add_rollout(self, summary: RolloutSummary) -> None:
+        """Merge one rollout summary (shadow and feedback counts); returns once committed."""
+
+    def read_rollout(self, start: str, end: str) -> list[tuple[str, str, int]]:
+        """(release, metric, count) summed over the hours from `start` to `end` (excluded)."""
 
     def save_baseline(self, release: str, baseline: str) -> None:
         """Remember a release's baseline JSON (the first one saved for a release stays)."""
@@ -171,6 +185,16 @@ class SQLStore:
             cursor.execute(self._sql(READ_HOURS), (release, start, end))
             hours = cursor.fetchall()
         return _tallies(counts, hours)
+
+    def add_rollout(self, summary: RolloutSummary) -> None:
+        rows = [(summary.release, summary.hour, metric, count) for metric, count in summary.cells]
+        with self._transaction(write=True) as cursor:
+            cursor.executemany(self._sql(ADD_ROLLOUT), rows)
+
+    def read_rollout(self, start: str, end: str) -> list[tuple[str, str, int]]:
+        with self._transaction(write=False) as cursor:
+            cursor.execute(self._sql(READ_ROLLOUT), (start, end))
+            return [(str(r), str(m), int(c)) for r, m, c in cursor.fetchall()]
 
     def save_baseline(self, release: str, baseline: str) -> None:
         with self._transaction(write=True) as cursor:

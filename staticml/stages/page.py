@@ -56,6 +56,7 @@ def page_config(
         "staticml": staticml.__version__,
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
+        "rollout": assets["static/rollout.js"].path,
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
         "report": report,
         "fields": [f.spec() for f in config.fields],
