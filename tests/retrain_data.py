@@ -1,8 +1,8 @@
 """Synthetic new data for the wine example: the same kinds of wine, measured after a shift.
 
 The rows are the example's own training wines, resampled with 5% multiplicative noise; the
-shift mimics a new harvest and a recalibrated instrument (colour intensity up 60%, flavanoids
-down 40%, proline up 250 mg/l). The current model misclassifies a few such wines.
+shift mimics a new harvest and a recalibrated instrument (colour intensity up 30%, flavanoids
+down 40%, proline up 350 mg/l), clipped to the form's ranges. The current model misclassifies a few such wines.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from sklearn.model_selection import train_test_split
 from staticml.config import load_config
 
 WINE = Path(__file__).resolve().parent.parent / "examples" / "wine"
-WHOLE_NUMBERS = {
-    field.name for field in load_config(WINE).fields if field.type == "integer"
-}
+FIELDS = {field.name: field for field in load_config(WINE).fields}
 WINE_FEATURES = tuple(
     (WINE / "eval.csv").read_text(encoding="utf-8").splitlines()[0].split(",")[:-1]
 )
@@ -34,9 +32,9 @@ def wines(rows: int, seed: int, *, shifted: bool) -> tuple[np.ndarray, np.ndarra
     picked = rng.integers(0, len(train_x), rows)
     x = train_x[picked] * (1 + rng.normal(0, 0.05, (rows, train_x.shape[1])))
     if shifted:
-        x[:, WINE_FEATURES.index("color_intensity")] *= 1.6
+        x[:, WINE_FEATURES.index("color_intensity")] *= 1.3
         x[:, WINE_FEATURES.index("flavanoids")] *= 0.6
-        x[:, WINE_FEATURES.index("proline")] += 250
+        x[:, WINE_FEATURES.index("proline")] += 350
     return x, train_y[picked]
 
 
@@ -50,4 +48,9 @@ def write_wines(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
 
 
 def _shown(name: str, value: float) -> str:
-    return str(round(value)) if name in WHOLE_NUMBERS else f"{value:.4f}"
+    """The value as the form would accept it: within the field's range, whole if integer."""
+    field = FIELDS[name]
+    low = field.minimum if field.minimum is not None else value
+    high = field.maximum if field.maximum is not None else value
+    value = min(max(value, low), high)
+    return str(round(value)) if field.type == "integer" else f"{value:.4f}"

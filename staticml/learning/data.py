@@ -68,9 +68,12 @@ def load_new_data(config: AppConfig, path: Path) -> NewData:
             f"{where}: rows {_listed(unlabelled)} have no label; retraining needs every row "
             "labelled."
         )
-    train, holdout = [], []
+    train: list[dict[str, Any]] = []
+    holdout: list[dict[str, Any]] = []
     for item in items:
-        side = holdout if _held_out(item["record"], item["label"], config.retrain.holdout) else train
+        side = (
+            holdout if _held_out(item["record"], item["label"], config.retrain.holdout) else train
+        )
         side.append(item)
     if not train or not holdout:
         raise BuildError(

@@ -127,7 +127,11 @@ def judge(config: AppConfig, current: Path, candidate: Path, new: NewData) -> Ju
         metrics[name] = {
             "before": before.to_json(),
             "after": after.to_json(),
-            **({"agreement": round(agreement(before, after), 6)} if before.metric == "accuracy" else {}),
+            **(
+                {"agreement": round(agreement(before, after), 6)}
+                if before.metric == "accuracy"
+                else {}
+            ),
         }
         reasons.append(f"{name}: {text}")
         accepted = accepted and not worse
@@ -140,7 +144,10 @@ def _regression(config: AppConfig, before: Score, after: Score) -> tuple[bool, s
         lost = before.value - after.value
         text = f"accuracy {before.value:.2f}% → {after.value:.2f}% on {after.rows} rows"
         if lost > settings.budget:
-            return True, f"{text}, {lost:.2f} points lost, over the {settings.budget:g}-point budget"
+            return (
+                True,
+                f"{text}, {lost:.2f} points lost, over the {settings.budget:g}-point budget",
+            )
         return False, f"{text}, within the {settings.budget:g}-point budget"
     grown = 100.0 * (after.value - before.value) / before.value if before.value else 0.0
     text = f"mean absolute error {before.value:.4g} → {after.value:.4g} on {after.rows} rows"
@@ -155,7 +162,7 @@ def _training_entry(config: AppConfig, mode: str) -> Any:
     entry = getattr(config.retrain, mode)
     if entry is None:
         raise BuildError(
-            f"{config.source} has no train.{mode}: add `{mode} = \"module:function\"` under "
+            f'{config.source} has no train.{mode}: add `{mode} = "module:function"` under '
             f"[train] (see docs/configuration.md) to retrain {mode}ly."
         )
     return entry

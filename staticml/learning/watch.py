@@ -102,9 +102,7 @@ def _retrain(
     if data is None:
         reason = "drift crossed a trigger, but no --data was given to retrain on"
         return Decision("wait", (*trigger.reasons, reason), trigger.release, trigger.details)
-    result = retrain(
-        app_dir, data, site, mode=mode, registry=registry, reporter=reporter, now=now
-    )
+    result = retrain(app_dir, data, site, mode=mode, registry=registry, reporter=reporter, now=now)
     return Decision(
         "retrain",
         (*trigger.reasons, result.describe()),
@@ -117,7 +115,7 @@ def _judge_shadow(
     config: AppConfig, site: Path, db: str, state: releases.SiteState, now: datetime.datetime
 ) -> Decision:
     assert state.shadow is not None
-    found = evidence.shadow_agreement(db, state.stable, state.shadow, now)
+    found = evidence.shadow_agreement(db, state.stable, state.shadow, config.retrain.window, now)
     settings = config.retrain
     details = {"evidence": found.to_json()}
     if found.compared < settings.min_predictions:
@@ -145,7 +143,7 @@ def _judge_canary(
     config: AppConfig, site: Path, db: str, state: releases.SiteState, now: datetime.datetime
 ) -> Decision:
     assert state.canary is not None
-    found = evidence.outcomes(db, state.stable, state.canary, now)
+    found = evidence.outcomes(db, state.stable, state.canary, config.retrain.window, now)
     details = {"evidence": found.to_json()}
     if found.canary_n < config.retrain.min_predictions:
         reason = (

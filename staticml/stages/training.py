@@ -69,7 +69,9 @@ def train_in_subprocess(
             return joblib.load(model)
 
 
-def _main(app_dir: str, entry_text: str, setting: str, arguments: str, model: str, error: str) -> int:
+def _main(
+    app_dir: str, entry_text: str, setting: str, arguments: str, model: str, error: str
+) -> int:
     import joblib
 
     from staticml.settings import entry_point
