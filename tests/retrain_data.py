@@ -1,56 +1,18 @@
-"""Synthetic new data for the wine example: the same kinds of wine, measured after a shift.
-
-The rows are the example's own training wines, resampled with 5% multiplicative noise; the
-shift mimics a new harvest and a recalibrated instrument (colour intensity up 30%, flavanoids
-down 40%, proline up 350 mg/l), clipped to the form's ranges. The current model misclassifies a few such wines.
-"""
+"""The wine example's synthetic new data (examples/wine/new_wines.py), importable by tests."""
 
 from __future__ import annotations
 
-import csv
+import importlib.util
 from pathlib import Path
 
-import numpy as np
-from sklearn.datasets import load_wine
-from sklearn.model_selection import train_test_split
+_PATH = Path(__file__).resolve().parent.parent / "examples" / "wine" / "new_wines.py"
+_SPEC = importlib.util.spec_from_file_location("wine_new_wines", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+new_wines = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(new_wines)
 
-from staticml.config import load_config
-
-WINE = Path(__file__).resolve().parent.parent / "examples" / "wine"
-FIELDS = {field.name: field for field in load_config(WINE).fields}
-WINE_FEATURES = tuple(
-    (WINE / "eval.csv").read_text(encoding="utf-8").splitlines()[0].split(",")[:-1]
-)
-
-
-def wines(rows: int, seed: int, *, shifted: bool) -> tuple[np.ndarray, np.ndarray]:
-    data = load_wine()
-    train_x, _, train_y, _ = train_test_split(
-        data.data, data.target, test_size=0.3, random_state=0, stratify=data.target
-    )
-    rng = np.random.default_rng(seed)
-    picked = rng.integers(0, len(train_x), rows)
-    x = train_x[picked] * (1 + rng.normal(0, 0.05, (rows, train_x.shape[1])))
-    if shifted:
-        x[:, WINE_FEATURES.index("color_intensity")] *= 1.3
-        x[:, WINE_FEATURES.index("flavanoids")] *= 0.6
-        x[:, WINE_FEATURES.index("proline")] += 350
-    return x, train_y[picked]
-
-
-def write_wines(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*WINE_FEATURES, "label"])
-        for row, label in zip(x, y, strict=True):
-            writer.writerow([*map(_shown, WINE_FEATURES, row), int(label)])
-    return path
-
-
-def _shown(name: str, value: float) -> str:
-    """The value as the form would accept it: within the field's range, whole if integer."""
-    field = FIELDS[name]
-    low = field.minimum if field.minimum is not None else value
-    high = field.maximum if field.maximum is not None else value
-    value = min(max(value, low), high)
-    return str(round(value)) if field.type == "integer" else f"{value:.4f}"
+WINE = new_wines.WINE
+WINE_FEATURES = new_wines.WINE_FEATURES
+wines = new_wines.wines
+write_wines = new_wines.write_wines
+NEW_WINES = WINE / "new-wines.csv"

@@ -120,7 +120,11 @@ def test_a_second_build_is_identical(built_site, tmp_path):
     changed = sorted(
         p for p in set(first) | set(second) if hashes.get(p) != second.get(p, {}).get("sha256")
     )
-    assert changed == [], "assets whose content differs between builds"
+    choices = [
+        json.loads((site / "model.json").read_text())["choice"]
+        for site in (built_site.path, tmp_path / "again")
+    ]
+    assert changed == [], f"assets whose content differs between builds; choices: {choices}"
     assert (tmp_path / "again" / "bundle.json").read_bytes() == (
         built_site.path / "bundle.json"
     ).read_bytes()

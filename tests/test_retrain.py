@@ -35,7 +35,7 @@ from staticml.rollout.site import Site
 from staticml.runtime.monitor import Monitor
 from staticml.scoring.bundle import load_bundle
 from staticml.stages import build_app
-from tests.retrain_data import WINE, WINE_FEATURES, wines, write_wines
+from tests.retrain_data import NEW_WINES, WINE, WINE_FEATURES, wines, write_wines
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 
@@ -53,9 +53,13 @@ def site(wine_build: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shifted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
-    return write_wines(folder / "new-wines.csv", *wines(400, seed=7, shifted=True))
+def shifted() -> Path:
+    return NEW_WINES
+
+
+def test_the_committed_new_wines_are_what_their_script_writes(tmp_path):
+    written = write_wines(tmp_path / "new-wines.csv", *wines(400, seed=7, shifted=True))
+    assert written.read_bytes() == NEW_WINES.read_bytes()
 
 
 @pytest.fixture(scope="module")
