@@ -40,7 +40,9 @@ def build_release(root: Path, name: str, port: int, *, swap: bool) -> Path:
         MONITOR + f'collector = "http://127.0.0.1:{port}"\nmin_predictions = 5\n'
         "interval_minutes = 0\n",
     )
-    text = text.replace('title = "Which cultivar made this wine?"', f'title = "Wine release {name}"')
+    text = text.replace(
+        'title = "Which cultivar made this wine?"', f'title = "Wine release {name}"'
+    )
     if swap:
         text = text.replace(CLASSES, SWAPPED)
     config.write_text(text)

@@ -28,7 +28,9 @@ def site(tmp_path, wine_releases) -> Site:
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_a_release_is_its_build_with_the_runtime_shared(site, wine_releases):
@@ -52,7 +54,10 @@ def test_a_release_is_its_build_with_the_runtime_shared(site, wine_releases):
     assert page_entry["sha256"] == hashlib.sha256(copied["index.html"]).hexdigest()
     config = json.loads(copied[PAGE_CONFIG])
     assert config["runtime"]["pyodide"]["module"].startswith("../../runtime/pyodide-")
-    assert all(url.startswith(("../../runtime/", "wheels/", "model/")) for url in config["runtime"]["assets"])
+    assert all(
+        url.startswith(("../../runtime/", "wheels/", "model/"))
+        for url in config["runtime"]["assets"]
+    )
     page = copied["index.html"].decode()
     assert '"module": "../../runtime/pyodide-' in page
     assert "index.html.br" not in copied and "index.html.gz" not in copied
@@ -145,7 +150,7 @@ def test_collection_keeps_what_is_referenced_and_the_newest(tmp_path, wine_relea
 
 def test_a_broken_manifest_is_named(site):
     (site.root / SITE_MANIFEST).write_text('{"format": 1}')
-    with pytest.raises(RolloutError, match="manifest.json is not a staticml site manifest"):
+    with pytest.raises(RolloutError, match=r"manifest\.json is not a staticml site manifest"):
         site.state()
 
 
