@@ -33,10 +33,9 @@ def test_a_canary_from_the_command_line(tmp_path, wine_releases):
 
 def test_mistakes_say_what_to_do(tmp_path, wine_releases):
     site = str(tmp_path / "site")
-    assert (
-        run("promote", "abcdefabcdef", "--site", site).output.startswith(
-            "Error: " + f"{site} has no release yet"
-        )
+    empty = run("rollback", "--site", site)
+    assert empty.exit_code == 1
+    assert empty.output.startswith(f"Error: {site} has no release yet: run `staticml release")
         or "has no release yet" in run("rollback", "--site", site).output
     )
     run("release", str(wine_releases.a), "--site", site)
