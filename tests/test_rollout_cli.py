@@ -36,8 +36,6 @@ def test_mistakes_say_what_to_do(tmp_path, wine_releases):
     empty = run("rollback", "--site", site)
     assert empty.exit_code == 1
     assert empty.output.startswith(f"Error: {site} has no release yet: run `staticml release")
-        or "has no release yet" in run("rollback", "--site", site).output
-    )
     run("release", str(wine_releases.a), "--site", site)
     unknown = run("canary", "abcdefabcdef", "--percent", "10", "--site", site)
     assert unknown.exit_code == 1
