@@ -372,3 +372,14 @@ def wine_releases(tmp_path_factory: pytest.TempPathFactory):
     root, port = tmp_path_factory.mktemp("releases"), free_port()
     a = build_release(root, "A", port, swap=False)
     return Releases(a, build_release(root, "B", port, swap=True), port)
+
+
+@pytest.fixture
+def site(tmp_path: Path, wine_releases):
+    """A fresh site holding both wine releases (A stable, B added)."""
+    from staticml.rollout import Site
+
+    site = Site(tmp_path / "site")
+    site.add(wine_releases.a)
+    site.add(wine_releases.b)
+    return site

@@ -60,7 +60,7 @@ def expected_release(plan, point: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, wine_releases):
+def served_site(tmp_path_factory, wine_releases):
     site = Site(tmp_path_factory.mktemp("rollout") / "site")
     a, b = site.add(wine_releases.a), site.add(wine_releases.b)
     with serve_subprocess(site.root, ready="manifest.json") as server:
@@ -92,8 +92,8 @@ class Visitor:
         return self.page.evaluate("localStorage.getItem('staticml-rollout:id')")
 
 
-def test_canary_shares_and_ramp_keep_earlier_users(browser, site):
-    site_api, server, _, b = site
+def test_canary_shares_and_ramp_keep_earlier_users(browser, served_site):
+    site_api, server, _, b = served_site
     visitors = [Visitor(browser, server.url) for _ in range(CONTEXTS)]
     try:
         shares = {}
@@ -134,8 +134,8 @@ def release_requests(requests: list[str], origin: str) -> set[str]:
     return {p.split("/")[2] for p in paths if p.startswith("/releases/")}
 
 
-def test_promote_and_rollback_take_effect_on_the_next_load_without_mixing(browser, site):
-    site_api, server, a, b = site
+def test_promote_and_rollback_take_effect_on_the_next_load_without_mixing(browser, served_site):
+    site_api, server, a, b = served_site
     watched = watch(browser, server.url)
     page = watched.new_page()
     responses = []
@@ -173,8 +173,8 @@ def test_promote_and_rollback_take_effect_on_the_next_load_without_mixing(browse
         watched.context.close()
 
 
-def test_a_stale_release_page_goes_back_to_the_router(browser, site):
-    site_api, server, a, b = site
+def test_a_stale_release_page_goes_back_to_the_router(browser, served_site):
+    site_api, server, a, b = served_site
     watched = watch(browser, server.url)
     page = watched.new_page()
     try:
@@ -189,9 +189,9 @@ def test_a_stale_release_page_goes_back_to_the_router(browser, site):
 
 
 def test_shadow_disagreement_and_feedback_reach_the_collector(
-    browser, site, wine_releases, tmp_path
+    browser, served_site, wine_releases, tmp_path
 ):
-    site_api, server, a, b = site
+    site_api, server, a, b = served_site
     site_api.shadow(b)
     collector = f"http://127.0.0.1:{wine_releases.collector_port}"
     db = f"sqlite:///{tmp_path / 'beacon.db'}"

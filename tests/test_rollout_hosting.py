@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from starlette.testclient import TestClient
 
-from staticml.rollout import Site
 from staticml.serve import create_app
-
-
-@pytest.fixture
-def site(tmp_path, wine_releases) -> Site:
-    site = Site(tmp_path / "site")
-    site.add(wine_releases.a)
-    site.add(wine_releases.b)
-    return site
 
 
 def test_the_plan_revalidates_and_content_addressed_files_are_immutable(site):

@@ -19,14 +19,6 @@ def release_id(build: Path) -> str:
     return read_bundle(build)["release"]
 
 
-@pytest.fixture
-def site(tmp_path, wine_releases) -> Site:
-    site = Site(tmp_path / "site")
-    site.add(wine_releases.a)
-    site.add(wine_releases.b)
-    return site
-
-
 def files(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
