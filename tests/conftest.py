@@ -91,7 +91,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve_subprocess(site: Path) -> Iterator[Server]:
+def serve_subprocess(site: Path, ready: str = "bundle.json") -> Iterator[Server]:
     """`staticml serve SITE` in a child process on a free port, its output kept for failures."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -103,7 +103,7 @@ def serve_subprocess(site: Path) -> Iterator[Server]:
         )
         try:
             try:
-                wait_for_http(url + "bundle.json", process)
+                wait_for_http(url + ready, process)
             except RuntimeError as exc:
                 log.seek(0)
                 raise RuntimeError(f"{exc}\nserver output:\n{log.read()}") from exc
@@ -359,3 +359,27 @@ def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Itera
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.load(response)
+
+
+# --- rollout ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def wine_releases(tmp_path_factory: pytest.TempPathFactory):
+    """Two builds of the wine example (tests/rollout_data.py), sending to one collector port."""
+    from tests.rollout_data import Releases, build_release
+
+    root, port = tmp_path_factory.mktemp("releases"), free_port()
+    a = build_release(root, "A", port, swap=False)
+    return Releases(a, build_release(root, "B", port, swap=True), port)
+
+
+@pytest.fixture
+def site(tmp_path: Path, wine_releases):
+    """A fresh site holding both wine releases (A stable, B added)."""
+    from staticml.rollout import Site
+
+    site = Site(tmp_path / "site")
+    site.add(wine_releases.a)
+    site.add(wine_releases.b)
+    return site

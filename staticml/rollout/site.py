@@ -43,6 +43,7 @@ ROUTER_HTML = """<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Loading…</title>
+  <link rel="icon" href="data:,">
   <script type="module" src="{src}" integrity="{integrity}"></script>
 </head>
 <body data-state="routing">
