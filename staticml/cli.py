@@ -485,13 +485,6 @@ if __name__ == "__main__":
     main()
 
 
-_site_option = click.option(
-    "--site",
-    "site_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The site (made by `staticml release`) whose stable release is retrained.",
-)
 _registry_option = click.option(
     "--registry",
     type=click.Path(file_okay=False, path_type=Path),
