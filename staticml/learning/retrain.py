@@ -78,13 +78,24 @@ def retrain(
     with tempfile.TemporaryDirectory(prefix="staticml-retrain-") as folder:
         work = Path(folder)
         args: tuple[Any, ...] = (list(new.train.records), list(new.train.labels))
-        if mode == "stateful":
-            args = (_parent_estimator(config, store, site, parent), *args)
-        estimator = train_in_subprocess(entry, config.app_dir, f"train.{mode}", args)
+        progress = reporter()
+        try:
+            if mode == "stateful":
+                progress.stage(f"Loading the estimator of release {parent}")
+                args = (_parent_estimator(config, store, site, parent), *args)
+            progress.stage(f"Training the candidate ({mode}, {new.train.rows} rows)")
+            estimator = train_in_subprocess(entry, config.app_dir, f"train.{mode}", args)
+        finally:
+            progress.finish()
         model_file = work / "candidate.joblib"
         _dump(estimator, model_file)
         build = build_app(_with_model(config, model_file), work / "build", reporter=reporter())
-        judgement = judge(config, releases.release_dir(site, parent), build.out_dir, new)
+        progress = reporter()
+        try:
+            progress.stage(f"Scoring release {parent} and the candidate {build.release}")
+            judgement = judge(config, releases.release_dir(site, parent), build.out_dir, new)
+        finally:
+            progress.finish()
         published = None
         if judgement.accepted:
             published = releases.publish_shadow(site, build.out_dir)
