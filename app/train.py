@@ -112,8 +112,11 @@ def update(model: Pipeline, records: list[dict], labels: list) -> Pipeline:
     """Stateful retraining (`--mode stateful`): fine-tuning. The network starts from its
     current weights and takes a few epochs on the new drawings only, at a learning rate 30×
     below training's so that it adapts without forgetting; the scaler is kept as it is.
-    (Measured on thicker-pen drawings: held-out accuracy unchanged, new drawings 94% → 98%;
-    five epochs at the training rate lost 8 points on the held-out digits.)"""
+    Measured on 600 training digits redrawn with a thicker pen: in scikit-learn, held-out
+    accuracy unchanged and new drawings 94% → 98% (five epochs at the training rate instead
+    lost 8 points on the held-out digits); through `staticml retrain`, which judges the
+    shipped compressed models, new drawings 86.9% → 95.9% and held-out 97.67% → 97.11%,
+    which the default 0.5-point budget refuses."""
     scaled = model.named_steps["scale"].transform([image_features(r["image"]) for r in records])
     targets = [int(label) for label in labels]
     network = model.named_steps["mlp"]
