@@ -18,13 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from staticml.errors import StaticMLError
-from staticml.headers import (
-    CACHE_IMMUTABLE,
-    CACHE_REVALIDATE,
-    content_type,
-    origin_of,
-    security_headers,
-)
+from staticml.headers import file_headers, origin_of, security_headers
 from staticml.stages.manifest import MANIFEST
 
 log = logging.getLogger("staticml.serve")
@@ -44,7 +38,8 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
         )
     immutable, collector = _from_manifest(root)
     overrides = dict(content_types or {})
-    base_headers = security_headers([origin_of(collector)] if collector else [])
+    connect = [origin_of(collector)] if collector else []
+    base_headers = security_headers(connect)
 
     async def handle(request: Request) -> Response:
         relative = request.path_params.get("path", "")
@@ -52,9 +47,8 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
         if target is None:
             return PlainTextResponse("Not found\n", status_code=404, headers=base_headers)
         served = target.relative_to(root).as_posix()
-        headers = dict(base_headers)
-        headers["Cache-Control"] = CACHE_IMMUTABLE if served in immutable else CACHE_REVALIDATE
-        media_type = overrides.get(target.suffix, content_type(target.name))
+        headers = file_headers(target.name, immutable=served in immutable, connect=connect)
+        media_type = overrides.get(target.suffix, headers.pop("Content-Type"))
         variant, encoding = _negotiate(target, request.headers.get("accept-encoding", ""))
         if encoding:
             headers["Content-Encoding"] = encoding
