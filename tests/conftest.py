@@ -281,6 +281,14 @@ def _as_postgres(command: list[str]) -> list[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on a free port of 127.0.0.1; yields its admin URL."""
+    # fsync off: the tests kill collectors, never this server, so its durability is not tested.
+    with postgres_cluster(fsync=False) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_cluster(fsync: bool) -> Iterator[str]:
+    """A PostgreSQL cluster of its own in a temporary folder, removed afterwards."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         pytest.fail(
@@ -310,8 +318,9 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    # fsync off: the tests kill collectors, never this server, so its durability is not tested.
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
+    )
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
     subprocess.run(
         _as_postgres([*pg_ctl, "-w", "-o", options, "start"]), check=True, capture_output=True
