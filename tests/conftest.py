@@ -351,6 +351,27 @@ def postgres_database(server_url: str) -> Iterator[str]:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+@contextlib.contextmanager
+def database_down(server_url: str, database_url: str) -> Iterator[None]:
+    """The database of `database_url` is unreachable (its sessions ended, its name changed)
+    inside the block, and back afterwards, on the same cluster."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        admin.execute(f"ALTER DATABASE {name} RENAME TO {name}_down")
+    try:
+        yield
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name}_down RENAME TO {name}")
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database of each backend."""

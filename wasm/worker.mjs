@@ -171,8 +171,7 @@ async function importVerified(url, dependencies = []) {
   try {
     return await import(url);
   } catch (error) {
-    const reason = self.navigator.onLine === false ? "this browser is offline. Reconnect, then try again" : error.message;
-    throw new BootError(`Could not load ${shortName(url)}: ${reason}`, stage);
+    throw new BootError(`Could not load ${shortName(url)}: ${error.message}`, stage);
   }
 }
 
@@ -197,8 +196,16 @@ async function boot(bootConfig) {
     });
   } catch (error) {
     const cause = downloadFailure || error;
-    post("error", { id: null, error: describe(outOfMemory(cause) || cause, cause.stage || stage) });
+    post("error", { id: null, error: describe(explain(cause), cause.stage || stage) });
   }
+}
+
+// Whatever broke first, some causes have one meaning for the visitor: say that.
+function explain(error) {
+  if (self.navigator.onLine === false && !/offline/.test(error.message)) {
+    return new BootError(`this browser is offline (${error.message}). Reconnect, then try again.`, error.stage || stage);
+  }
+  return outOfMemory(error) || error;
 }
 
 // A wasm memory that cannot be reserved or grown surfaces as a RangeError (or an abort) whose
