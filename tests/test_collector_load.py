@@ -7,6 +7,7 @@ summaries and records the figures in bench/results.md.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 from pathlib import Path
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bench.collector_load import LoadResult, run_load
-from staticml.collector.storage import HourTally, open_store
+from staticml.collector.storage import HourTally, open_store, summary_rows
 from staticml.collector.validate import parse_summary
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
-from tests.conftest import beacon, postgres_database
+from tests.conftest import beacon
 
 ROWS = 20  # predictions per summary
 BASELINES = {RELEASE: wine_baseline()}
@@ -26,15 +27,6 @@ BASELINES = {RELEASE: wine_baseline()}
 @pytest.fixture
 def bundle(tmp_path) -> Path:
     return write_bundle(tmp_path / "site", wine_baseline())
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'beacon.db'}"
-        return
-    with postgres_database(request.getfixturevalue("postgres_server")) as url:
-        yield url
 
 
 def bodies(count: int) -> list[bytes]:
@@ -57,8 +49,6 @@ def cells(tallied: list[HourTally]) -> dict[tuple[str, str, int], int]:
 
 def merged(sent: list[bytes]) -> dict[tuple[str, str, int], int]:
     """The cells the database must hold after exactly these summaries."""
-    from staticml.collector.storage import summary_rows
-
     total: dict[tuple[str, str, int], int] = {}
     for data in sent:
         summary = parse_summary(data, BASELINES)
@@ -68,21 +58,21 @@ def merged(sent: list[bytes]) -> dict[tuple[str, str, int], int]:
     return total
 
 
-def test_concurrent_clients_lose_nothing(bundle, any_db):
+def test_concurrent_clients_lose_nothing(bundle, db_url):
     sent = bodies(240)
-    with beacon(bundle, any_db, "--rate-limit", "100000") as running:
+    with beacon(bundle, db_url, "--rate-limit", "100000") as running:
         result = run_load(running.url, sent, clients=6)
     assert sorted(result.statuses) == list(range(len(sent)))
     assert set(result.statuses.values()) == {202}
-    stored = tallies(any_db)
+    stored = tallies(db_url)
     assert sum(t.summaries for t in stored) == len(sent)
     assert sum(t.n for t in stored) == ROWS * len(sent)
     assert cells(stored) == merged(sent)
 
 
-def test_a_collector_killed_under_load_keeps_every_acknowledged_summary(bundle, any_db):
+def test_a_collector_killed_under_load_keeps_every_acknowledged_summary(bundle, db_url):
     sent = bodies(3000)
-    with beacon(bundle, any_db, "--rate-limit", "100000") as running:
+    with beacon(bundle, db_url, "--rate-limit", "100000") as running:
         enough = threading.Event()
 
         def watch(result: LoadResult) -> None:
@@ -99,9 +89,9 @@ def test_a_collector_killed_under_load_keeps_every_acknowledged_summary(bundle, 
     assert running.process.returncode == -signal.SIGKILL
     acknowledged = result.acknowledged
     assert 150 <= len(acknowledged) < len(sent), "the kill must land in the middle of the load"
-    with beacon(bundle, any_db) as restarted:  # the database opens again after the kill
+    with beacon(bundle, db_url) as restarted:  # the database opens again after the kill
         assert restarted.process.poll() is None
-    stored = tallies(any_db)
+    stored = tallies(db_url)
     summaries = sum(t.summaries for t in stored)
     # Every acknowledged summary is there; at most the few in flight at the kill were also
     # committed (their answer was lost), and each summary is there whole or not at all.
@@ -119,6 +109,4 @@ def test_a_collector_killed_under_load_keeps_every_acknowledged_summary(bundle, 
 
 
 def _subsets(items: list[int], size: int) -> list[list[int]]:
-    import itertools
-
     return [list(c) for c in itertools.combinations(items, size)]
