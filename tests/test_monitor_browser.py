@@ -185,6 +185,7 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
 def test_unsent_summaries_survive_a_reload_and_are_sent_later(monitored, browser, tmp_path):
     result, server, port = monitored
     watched, page = open_monitored(browser, server, port)
+    watched.expect_errors(r"ERR_CONNECTION_REFUSED")  # the collector is down: that's the test
     predict_all(page, drawn(25, shift=False))
     page.wait_for_timeout(500)
     assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, (
