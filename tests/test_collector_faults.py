@@ -1,8 +1,8 @@
 """The collector when its database fails: unreachable, full, or read-only.
 
 Unreachable (PostgreSQL gone): 503 with Retry-After, and summaries are accepted again once it
-is back. Full disk and read-only filesystem (a real tmpfs of 1 MiB, mounted here, so this
-needs root as the suite's container runs it): 503 with a message saying what to do, nothing
+is back. Full disk and read-only filesystem (a real tmpfs of 1 MiB, mounted here, so these
+tests need root): 503 with a message saying what to do, nothing
 half-written, and a collector that cannot start on a read-only database says why. (A
 filesystem cannot be remounted read-only under a collector that has the database open for
 writing, so read-only is tested at start.)
