@@ -115,40 +115,39 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
         fail(`Could not start the prediction worker: ${error.message}`, "worker");
         return;
       }
-      listen(worker);
+      worker.onerror = onError;
+      worker.onmessage = onMessage;
       worker.postMessage({ type: "boot", config: { ...runtimeConfig(config.runtime), monitorState } });
     },
     (error) => fail(error.message, "download"),
   );
 
-  function listen(worker) {
-    worker.onerror = (event) => {
-      event.preventDefault();
-      fail(`The prediction worker could not start (${config.worker}): ${event.message || "its script failed to load"}. Check that .mjs files are served as text/javascript.`, "worker");
-    };
-    worker.onmessage = (event) => {
-      const message = event.data;
-      const job = pending.get(message.id);
-      if (message.type === "status") {
-        lastStage = message.message;
-        onStatus(message);
-      } else if (message.type === "ready") {
-        settle.resolve(message.info);
-      } else if (message.type === "error" && message.id === null) {
-        fail(message.error.message, message.error.stage);
-      } else if (message.type === "progress") {
-        job?.onProgress?.(message);
-      } else if (message.type === "monitor") {
-        if (message.state) onMonitor(JSON.parse(message.state));
-      } else if (message.type === "csp") {
-        reportViolation("worker", message.violation);
-      } else if (message.type === "result" || message.type === "error") {
-        pending.delete(message.id);
-        if (message.type === "result") job?.resolve(message.result);
-        else job?.reject(workerError(message.error));
-      }
-    };
-  }
+  const onError = (event) => {
+    event.preventDefault();
+    fail(`The prediction worker could not start (${config.worker}): ${event.message || "its script failed to load"}. Check that .mjs files are served as text/javascript.`, "worker");
+  };
+  const onMessage = (event) => {
+    const message = event.data;
+    const job = pending.get(message.id);
+    if (message.type === "status") {
+      lastStage = message.message;
+      onStatus(message);
+    } else if (message.type === "ready") {
+      settle.resolve(message.info);
+    } else if (message.type === "error" && message.id === null) {
+      fail(message.error.message, message.error.stage);
+    } else if (message.type === "progress") {
+      job?.onProgress?.(message);
+    } else if (message.type === "monitor") {
+      if (message.state) onMonitor(JSON.parse(message.state));
+    } else if (message.type === "csp") {
+      reportViolation("worker", message.violation);
+    } else if (message.type === "result" || message.type === "error") {
+      pending.delete(message.id);
+      if (message.type === "result") job?.resolve(message.result);
+      else job?.reject(workerError(message.error));
+    }
+  };
 
   function request(message, extra = {}) {
     const id = nextId++;
