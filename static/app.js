@@ -21,13 +21,55 @@ function absolute(url) {
 function runtimeConfig(runtime) {
   return {
     ...runtime,
-    pyodide: { ...runtime.pyodide, module: absolute(runtime.pyodide.module), indexURL: absolute(runtime.pyodide.indexURL) },
-    ort: { ...runtime.ort, module: absolute(runtime.ort.module), wasmPaths: absolute(runtime.ort.wasmPaths), wasm: absolute(runtime.ort.wasm) },
+    pyodide: { ...runtime.pyodide, module: absolute(runtime.pyodide.module), asm: absolute(runtime.pyodide.asm), indexURL: absolute(runtime.pyodide.indexURL) },
+    ort: {
+      ...runtime.ort,
+      module: absolute(runtime.ort.module),
+      glue: absolute(runtime.ort.glue),
+      wasmPaths: absolute(runtime.ort.wasmPaths),
+      wasm: absolute(runtime.ort.wasm),
+    },
     wheels: runtime.wheels.map(absolute),
     model: { ...runtime.model, url: absolute(runtime.model.url) },
     assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [absolute(url), meta])),
   };
 }
+
+function fileName(url) {
+  return new URL(url).pathname.split("/").pop();
+}
+
+// The page's own downloads (the worker script, the samples) checked against the build's hashes.
+async function verifiedFetch(path) {
+  const url = absolute(path);
+  let response;
+  try {
+    response = await fetch(url, { integrity: config.integrity?.[path] ?? "" });
+  } catch (error) {
+    throw new Error(`Could not download ${fileName(url)}: ${await diagnose(url, error)}`);
+  }
+  if (!response.ok) throw new Error(`Could not download ${fileName(url)}: the server answered ${response.status} ${response.statusText}`.trim());
+  return response;
+}
+
+async function diagnose(url, error) {
+  if (navigator.onLine === false) return "this browser is offline. Reconnect, then try again";
+  try {
+    const probe = await fetch(url, { method: "HEAD", cache: "no-store" });
+    if (!probe.ok) return `the server answered ${probe.status} ${probe.statusText}`.trim();
+    return "its content does not match the hash in the build's manifest (the file was changed or truncated), so it was not used";
+  } catch {
+    return `${error.message} (is the server reachable?)`;
+  }
+}
+
+function reportViolation(where, violation) {
+  console.error(`Content Security Policy violation in the ${where}: ${violation.directive} blocked ${violation.blocked || "inline code"}${violation.source ? ` (${violation.source})` : ""}`);
+}
+
+document.addEventListener("securitypolicyviolation", (event) =>
+  reportViolation("page", { directive: event.effectiveDirective, blocked: event.blockedURI, source: event.sourceFile }),
+);
 
 function workerError(error) {
   const failure = new Error(error.field ? `Invalid record: ${error.message}` : error.message);
@@ -42,7 +84,9 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   let lastStage = "starting";
   let worker = null;
   let settle;
+  let settled = false;
   const ready = new Promise((resolve, reject) => (settle = { resolve, reject }));
+  ready.then(() => (settled = true), () => (settled = true));
   const fail = (message, stage) => {
     const error = new Error(message);
     error.stage = stage || lastStage;
@@ -57,12 +101,6 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
     fail("This browser cannot run WebAssembly, which the model needs. Use a current browser with WebAssembly enabled.", "check");
     return unavailable;
   }
-  try {
-    worker = new Worker(absolute(config.worker), { type: "module", name: "staticml" });
-  } catch (error) {
-    fail(`Could not start the prediction worker: ${error.message}`, "worker");
-    return unavailable;
-  }
   const seconds = Math.round(config.bootTimeoutMs / 1000);
   const timer = setTimeout(
     () => fail(`The runtime did not start within ${seconds} s (it was at: ${lastStage}). Check the browser console and that the server sends .wasm as application/wasm.`),
@@ -70,11 +108,27 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   );
   ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
 
-  worker.onerror = (event) => {
+  verifiedFetch(config.worker).then(
+    () => {
+      if (settled) return; // timed out meanwhile
+      try {
+        worker = new Worker(absolute(config.worker), { type: "module", name: "staticml" });
+      } catch (error) {
+        fail(`Could not start the prediction worker: ${error.message}`, "worker");
+        return;
+      }
+      worker.onerror = onError;
+      worker.onmessage = onMessage;
+      worker.postMessage({ type: "boot", config: { ...runtimeConfig(config.runtime), monitorState } });
+    },
+    (error) => fail(error.message, "download"),
+  );
+
+  const onError = (event) => {
     event.preventDefault();
     fail(`The prediction worker could not start (${config.worker}): ${event.message || "its script failed to load"}. Check that .mjs files are served as text/javascript.`, "worker");
   };
-  worker.onmessage = (event) => {
+  const onMessage = (event) => {
     const message = event.data;
     const job = pending.get(message.id);
     if (message.type === "status") {
@@ -88,13 +142,14 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
       job?.onProgress?.(message);
     } else if (message.type === "monitor") {
       if (message.state) onMonitor(JSON.parse(message.state));
+    } else if (message.type === "csp") {
+      reportViolation("worker", message.violation);
     } else if (message.type === "result" || message.type === "error") {
       pending.delete(message.id);
       if (message.type === "result") job?.resolve(message.result);
       else job?.reject(workerError(message.error));
     }
   };
-  worker.postMessage({ type: "boot", config: { ...runtimeConfig(config.runtime), monitorState } });
 
   function request(message, extra = {}) {
     const id = nextId++;
@@ -129,16 +184,30 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
 
 const events = [];
 const monitor = startMonitor();
-const runtime = startRuntime(showStatus, monitor.receive, monitor.savedPartial());
-monitor.attach(runtime);
+let runtime = null;
+boot();
 const rollout = startRollout();
-window.staticml = { ready: runtime.ready, predict: predicted, predictFile: runtime.predictFile, config, events, monitor: monitor.api, feedback, rollout };
+window.staticml = {
+  get ready() {
+    return runtime.ready;
+  },
+  predict: predicted,
+  predictFile: (file, options) => runtime.predictFile(file, options),
+  retry: boot,
+  config,
+  events,
+  monitor: monitor.api,
+  feedback,
+  rollout,
+};
 
 // --- rollout: shadow comparison and feedback (static/rollout.js, docs/rollout.md) --------------
 
 function startRollout() {
   if (!config.rollout) return null;
-  const started = import(absolute(config.rollout)).then((module) => module.start({ config, runtime, monitor: monitor.api }));
+  // The runtime as it is when asked: "Try again" replaces it.
+  const current = { get ready() { return runtime.ready; }, predict: (record) => runtime.predict(record) };
+  const started = import(absolute(config.rollout)).then((module) => module.start({ config, runtime: current, monitor: monitor.api }));
   started.catch((error) => console.warn(`Rollout features are off: ${error.message}`));
   return started;
 }
@@ -173,23 +242,37 @@ function showError(text) {
   box.hidden = false;
 }
 
-runtime.ready.then(
-  (info) => {
-    document.body.dataset.state = "ready";
-    $("status-stage").textContent = "Ready.";
-    $("status-bytes").textContent =
-      `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s.`;
-    $("status-bar").hidden = true;
-    for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
-  },
-  (error) => {
-    document.body.dataset.state = "failed";
-    $("status-stage").textContent = "The runtime failed to start.";
-    $("status-bytes").textContent = "";
-    $("status-bar").hidden = true;
-    showError(`Could not start the model: ${error.message}`);
-  },
-);
+// Boots the runtime; after a failure the "Try again" button calls this again, in the same page.
+function boot() {
+  document.body.dataset.state = "loading";
+  $("error").hidden = true;
+  if ($("retry")) $("retry").hidden = true;
+  $("status-stage").textContent = "Loading the runtime…";
+  $("status-bar").hidden = false;
+  runtime = startRuntime(showStatus, monitor.receive, monitor.savedPartial());
+  monitor.attach(runtime);
+  runtime.ready.then(showReady, showBootFailure);
+}
+
+$("retry")?.addEventListener("click", boot);
+
+function showReady(info) {
+  document.body.dataset.state = "ready";
+  $("status-stage").textContent = "Ready.";
+  $("status-bytes").textContent =
+    `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s.`;
+  $("status-bar").hidden = true;
+  for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
+}
+
+function showBootFailure(error) {
+  document.body.dataset.state = "failed";
+  $("status-stage").textContent = "The runtime failed to start.";
+  $("status-bytes").textContent = "";
+  $("status-bar").hidden = true;
+  showError(`Could not start the model: ${error.message}`);
+  if ($("retry")) $("retry").hidden = false;
+}
 
 // --- results ----------------------------------------------------------------------------------
 
@@ -430,12 +513,12 @@ async function loadSamples() {
     $("samples").hidden = true;
     return;
   }
-  const response = await fetch(absolute(config.samples));
+  const response = await verifiedFetch(config.samples);
   const { samples } = await response.json();
   $("sample-list").append(...samples.map(sampleButton));
 }
 
-loadSamples().catch((error) => showError(`Could not load the samples: ${error.message}`));
+loadSamples().catch((error) => showError(`Could not load the samples. ${error.message}`));
 
 // --- batch: score a CSV file in the worker --------------------------------------------------------
 
@@ -643,16 +726,19 @@ function startMonitor() {
     receive,
     savedPartial: () => (enabled() ? JSON.stringify(store.get("partial", null)) : null),
     attach(started) {
+      const first = runtime === null; // a retried boot attaches again: listen only once
       runtime = started;
       if (!settings) return;
-      setUpToggle();
+      if (first) setUpToggle();
       show();
       if (!enabled()) {
         started.ready.then(() => started.tell({ type: "monitor-stop" }), () => {});
         return;
       }
-      addEventListener("pagehide", flushOnHide);
-      document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushOnHide());
+      if (first) {
+        addEventListener("pagehide", flushOnHide);
+        document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushOnHide());
+      }
       schedule();
     },
     api: {

@@ -21,13 +21,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from staticml.errors import StaticMLError
-from staticml.headers import (
-    CACHE_IMMUTABLE,
-    CACHE_REVALIDATE,
-    content_type,
-    origin_of,
-    security_headers,
-)
+from staticml.headers import file_headers, origin_of, security_headers
 from staticml.rollout.hosting import SitePolicy, is_site
 from staticml.stages.manifest import MANIFEST
 
@@ -56,10 +50,9 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
         if target is None:
             return PlainTextResponse("Not found\n", status_code=404, headers=base_headers)
         served = target.relative_to(root).as_posix()
-        headers = dict(base_headers)
-        immutable = policy.immutable(served)
-        headers["Cache-Control"] = CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE
-        media_type = overrides.get(target.suffix, content_type(target.name))
+        connect = policy.collectors()
+        headers = file_headers(target.name, immutable=policy.immutable(served), connect=connect)
+        media_type = overrides.get(target.suffix, headers.pop("Content-Type"))
         variant, encoding = _negotiate(target, request.headers.get("accept-encoding", ""))
         if encoding:
             headers["Content-Encoding"] = encoding

@@ -15,12 +15,13 @@ from staticml.config import load_config
 from staticml.hashing import integrity
 from staticml.runtimes import RUNTIMES
 from staticml.stages import build_app
+from staticml.stages.hosting import HOSTING_FILES
 from tests.conftest import APP_DIR
 
 VARIANT = re.compile(r"\.(br|gz)$")
 # Files of one build beside the release, not listed in the manifest: the manifest itself and the
 # model report (it holds the build time and measured latencies).
-BUILD_RECORDS = {"bundle.json", "model.json", "model.html"}
+BUILD_RECORDS = {"bundle.json", "model.json", "model.html", *HOSTING_FILES}
 
 
 @pytest.fixture(scope="module")

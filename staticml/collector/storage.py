@@ -221,6 +221,29 @@ def _tallies(counts: Sequence[Sequence[Any]], hours: Sequence[Sequence[Any]]) ->
     ]
 
 
+# What the operator can do about the SQLite failures that are not a bug (by error name prefix).
+_SQLITE_FIXES = {
+    "SQLITE_FULL": "the disk (or the filesystem's quota) is full; free space and summaries are "
+    "accepted again (until then senders keep them and retry)",
+    "SQLITE_READONLY": "it is read-only; make the file, its folder and the filesystem writable "
+    "for the collector",
+    "SQLITE_CANTOPEN": "the file cannot be opened; check that the folder exists and is writable",
+    "SQLITE_IOERR": "the disk reported an I/O error; check the disk and that it is writable",
+    "SQLITE_BUSY": "another process holds it locked; retry, or stop the other writer",
+}
+
+
+def sqlite_failure(path: str, error: sqlite3.Error) -> str:
+    """A message naming the database, what failed and, when known, the fix."""
+    name = getattr(error, "sqlite_errorname", "")
+    fix = next((text for prefix, text in _SQLITE_FIXES.items() if name.startswith(prefix)), None)
+    return (
+        f"The database {path} failed ({error}): {fix}."
+        if fix
+        else f"The database {path} failed: {error}."
+    )
+
+
 class SQLiteStore(SQLStore):
     """One SQLite file in WAL mode with synchronous=FULL: a commit survives a killed process."""
 
@@ -238,8 +261,10 @@ class SQLiteStore(SQLStore):
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._create_schema()
-        except (sqlite3.Error, StorageUnavailable) as exc:
-            raise CollectorError(f"Cannot open the database {path}: {exc}.") from exc
+        except sqlite3.Error as exc:
+            raise CollectorError(f"Cannot open the database: {sqlite_failure(path, exc)}") from exc
+        except StorageUnavailable as exc:
+            raise CollectorError(f"Cannot open the database: {exc}") from exc
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
@@ -254,8 +279,9 @@ class SQLiteStore(SQLStore):
                     cursor.close()
             except sqlite3.Error as exc:
                 self._rollback()
-                log.error("SQLite %s failed: %s", self.path, exc)
-                raise StorageUnavailable(f"The database {self.path} failed: {exc}.") from exc
+                message = sqlite_failure(self.path, exc)
+                log.error("%s", message)
+                raise StorageUnavailable(message) from exc
             except BaseException:
                 self._rollback()
                 raise

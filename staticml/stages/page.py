@@ -43,9 +43,13 @@ def page_config(
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     output = model.output_spec(config.output.target, config.output.unit)
     fetched = [
+        assets["pyodide/pyodide.mjs"],
+        assets["pyodide/pyodide.asm.mjs"],
         assets["pyodide/pyodide.asm.wasm"],
         assets["pyodide/python_stdlib.zip"],
         assets["pyodide/pyodide-lock.json"],
+        assets["ort/ort.wasm.min.mjs"],
+        assets["ort/ort-wasm-simd-threaded.mjs"],
         assets["ort/ort-wasm-simd-threaded.wasm"],
         *wheels,
         assets["model.onnx"],
@@ -57,6 +61,12 @@ def page_config(
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
         "rollout": assets["static/rollout.js"].path,
+        # What the page itself fetches; the worker's files are in runtime.assets.
+        "integrity": {
+            a.path: integrity(a.sha256)
+            for name, a in assets.items()
+            if name in ("wasm/worker.mjs", "samples.json")
+        },
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
         "report": report,
         "fields": [f.spec() for f in config.fields],
@@ -68,10 +78,12 @@ def page_config(
                 "version": PYODIDE.version,
                 "indexURL": _folder(assets["pyodide/pyodide.mjs"]),
                 "module": assets["pyodide/pyodide.mjs"].path,
+                "asm": assets["pyodide/pyodide.asm.mjs"].path,
             },
             "ort": {
                 "version": ONNXRUNTIME_WEB.version,
                 "module": assets["ort/ort.wasm.min.mjs"].path,
+                "glue": assets["ort/ort-wasm-simd-threaded.mjs"].path,
                 "wasmPaths": _folder(assets["ort/ort.wasm.min.mjs"]),
                 "wasm": assets["ort/ort-wasm-simd-threaded.wasm"].path,
                 "threads": config.runtime.threads,
