@@ -28,6 +28,7 @@ LOGICAL = [
     "samples.json",
     "wasm/worker.mjs",
     "static/app.js",
+    "static/rollout.js",
     "static/style.css",
     "static/icon.svg",
 ]
