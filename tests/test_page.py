@@ -26,6 +26,7 @@ LOGICAL = [
     "samples.json",
     "wasm/worker.mjs",
     "static/app.js",
+    "static/rollout.js",
     "static/style.css",
     "static/icon.svg",
 ]
@@ -55,6 +56,7 @@ def test_page_config_points_at_the_built_assets(named, demo_model):
         "integrity": integrity(named["ort/ort-wasm-simd-threaded.wasm"].sha256),
     }
     assert config["bootTimeoutMs"] == 60_000 and config["release"] == "r1"
+    assert config["rollout"] == "x/static/rollout.js"
 
 
 def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
