@@ -89,6 +89,10 @@ class Site:
         ordered = list(dict.fromkeys(r for r in added if r in present))
         return ordered + sorted(present - set(ordered))
 
+    def release_dirs(self) -> list[Path]:
+        """The folders of the releases present (what a collector needs to accept them)."""
+        return [self.root / RELEASES / release for release in self.releases()]
+
     def rollback_target(self) -> str | None:
         """The release `rollback` returns to from the current stable one."""
         stable = self.state().stable
