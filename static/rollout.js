@@ -10,6 +10,7 @@ const ASSIGNMENT_KEY = "staticml-rollout:assignment";
 const REROUTE_KEY = "staticml-rollout:rerouted";
 // Latency histogram bins, in milliseconds: (-inf, 1), [1, 2), ..., [5000, +inf).
 export const LATENCY_EDGES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+const MAX_OUTBOX = 50; // unsent summaries kept; older ones are dropped
 const REGRESSION_TOLERANCE = 1e-3; // relative: shadow and primary values agree within 0.1%
 
 function stored(key, fallback, storage = localStorage) {
@@ -169,30 +170,41 @@ export function start({ config, runtime, monitor }) {
       shadow: tally.shadow?.n ? tally.shadow : null,
       feedback: tally.feedback.right + tally.feedback.wrong ? tally.feedback : null,
     };
-    save(`${key}:outbox`, [...stored(`${key}:outbox`, []), summary].slice(-50));
+    save(`${key}:outbox`, [...stored(`${key}:outbox`, []), summary].slice(-MAX_OUTBOX));
     tally = emptyTally(config, shadowRelease);
     send();
   }
 
+  let busy = false;
+
+  // One sender at a time, oldest summary first, re-reading the outbox so that summaries frozen
+  // meanwhile go too; each is removed once the collector answered (kept when it is unreachable).
   async function send() {
-    if (!sending()) return;
-    for (const summary of stored(`${key}:outbox`, [])) {
-      let response;
-      try {
-        response = await fetch(`${settings.collector}/v1/rollout`, {
-          method: "POST",
-          body: JSON.stringify(summary),
-          headers: { "Content-Type": "text/plain" },
-          keepalive: true,
-          credentials: "omit",
-          referrerPolicy: "no-referrer",
-        });
-      } catch {
-        return; // unreachable: kept for the next visit
+    if (busy || !sending()) return;
+    busy = true;
+    try {
+      for (let sent = 0; sent < MAX_OUTBOX; sent++) {
+        const summary = stored(`${key}:outbox`, [])[0];
+        if (!summary) break;
+        let response;
+        try {
+          response = await fetch(`${settings.collector}/v1/rollout`, {
+            method: "POST",
+            body: JSON.stringify(summary),
+            headers: { "Content-Type": "text/plain" },
+            keepalive: true,
+            credentials: "omit",
+            referrerPolicy: "no-referrer",
+          });
+        } catch {
+          return; // unreachable: kept for the next visit
+        }
+        if (response.status === 429 || response.status >= 500) return;
+        if (!response.ok) console.warn(`The collector refused a rollout summary (${response.status}); it is dropped.`);
+        save(`${key}:outbox`, stored(`${key}:outbox`, []).slice(1));
       }
-      if (response.status === 429 || response.status >= 500) return;
-      if (!response.ok) console.warn(`The collector refused a rollout summary (${response.status}); it is dropped.`);
-      save(`${key}:outbox`, stored(`${key}:outbox`, []).slice(1));
+    } finally {
+      busy = false;
     }
   }
 

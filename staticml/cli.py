@@ -171,6 +171,13 @@ _db_option = click.option(
     type=click.IntRange(1),
     help="Requests per minute accepted from one client address.",
 )
+@click.option(
+    "--site",
+    "site_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A site of releases (staticml release): accept every release in it.",
+)
 def beacon(
     bundles: tuple[Path, ...],
     db: str,
@@ -178,11 +185,15 @@ def beacon(
     port: int,
     allow_origins: tuple[str, ...],
     rate_limit: int,
+    site_dir: Path | None,
 ) -> None:
     """Collect drift summaries from the pages of the given bundles' releases."""
     from staticml.collector.service import run_collector
+    from staticml.rollout.site import Site
 
     with _user_errors():
+        if site_dir is not None:
+            bundles += tuple(Site(site_dir).release_dirs())
         run_collector(
             bundles, db, host=host, port=port, allow_origins=allow_origins, rate_limit=rate_limit
         )

@@ -58,6 +58,7 @@ def test_page_config_points_at_the_built_assets(named, demo_model):
         "integrity": integrity(named["ort/ort-wasm-simd-threaded.wasm"].sha256),
     }
     assert config["bootTimeoutMs"] == 60_000 and config["release"] == "r1"
+    assert config["rollout"] == "x/static/rollout.js"
 
 
 def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, demo_model):

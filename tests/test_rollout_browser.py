@@ -200,8 +200,8 @@ def test_shadow_disagreement_and_feedback_reach_the_collector(
     with beacon(
         releases / a,
         db,
-        "--bundle",
-        str(releases / b),
+        "--site",  # accepts release b too: every release in the site
+        str(site_api.root),
         "--allow-origin",
         server.url.rstrip("/"),
         port=wine_releases.collector_port,

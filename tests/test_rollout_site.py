@@ -137,6 +137,8 @@ def test_collection_keeps_what_is_referenced_and_the_newest(tmp_path, wine_relea
     site.promote(c)
     site.add(builds[1], keep=1)
     assert site.releases() == [b, c, "d" * 12]  # a is nobody's now
+    site.add(wine_releases.a, keep=1)  # a collected release can come back, as the newest
+    assert site.releases() == [b, c, a]  # d is neither new nor referenced
     assert len(list((site.root / "runtime").iterdir())) == 2
 
 

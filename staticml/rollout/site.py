@@ -86,8 +86,13 @@ class Site:
         """Releases present in the site, in the order they were added."""
         present = {p.name for p in (self.root / RELEASES).glob("*") if not p.name.startswith(".")}
         added = [e["release"] for e in self.history() if e["action"] == "release"]
-        ordered = list(dict.fromkeys(r for r in added if r in present))
+        last = {release: position for position, release in enumerate(added)}
+        ordered = sorted((r for r in last if r in present), key=last.__getitem__)
         return ordered + sorted(present - set(ordered))
+
+    def release_dirs(self) -> list[Path]:
+        """The folders of the releases present (what a collector needs to accept them)."""
+        return [self.root / RELEASES / release for release in self.releases()]
 
     def rollback_target(self) -> str | None:
         """The release `rollback` returns to from the current stable one."""
@@ -103,13 +108,14 @@ class Site:
         """Copy a build in as a release (the first becomes stable); old releases beyond `keep`
         that nothing references are deleted. Returns the release id."""
         with self._locked():
+            present = set(self.releases())
             release = copy_release(Path(build_dir), self.root)
             self._write_router()
             plan = self.state()
             if plan.stable is None:
                 plan = plan.next(stable=release, routes=(Route(release, 1.0),))
                 self._commit(plan, "release", release)
-            elif not self._was_added(release):
+            elif release not in present:  # new, or added again after being collected
                 self._record("release", release, plan)
             self._collect(keep)
             return release
@@ -227,9 +233,6 @@ class Site:
                 f"Release {release} is not in {self.root} (releases: {known}); add it with "
                 f"`staticml release BUILD_DIR --site {self.root}`."
             )
-
-    def _was_added(self, release: str) -> bool:
-        return any(e["action"] == "release" and e["release"] == release for e in self.history())
 
     def _commit(self, plan: Plan, action: str, release: str | None, **detail: Any) -> Plan:
         _write_atomically(self.root / SITE_MANIFEST, _json_bytes(plan.to_json()))
