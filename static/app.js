@@ -619,6 +619,7 @@ function startMonitor() {
   let runtime = null;
   let timer = null;
   let sending = false;
+  let retryAt = 0; // after a failed send, new predictions do not make the page try again sooner
   const enabled = () => Boolean(settings) && !browserDeclines && store.get("consent", "yes") === "yes";
 
   function outbox() {
@@ -643,7 +644,7 @@ function startMonitor() {
 
   function schedule() {
     if (!enabled() || !outbox().length || timer) return;
-    const wait = Math.max(0, store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now());
+    const wait = Math.max(0, store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now(), retryAt - Date.now());
     timer = setTimeout(() => {
       timer = null;
       sendNow();
@@ -680,7 +681,8 @@ function startMonitor() {
       }
     } finally {
       sending = false;
-      if (outbox().length) failed ? setTimeout(schedule, RETRY_MS) : schedule();
+      if (failed) retryAt = Date.now() + RETRY_MS;
+      if (outbox().length) schedule();
     }
   }
 

@@ -226,6 +226,8 @@ def test_a_collector_without_its_database_is_retried_later(monitored, browser, p
                 if answers:
                     break
                 page.wait_for_timeout(100)
+            predict_all(page, drawn(5, shift=False))  # more predictions do not retry sooner
+            page.wait_for_timeout(300)
             assert answers == [503]
             assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, "kept for later"
         page.evaluate("window.staticml.monitor.flush()")
