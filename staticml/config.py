@@ -126,6 +126,22 @@ class CompressSettings:
 
 
 @dataclass(frozen=True)
+class RetrainSettings:
+    """How `staticml retrain` trains and judges a candidate, and when `staticml watch` acts."""
+
+    stateless: EntryPoint | None
+    stateful: EntryPoint | None
+    budget: float
+    relative_budget: float
+    holdout: float
+    trigger: tuple[str, ...]
+    window: str
+    canary_percent: float
+    min_predictions: int
+    min_agreement: float
+
+
+@dataclass(frozen=True)
 class RuntimeSettings:
     threads: int
     boot_timeout: float
@@ -152,6 +168,7 @@ class AppConfig:
     runtime: RuntimeSettings
     brotli_quality: int
     compress: CompressSettings
+    retrain: RetrainSettings
 
     def runtime_spec(self, n_features: int) -> dict[str, Any]:
         """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
@@ -424,6 +441,18 @@ def _assemble(
             label=v["compress.label"],
             calibration=v["compress.calibration"],
             prune=v["compress.prune"],
+        ),
+        retrain=RetrainSettings(
+            stateless=v["train.stateless"],
+            stateful=v["train.stateful"],
+            budget=v["retrain.budget"],
+            relative_budget=v["retrain.relative_budget"],
+            holdout=v["retrain.holdout"],
+            trigger=v["retrain.trigger"],
+            window=v["retrain.window"],
+            canary_percent=v["retrain.canary_percent"],
+            min_predictions=v["retrain.min_predictions"],
+            min_agreement=v["retrain.min_agreement"],
         ),
     )
 

@@ -27,5 +27,9 @@ class CollectorError(StaticMLError):
     """The drift collector cannot start or answer: a bundle, database or request is unusable."""
 
 
+class RolloutError(StaticMLError):
+    """A site, release or rollout step (promote, canary, shadow, bandit) cannot be done."""
+
+
 class ScoringError(StaticMLError):
     """Batch scoring cannot run: the bundle, the input or output file, or the cluster is unusable."""

@@ -76,3 +76,13 @@ CACHE_REVALIDATE = "no-cache"
 def content_type(name: str) -> str:
     suffix = name[name.rfind(".") :] if "." in name else ""
     return CONTENT_TYPES.get(suffix.lower(), DEFAULT_CONTENT_TYPE)
+
+
+def file_headers(name: str, *, immutable: bool, connect: Sequence[str] = ()) -> dict[str, str]:
+    """Every header a host sends with the file `name`: `staticml serve`, `_headers` and the
+    nginx snippet all come from here."""
+    return {
+        **security_headers(connect),
+        "Cache-Control": CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE,
+        "Content-Type": content_type(name),
+    }

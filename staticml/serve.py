@@ -2,7 +2,8 @@
 
 Correct MIME types (`.wasm`, `.mjs`, `.whl`, `.onnx`), COOP/COEP/CSP on every response, the
 build's precompressed brotli/gzip variants, and `immutable` caching exactly for the
-content-hashed assets that `bundle.json` lists (everything else revalidates).
+content-hashed assets that `bundle.json` lists (everything else revalidates). A site of
+releases (`staticml release`) is served by the rules of `staticml.rollout.hosting`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,13 +21,8 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from staticml.errors import StaticMLError
-from staticml.headers import (
-    CACHE_IMMUTABLE,
-    CACHE_REVALIDATE,
-    content_type,
-    origin_of,
-    security_headers,
-)
+from staticml.headers import file_headers, origin_of, security_headers
+from staticml.rollout.hosting import SitePolicy, is_site
 from staticml.stages.manifest import MANIFEST
 
 log = logging.getLogger("staticml.serve")
@@ -42,19 +40,19 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
         raise StaticMLError(
             f"Cannot serve {root}: no such folder. Build first: staticml build APP_DIR -o {root}"
         )
-    immutable, collector = _from_manifest(root)
+    policy = SitePolicy(root) if is_site(root) else _build_policy(root)
     overrides = dict(content_types or {})
-    base_headers = security_headers([origin_of(collector)] if collector else [])
 
     async def handle(request: Request) -> Response:
         relative = request.path_params.get("path", "")
         target = _resolve(root, relative)
+        base_headers = security_headers(policy.collectors())
         if target is None:
             return PlainTextResponse("Not found\n", status_code=404, headers=base_headers)
         served = target.relative_to(root).as_posix()
-        headers = dict(base_headers)
-        headers["Cache-Control"] = CACHE_IMMUTABLE if served in immutable else CACHE_REVALIDATE
-        media_type = overrides.get(target.suffix, content_type(target.name))
+        connect = policy.collectors()
+        headers = file_headers(target.name, immutable=policy.immutable(served), connect=connect)
+        media_type = overrides.get(target.suffix, headers.pop("Content-Type"))
         variant, encoding = _negotiate(target, request.headers.get("accept-encoding", ""))
         if encoding:
             headers["Content-Encoding"] = encoding
@@ -64,6 +62,28 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
 
     routes = [Route("/{path:path}", handle, methods=["GET", "HEAD"])]
     return Starlette(routes=routes)
+
+
+class _Policy(Protocol):
+    def immutable(self, served: str) -> bool: ...
+
+    def collectors(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class _BuildPolicy:
+    hashed: frozenset[str]
+    collector: str | None
+
+    def immutable(self, served: str) -> bool:
+        return served in self.hashed
+
+    def collectors(self) -> list[str]:
+        return [origin_of(self.collector)] if self.collector else []
+
+
+def _build_policy(root: Path) -> _Policy:
+    return _BuildPolicy(*_from_manifest(root))
 
 
 def _from_manifest(root: Path) -> tuple[frozenset[str], str | None]:

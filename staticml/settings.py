@@ -227,6 +227,43 @@ def non_negative(value: Any) -> float:
     return float(value)
 
 
+def drift_conditions(value: Any) -> tuple[str, ...]:
+    from staticml.collector.alerts import parse_condition
+    from staticml.errors import StaticMLError
+
+    texts = string_list(value)
+    for text in texts:
+        try:
+            parse_condition(text)
+        except StaticMLError as exc:
+            raise ValueError(str(exc).replace("--fail-on ", "")) from exc
+    return texts
+
+
+def drift_window(value: Any) -> str:
+    from staticml.collector.report import parse_window
+    from staticml.errors import StaticMLError
+
+    text = string(value)
+    try:
+        parse_window(text)
+    except StaticMLError as exc:
+        raise ValueError(str(exc)) from exc
+    return text
+
+
+def fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(f"expected a number between 0 and 1 (exclusive), got {describe(value)}")
+    return float(value)
+
+
+def percent(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        raise ValueError(f"expected a percentage above 0 and at most 100, got {describe(value)}")
+    return float(value)
+
+
 def epsilon(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.01 <= value <= 10:
         raise ValueError(f"expected a privacy budget ε from 0.01 to 10, got {describe(value)}")
@@ -399,6 +436,76 @@ SETTINGS: tuple[Setting, ...] = (
         "count of a summary (unset: exact counts).",
     ),
     Setting("monitor.bins", int_range(2, 32), 10, "Bins per numeric feature (from quantiles)."),
+    Setting(
+        "train.stateless",
+        entry_point,
+        None,
+        "Build-time `module:function(records, labels)` returning a model trained from scratch "
+        "(typically on the original training data plus the new records): `staticml retrain "
+        "--mode stateless`.",
+    ),
+    Setting(
+        "train.stateful",
+        entry_point,
+        None,
+        "Build-time `module:function(model, records, labels)` continuing the current model's "
+        "training on the new records only (e.g. `warm_start` or `partial_fit`): `staticml "
+        "retrain --mode stateful`.",
+    ),
+    Setting(
+        "retrain.budget",
+        non_negative,
+        0.5,
+        "Classifiers: the most accuracy (percentage points) a retrained candidate may lose "
+        "against the current release, on the evaluation data and on the new data.",
+    ),
+    Setting(
+        "retrain.relative_budget",
+        non_negative,
+        1.0,
+        "Regressors: the most a candidate's mean absolute error may grow over the current "
+        "release's, in percent.",
+    ),
+    Setting(
+        "retrain.holdout",
+        fraction,
+        0.2,
+        "Share of the new data held out from training to compare candidate and current "
+        "release on (chosen by a hash of each record, so the same rows every time).",
+    ),
+    Setting(
+        "retrain.trigger",
+        drift_conditions,
+        ("psi>=0.2",),
+        "`staticml watch` retrains when the drift report crosses one of these conditions "
+        "(as `staticml drift --fail-on`).",
+    ),
+    Setting(
+        "retrain.window",
+        drift_window,
+        "24h",
+        "The drift report window `staticml watch` reads (24h, 7d, ...).",
+    ),
+    Setting(
+        "retrain.canary_percent",
+        percent,
+        10.0,
+        "Share of browsers a shadow candidate moves to when its evidence is good.",
+    ),
+    Setting(
+        "retrain.min_predictions",
+        int_range(1),
+        200,
+        "Predictions a shadow or canary release must have been compared on before `staticml "
+        "watch` advances or rolls it back.",
+    ),
+    Setting(
+        "retrain.min_agreement",
+        fraction,
+        0.9,
+        "Share of predictions on which a shadow release must agree with the current one for "
+        "`staticml watch` to start its canary.",
+    ),
     Setting("runtime.threads", int_range(1, 16), 1, "onnxruntime-web threads (needs COOP/COEP)."),
     Setting(
         "runtime.boot_timeout",

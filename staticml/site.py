@@ -21,12 +21,16 @@ def site_root() -> Path:
     )
 
 
+# The router page's script belongs to a site of releases (staticml.rollout), not to a build.
+SITE_ONLY = frozenset({"static/router.js"})
+
+
 def site_files(root: Path) -> list[tuple[str, Path]]:
     """(served path, file) for every static file the page uses, in a stable order."""
     files = [
         p
         for folder in ("static", "wasm")
         for p in sorted((root / folder).rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(root).as_posix() not in SITE_ONLY
     ]
     return [(p.relative_to(root).as_posix(), p) for p in files]

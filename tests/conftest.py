@@ -2,7 +2,11 @@
 
 The demo is built once per session through `python build.py` (the README's path) and served
 by `staticml serve` in a subprocess on a free port of 127.0.0.1. Browser tests get pages whose
-every request is checked to stay on that origin and whose console must stay free of errors.
+every request is checked to stay on that origin and whose console must stay free of errors:
+after every test, each browser context it opened is checked (`no_browser_errors`), so a
+console error, an uncaught exception or a Content Security Policy violation (the page reports
+its own and its worker's in the console) fails the test that caused it, unless the test said
+it expects exactly that error (`Watched.expect_errors`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -91,7 +96,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve_subprocess(site: Path) -> Iterator[Server]:
+def serve_subprocess(site: Path, ready: str = "bundle.json") -> Iterator[Server]:
     """`staticml serve SITE` in a child process on a free port, its output kept for failures."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -103,7 +108,7 @@ def serve_subprocess(site: Path) -> Iterator[Server]:
         )
         try:
             try:
-                wait_for_http(url + "bundle.json", process)
+                wait_for_http(url + ready, process)
             except RuntimeError as exc:
                 log.seek(0)
                 raise RuntimeError(f"{exc}\nserver output:\n{log.read()}") from exc
@@ -163,6 +168,14 @@ class Watched:
     requests: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    expected: list[re.Pattern[str]] = field(default_factory=list)
+
+    def expect_errors(self, *patterns: str) -> None:
+        """Console errors matching one of these regular expressions are part of the test."""
+        self.expected += [re.compile(pattern) for pattern in patterns]
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
 
     def new_page(self):
         page = self.context.new_page()
@@ -177,7 +190,22 @@ class Watched:
 
     def assert_clean(self) -> None:
         assert self.foreign == [], f"requests left the origin {self.origin}: {self.foreign}"
-        assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
+        unexpected = self.unexpected_errors()
+        assert unexpected == [], "console errors:\n" + "\n".join(unexpected)
+
+
+# Every watched context of the session, in order, for the check after each test.
+_WATCHED: list[Watched] = []
+
+
+@pytest.fixture(autouse=True)
+def no_browser_errors() -> Iterator[None]:
+    """Fails a test after which any browser context it opened saw an unexpected console error,
+    an uncaught exception or a request leaving its origin."""
+    before = len(_WATCHED)
+    yield
+    for watched in _WATCHED[before:]:
+        watched.assert_clean()
 
 
 def watch(browser, origin: str, allowed: tuple[str, ...] = (), **options) -> Watched:
@@ -185,6 +213,7 @@ def watch(browser, origin: str, allowed: tuple[str, ...] = (), **options) -> Wat
     as the collector a monitored site is configured with); anything else is aborted and kept."""
     context = browser.new_context(**options)
     watched = Watched(context, origin)
+    _WATCHED.append(watched)
     permitted = (origin, "data:", "blob:", *allowed)
 
     def guard(route) -> None:
@@ -252,6 +281,14 @@ def _as_postgres(command: list[str]) -> list[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on a free port of 127.0.0.1; yields its admin URL."""
+    # fsync off: the tests kill collectors, never this server, so its durability is not tested.
+    with postgres_cluster(fsync=False) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_cluster(fsync: bool) -> Iterator[str]:
+    """A PostgreSQL cluster of its own in a temporary folder, removed afterwards."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         pytest.fail(
@@ -281,8 +318,9 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    # fsync off: the tests kill collectors, never this server, so its durability is not tested.
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
+    )
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
     subprocess.run(
         _as_postgres([*pg_ctl, "-w", "-o", options, "start"]), check=True, capture_output=True
@@ -311,6 +349,27 @@ def postgres_database(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@contextlib.contextmanager
+def database_down(server_url: str, database_url: str) -> Iterator[None]:
+    """The database of `database_url` is unreachable (its sessions ended, its name changed)
+    inside the block, and back afterwards, on the same cluster."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        admin.execute(f"ALTER DATABASE {name} RENAME TO {name}_down")
+    try:
+        yield
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name}_down RENAME TO {name}")
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -359,3 +418,27 @@ def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Itera
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.load(response)
+
+
+# --- rollout ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def wine_releases(tmp_path_factory: pytest.TempPathFactory):
+    """Two builds of the wine example (tests/rollout_data.py), sending to one collector port."""
+    from tests.rollout_data import Releases, build_release
+
+    root, port = tmp_path_factory.mktemp("releases"), free_port()
+    a = build_release(root, "A", port, swap=False)
+    return Releases(a, build_release(root, "B", port, swap=True), port)
+
+
+@pytest.fixture
+def site(tmp_path: Path, wine_releases):
+    """A fresh site holding both wine releases (A stable, B added)."""
+    from staticml.rollout import Site
+
+    site = Site(tmp_path / "site")
+    site.add(wine_releases.a)
+    site.add(wine_releases.b)
+    return site

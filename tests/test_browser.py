@@ -8,11 +8,13 @@ import re
 import pytest
 
 from staticml.serve import create_app
-from tests.conftest import serve_in_thread
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, serve_in_thread, watch
 
 pytestmark = pytest.mark.browser
 
 TOLERANCE = 1e-5
+# What Pyodide itself logs when its standard library cannot be downloaded.
+PYODIDE_STDLIB_ERRORS = r"installing the standard library|BootError: Could not download"
 
 
 def shipped_samples(site) -> list[dict]:
@@ -183,12 +185,16 @@ def test_a_blank_drawing_is_explained(ready_page):
 
 
 def boot_failure(page, url) -> str:
-    page.goto(url)
+    """Open `url`, wait for the boot to fail, and return the message the visitor sees (which
+    always comes with a "Try again" button)."""
+    if url:
+        page.goto(url)
     page.locator("#error").wait_for(state="visible", timeout=90_000)
     assert page.get_attribute("body", "data-state") == "failed"
     message = page.text_content("#error")
     rejected = page.evaluate("window.staticml.ready.then(() => null, (error) => error.message)")
     assert rejected and rejected in message
+    assert page.is_visible("#retry") and page.text_content("#retry") == "Try again"
     return message
 
 
@@ -202,11 +208,61 @@ def test_wasm_served_with_the_wrong_type_shows_a_readable_error(built_site, open
     assert watched.foreign == []
 
 
+def test_modules_served_with_the_wrong_type_show_a_readable_error(built_site, open_browser):
+    app = create_app(built_site.path, content_types={".mjs": "text/plain"})
+    with serve_in_thread(app) as odd:
+        watched = open_browser(odd.url)
+        watched.expect_errors(r"MIME type|text/plain")  # Chromium's own report
+        message = boot_failure(watched.new_page(), odd.url)
+    assert "text/javascript" in message and "worker" in message
+
+
+def test_offline_is_said_and_try_again_recovers(server, open_browser):
+    watched = open_browser(server.url)
+    watched.expect_errors(r"Failed to load resource|ERR_INTERNET_DISCONNECTED")
+
+    def go_offline_after(route):
+        response = route.fetch()  # the first file the worker loads arrives; then the link drops
+        watched.context.set_offline(True)
+        route.fulfill(response=response)
+
+    watched.context.route(re.compile(r".*/pyodide\.mjs$"), go_offline_after, times=1)
+    page = watched.new_page()
+    message = boot_failure(page, server.url)
+    assert "offline" in message and "Reconnect" in message
+    watched.context.set_offline(False)
+    page.click("#retry")
+    page.evaluate("window.staticml.ready")
+    assert page.get_attribute("body", "data-state") == "ready"
+    assert page.is_hidden("#error") and page.is_hidden("#retry")
+    result = page.evaluate(
+        "window.staticml.config.samples && fetch(window.staticml.config.samples)"
+        ".then(r => r.json()).then(s => window.staticml.predict(s.samples[0].record))"
+    )
+    assert result["label"] in [str(d) for d in range(10)]
+
+
+def test_running_out_of_memory_is_said(browser, server, open_browser):
+    # V8 refuses wasm memories over 64 pages (4 MiB): what a phone out of memory does.
+    small = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--js-flags=--wasm-max-mem-pages=64"]
+    )
+    try:
+        watched = watch(small, server.url)
+        watched.expect_errors(r"memory|Aborted|RangeError")
+        message = boot_failure(watched.new_page(), server.url)
+        watched.context.close()
+    finally:
+        small.close()
+    assert "ran out of memory" in message and "Close other tabs" in message
+
+
 def test_a_missing_file_is_named(server, open_browser):
     watched = open_browser(server.url)
     watched.context.route(
         re.compile(r".*/python_stdlib\.zip$"), lambda route: route.fulfill(status=404, body="gone")
     )
+    watched.expect_errors(r"404", PYODIDE_STDLIB_ERRORS)
     message = boot_failure(watched.new_page(), server.url)
     assert "python_stdlib.zip" in message and "404" in message
     assert watched.foreign == []

@@ -15,12 +15,13 @@ from staticml.config import load_config
 from staticml.hashing import integrity
 from staticml.runtimes import RUNTIMES
 from staticml.stages import build_app
+from staticml.stages.hosting import HOSTING_FILES
 from tests.conftest import APP_DIR
 
 VARIANT = re.compile(r"\.(br|gz)$")
 # Files of one build beside the release, not listed in the manifest: the manifest itself and the
 # model report (it holds the build time and measured latencies).
-BUILD_RECORDS = {"bundle.json", "model.json", "model.html"}
+BUILD_RECORDS = {"bundle.json", "model.json", "model.html", *HOSTING_FILES}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,11 @@ def test_a_second_build_is_identical(built_site, tmp_path):
     changed = sorted(
         p for p in set(first) | set(second) if hashes.get(p) != second.get(p, {}).get("sha256")
     )
-    assert changed == [], "assets whose content differs between builds"
+    choices = [
+        json.loads((site / "model.json").read_text())["choice"]
+        for site in (built_site.path, tmp_path / "again")
+    ]
+    assert changed == [], f"assets whose content differs between builds; choices: {choices}"
     assert (tmp_path / "again" / "bundle.json").read_bytes() == (
         built_site.path / "bundle.json"
     ).read_bytes()

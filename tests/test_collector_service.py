@@ -113,6 +113,36 @@ def test_the_collector_logs_no_request(bundle, tmp_path):
     assert output.count("127.0.0.1") == 1  # only the listening address in the start-up line
 
 
+def test_no_address_user_agent_or_cookie_is_stored_or_logged(bundle, tmp_path):
+    marks = {
+        "User-Agent": "Mozilla/5.0 UA-MARK-7f3a",
+        "Cookie": "session=COOKIE-MARK-91c2",
+        "X-Forwarded-For": "203.0.113.77",
+        "Referer": "https://REFERER-MARK.example/page",
+    }
+    database = tmp_path / "beacon.db"
+    with beacon(bundle, f"sqlite:///{database}") as running:
+        for data in (body(wine_summary(hour=current_hour())), b"{}", b"[" * 5000):
+            request = urllib.request.Request(
+                running.url + "v1/summaries",
+                data=data,
+                headers={**marks, "Content-Type": "text/plain"},
+                method="POST",
+            )
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=30).close()
+        running.process.terminate()
+        running.process.wait(timeout=10)
+        output = running.output()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("beacon.db*"))
+    store = open_store(f"sqlite:///{database}")
+    assert sum(t.summaries for t in store.read(RELEASE, "0000", "9999")) == 1
+    store.close()
+    for value in [*marks.values(), "UA-MARK", "COOKIE-MARK", "REFERER-MARK", "203.0.113"]:
+        assert value not in output, value
+        assert value.encode() not in stored, value
+
+
 def test_the_collector_saves_the_baselines_for_the_drift_command(bundle, tmp_path):
     db = f"sqlite:///{tmp_path / 'beacon.db'}"
     with beacon(bundle, db):

@@ -105,6 +105,7 @@ def test_nothing_about_the_sender_has_a_place(db_url):
         "staticml_counts": ["bin", "count", "hour", "release", "variable"],
         "staticml_hours": ["dp_summaries", "hour", "n", "release", "summaries"],
         "staticml_baselines": ["baseline", "release"],
+        "staticml_rollout": ["count", "hour", "metric", "release"],
     }
 
 

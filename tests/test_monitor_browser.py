@@ -20,6 +20,7 @@ from staticml.collector.validate import parse_summary
 from tests.conftest import (
     ROOT,
     beacon,
+    database_down,
     free_port,
     get_json,
     postgres_database,
@@ -184,6 +185,7 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
 def test_unsent_summaries_survive_a_reload_and_are_sent_later(monitored, browser, tmp_path):
     result, server, port = monitored
     watched, page = open_monitored(browser, server, port)
+    watched.expect_errors(r"ERR_CONNECTION_REFUSED")  # the collector is down: that's the test
     predict_all(page, drawn(25, shift=False))
     page.wait_for_timeout(500)
     assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, (
@@ -203,6 +205,37 @@ def test_unsent_summaries_survive_a_reload_and_are_sent_later(monitored, browser
     assert report["current"]["n"] == 20
     assert watched.foreign == []
     watched.context.close()
+
+
+def test_a_collector_without_its_database_is_retried_later(monitored, browser, postgres_server):
+    result, server, port = monitored
+    with (
+        postgres_database(postgres_server) as url,
+        beacon(result.out_dir, url, "--allow-origin", origin(server.url), port=port) as collector,
+    ):
+        with database_down(postgres_server, url):
+            watched, page = open_monitored(browser, server, port)
+            watched.expect_errors(r"status of 503")  # Chromium reports the failed POST
+            answers = []
+            page.on(
+                "response",
+                lambda r: answers.append(r.status) if r.request.method == "POST" else None,
+            )
+            predict_all(page, drawn(25, shift=False))
+            for _ in range(100):
+                if answers:
+                    break
+                page.wait_for_timeout(100)
+            predict_all(page, drawn(5, shift=False))  # more predictions do not retry sooner
+            page.wait_for_timeout(300)
+            assert answers == [503]
+            assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, "kept for later"
+        page.evaluate("window.staticml.monitor.flush()")
+        wait_until_sent(page)
+        report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
+        watched.context.close()
+    assert answers == [503, 202]
+    assert report["current"]["n"] == 20
 
 
 def test_opting_out_stops_counting_and_sending(monitored, browser, tmp_path):

@@ -129,6 +129,11 @@ def test_a_monitored_site_ships_its_baseline_and_allows_its_collector(tmp_path):
     with TestClient(create_app(result.out_dir)) as client:
         policy = client.get("/").headers["content-security-policy"]
     assert "connect-src 'self' https://beacon.example.com;" in policy
+    # ...and so do the hosting configs the build wrote.
+    assert f"Content-Security-Policy: {policy}\n" in (result.out_dir / "_headers").read_text()
+    assert (
+        f'Content-Security-Policy "{policy}" always;' in (result.out_dir / "nginx.conf").read_text()
+    )
     html = (result.out_dir / "index.html").read_text()
     assert '"endpoint": "https://beacon.example.com/drift/v1/summaries"' in html
     assert 'id="monitor-consent"' in html

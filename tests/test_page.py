@@ -15,10 +15,12 @@ from tests.conftest import APP_DIR
 
 LOGICAL = [
     "pyodide/pyodide.mjs",
+    "pyodide/pyodide.asm.mjs",
     "pyodide/pyodide.asm.wasm",
     "pyodide/python_stdlib.zip",
     "pyodide/pyodide-lock.json",
     "ort/ort.wasm.min.mjs",
+    "ort/ort-wasm-simd-threaded.mjs",
     "ort/ort-wasm-simd-threaded.wasm",
     "wheel/000",
     "wheel/001",
@@ -26,6 +28,7 @@ LOGICAL = [
     "samples.json",
     "wasm/worker.mjs",
     "static/app.js",
+    "static/rollout.js",
     "static/style.css",
     "static/icon.svg",
     "manifest.webmanifest",
@@ -62,6 +65,27 @@ def test_page_config_points_at_the_built_assets(named, demo_model):
         named["pyodide/snapshot"].sha256
     )
     assert config["serviceWorker"] == "sw.js"
+    assert config["rollout"] == "x/static/rollout.js"
+
+
+def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, demo_model):
+    config = page_config(load_config(APP_DIR), demo_model, named, "r1")
+    # The worker checks these before using them, modules before importing them.
+    worker_loads = {
+        named[name].path: integrity(named[name].sha256)
+        for name in LOGICAL
+        if name.startswith(("pyodide/", "ort/", "wheel/")) or name == "model.onnx"
+    }
+    assert {url: meta["integrity"] for url, meta in config["runtime"]["assets"].items()} == (
+        worker_loads
+    )
+    # The page checks the worker script and the samples itself.
+    assert config["integrity"] == {
+        named[name].path: integrity(named[name].sha256)
+        for name in ("wasm/worker.mjs", "samples.json")
+    }
+    assert config["runtime"]["pyodide"]["asm"] == "runtime/pyodide-aaa/pyodide.asm.mjs"
+    assert config["runtime"]["ort"]["glue"] == "runtime/ort-bbb/ort-wasm-simd-threaded.mjs"
 
 
 def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):

@@ -16,6 +16,8 @@
 //                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
 //                  {type: "progress", id, rows, scored, errorCount, bytes, totalBytes}   during a batch
 //                  {type: "monitor", state}          JSON text: unsent summaries and partial counts
+//                  {type: "csp", violation}          a Content Security Policy violation in the worker
+//                                                    (the page reports it in its console)
 //                  {type: "error", id, error}                        error = {message, field, kind, stage}
 //                  id is null for a boot failure; kind "cancelled" when a batch was cancelled.
 
@@ -50,6 +52,17 @@ let bootStarted = 0;
 function phase(name) {
   phases[name] = performance.now() - bootStarted;
 }
+
+// A worker's violations fire here, not in the page: forward them so the page's console shows them.
+self.addEventListener("securitypolicyviolation", (event) => {
+  post("csp", { violation: { directive: event.effectiveDirective, blocked: event.blockedURI, source: event.sourceFile } });
+});
+
+// Pyodide fetches some files in promises nothing awaits: a refused download is reported once,
+// as the boot error, not a second time as an uncaught one.
+self.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof BootError) event.preventDefault();
+});
 
 self.onmessage = (event) => {
   const message = event.data;
@@ -127,10 +140,11 @@ async function checkedFetch(native, assets, input, init) {
 
 // An integrity-checked fetch only says "Failed to fetch"; ask the server what went wrong.
 async function diagnose(native, url, error) {
+  if (self.navigator.onLine === false) return "this browser is offline. Reconnect, then try again";
   try {
     const probe = await native(url, { method: "HEAD", cache: "no-store" });
     if (!probe.ok) return `the server answered ${probe.status} ${probe.statusText}`.trim();
-    return "its content does not match the hash in the build's manifest (the file was changed or truncated)";
+    return "its content does not match the hash in the build's manifest (the file was changed or truncated), so it was not used";
   } catch {
     return `${error.message} (is the server reachable?)`;
   }
@@ -172,6 +186,17 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+// `import()` takes no integrity: fetch each module with it first (refusing a changed file by
+// name), and import only once it matched; the import then reads the same immutable cached copy.
+async function importVerified(url, dependencies = []) {
+  await Promise.all([url, ...dependencies].map(fetchBytes));
+  try {
+    return await import(url);
+  } catch (error) {
+    throw new BootError(`Could not load ${shortName(url)}: ${error.message}`, stage);
+  }
+}
+
 function shortName(url) {
   return new URL(url).pathname.split("/").pop();
 }
@@ -194,16 +219,36 @@ async function boot(bootConfig) {
     });
   } catch (error) {
     const cause = downloadFailure || error;
-    post("error", { id: null, error: describe(cause, cause.stage || stage) });
+    post("error", { id: null, error: describe(explain(cause), cause.stage || stage) });
   }
+}
+
+// Whatever broke first, some causes have one meaning for the visitor: say that.
+function explain(error) {
+  if (self.navigator.onLine === false && !/offline/.test(error.message)) {
+    return new BootError(`this browser is offline (${error.message}). Reconnect, then try again.`, error.stage || stage);
+  }
+  return outOfMemory(error) || error;
+}
+
+// A wasm memory that cannot be reserved or grown surfaces as a RangeError (or an abort) whose
+// wording varies; say what it means for the visitor.
+function outOfMemory(error) {
+  const text = `${error?.name || ""} ${error?.message || error}`;
+  if (!/out of memory|could not allocate memory|cannot allocate wasm memory|allocation failed/i.test(text)) return null;
+  return new BootError(
+    `the browser ran out of memory while starting the runtime (${error.message || error}). Close other tabs or apps, then try again; a device with more memory may be needed.`,
+    error.stage || stage,
+  );
 }
 
 async function bootPython() {
   const wheels = Promise.all(config.wheels.map(fetchBytes));
+  wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
   if (config.pyodide.snapshot) optional.add(config.pyodide.snapshot);
   const snapshot = config.pyodide.snapshot ? fetchBytes(config.pyodide.snapshot) : null;
   snapshot?.catch(() => {}); // a failed download is handled where it is awaited
-  const { loadPyodide } = await import(config.pyodide.module);
+  const { loadPyodide } = await importVerified(config.pyodide.module, [config.pyodide.asm]);
   phase("pyodideImported");
   const { pyodide, fromSnapshot } = await startPython(loadPyodide, snapshot);
   phase("interpreterReady");
@@ -248,12 +293,15 @@ async function startPython(loadPyodide, snapshot) {
 }
 
 async function bootModel() {
-  const [module, model] = await Promise.all([import(config.ort.module), fetchBytes(config.model.url)]);
+  const [module, wasmBinary, model] = await Promise.all([
+    importVerified(config.ort.module, [config.ort.glue]),
+    fetchBytes(config.ort.wasm),
+    fetchBytes(config.model.url),
+  ]);
   ort = module;
   phase("modelFetched");
-  // onnxruntime-web fetches its wasm itself (through the integrity-checking fetch above), so
-  // it compiles while it downloads and the browser can cache the compiled code for next time.
   ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
+  ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;
   status("model");

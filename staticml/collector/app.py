@@ -2,6 +2,8 @@
 
     POST /v1/summaries         a summary (docs/summaries.md) → 202 once committed
     GET  /v1/drift?release=R&window=24h   the drift report as JSON
+    POST /v1/rollout           a rollout summary (shadow comparisons, feedback) → 202
+    GET  /v1/rollout?window=24h           outcome rates per release, shadow agreement
     GET  /                     the dashboard (server-rendered HTML and SVG, no script)
     GET  /healthz              200 when the database answers
 
@@ -32,8 +34,10 @@ from staticml.collector.errors import (
     StorageUnavailable,
     UnsupportedMediaType,
 )
+from staticml.collector.outcomes import rollout_report
 from staticml.collector.ratelimit import RateLimiter
 from staticml.collector.report import drift_report, psi_history
+from staticml.collector.rollout import parse_rollout
 from staticml.collector.storage import Store
 from staticml.collector.validate import parse_summary
 from staticml.drift import DEFAULT_THRESHOLDS, Thresholds
@@ -85,7 +89,7 @@ def create_collector_app(
     """The collector for `baselines` (by release) storing into `store`."""
     limiter = limiter or RateLimiter()
 
-    async def receive_summary(request: Request) -> Response:
+    async def check_summary_request(request: Request) -> None:
         client = request.client.host if request.client else ""
         retry_after = limiter.acquire(client)
         if retry_after is not None:
@@ -96,9 +100,23 @@ def create_collector_app(
                 f"Content-Type {media_type!r} is not accepted: send the summary as text/plain "
                 "(navigator.sendBeacon with a string) or application/json."
             )
+
+    async def receive_summary(request: Request) -> Response:
+        await check_summary_request(request)
         summary = parse_summary(await read_body(request, MAX_BODY), baselines, clock())
         await run_in_threadpool(store.add, summary)
         return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
+
+    async def receive_rollout(request: Request) -> Response:
+        await check_summary_request(request)
+        summary = parse_rollout(await read_body(request, MAX_BODY), baselines, clock())
+        await run_in_threadpool(store.add_rollout, summary)
+        return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
+
+    async def rollout(request: Request) -> Response:
+        window = request.query_params.get("window", DEFAULT_WINDOW)
+        report = await run_in_threadpool(rollout_report, store, window, clock())
+        return JSONResponse(report, headers=API_HEADERS)
 
     def report_for(request: Request) -> tuple[str, Baseline, str]:
         release = request.query_params.get("release") or min(baselines, default="")
@@ -136,6 +154,8 @@ def create_collector_app(
     routes = [
         Route("/v1/summaries", receive_summary, methods=["POST"]),
         Route("/v1/drift", drift, methods=["GET"]),
+        Route("/v1/rollout", receive_rollout, methods=["POST"]),
+        Route("/v1/rollout", rollout, methods=["GET"]),
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]

@@ -37,7 +37,10 @@ def run_collector(
     import uvicorn
 
     if not bundles:
-        raise CollectorError("No bundle given: pass --bundle DIR for each release to accept.")
+        raise CollectorError(
+            "No bundle given: pass --bundle DIR for each release to accept, or --site SITE for "
+            "every release of a site."
+        )
     texts = load_bundles(bundles)
     baselines = parse_baselines(texts)
     origins = check_origins(allow_origins)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from staticml.collector.errors import StorageUnavailable
+from staticml.collector.rollout import RolloutSummary
 from staticml.collector.validate import Summary
 from staticml.errors import CollectorError
 
@@ -41,6 +42,9 @@ SCHEMA = (
         dp_summaries BIGINT NOT NULL, PRIMARY KEY (release, hour))""",
     """CREATE TABLE IF NOT EXISTS staticml_baselines (
         release TEXT PRIMARY KEY, baseline TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS staticml_rollout (
+        release TEXT NOT NULL, hour TEXT NOT NULL, metric TEXT NOT NULL, count BIGINT NOT NULL,
+        PRIMARY KEY (release, hour, metric))""",
 )
 ADD_COUNT = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour, variable, bin)
@@ -57,6 +61,10 @@ READ_COUNTS = """SELECT hour, variable, bin, count FROM staticml_counts
 READ_HOURS = """SELECT hour, n, summaries, dp_summaries FROM staticml_hours
     WHERE release = ? AND hour >= ? AND hour < ?"""
 READ_BASELINES = "SELECT release, baseline FROM staticml_baselines"
+ADD_ROLLOUT = """INSERT INTO staticml_rollout (release, hour, metric, count) VALUES (?, ?, ?, ?)
+    ON CONFLICT (release, hour, metric) DO UPDATE SET count = staticml_rollout.count + excluded.count"""
+READ_ROLLOUT = """SELECT release, metric, SUM(count) FROM staticml_rollout
+    WHERE hour >= ? AND hour < ? GROUP BY release, metric"""
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,12 @@ class Store(Protocol):
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
+
+    def add_rollout(self, summary: RolloutSummary) -> None:
+        """Merge one rollout summary (shadow and feedback counts); returns once committed."""
+
+    def read_rollout(self, start: str, end: str) -> list[tuple[str, str, int]]:
+        """(release, metric, count) summed over the hours from `start` to `end` (excluded)."""
 
     def save_baseline(self, release: str, baseline: str) -> None:
         """Remember a release's baseline JSON (the first one saved for a release stays)."""
@@ -172,6 +186,16 @@ class SQLStore:
             hours = cursor.fetchall()
         return _tallies(counts, hours)
 
+    def add_rollout(self, summary: RolloutSummary) -> None:
+        rows = [(summary.release, summary.hour, metric, count) for metric, count in summary.cells]
+        with self._transaction(write=True) as cursor:
+            cursor.executemany(self._sql(ADD_ROLLOUT), rows)
+
+    def read_rollout(self, start: str, end: str) -> list[tuple[str, str, int]]:
+        with self._transaction(write=False) as cursor:
+            cursor.execute(self._sql(READ_ROLLOUT), (start, end))
+            return [(str(r), str(m), int(c)) for r, m, c in cursor.fetchall()]
+
     def save_baseline(self, release: str, baseline: str) -> None:
         with self._transaction(write=True) as cursor:
             cursor.execute(self._sql(SAVE_BASELINE), (release, baseline))
@@ -197,6 +221,29 @@ def _tallies(counts: Sequence[Sequence[Any]], hours: Sequence[Sequence[Any]]) ->
     ]
 
 
+# What the operator can do about the SQLite failures that are not a bug (by error name prefix).
+_SQLITE_FIXES = {
+    "SQLITE_FULL": "the disk (or the filesystem's quota) is full; free space and summaries are "
+    "accepted again (until then senders keep them and retry)",
+    "SQLITE_READONLY": "it is read-only; make the file, its folder and the filesystem writable "
+    "for the collector",
+    "SQLITE_CANTOPEN": "the file cannot be opened; check that the folder exists and is writable",
+    "SQLITE_IOERR": "the disk reported an I/O error; check the disk and that it is writable",
+    "SQLITE_BUSY": "another process holds it locked; retry, or stop the other writer",
+}
+
+
+def sqlite_failure(path: str, error: sqlite3.Error) -> str:
+    """A message naming the database, what failed and, when known, the fix."""
+    name = getattr(error, "sqlite_errorname", "")
+    fix = next((text for prefix, text in _SQLITE_FIXES.items() if name.startswith(prefix)), None)
+    return (
+        f"The database {path} failed ({error}): {fix}."
+        if fix
+        else f"The database {path} failed: {error}."
+    )
+
+
 class SQLiteStore(SQLStore):
     """One SQLite file in WAL mode with synchronous=FULL: a commit survives a killed process."""
 
@@ -214,8 +261,10 @@ class SQLiteStore(SQLStore):
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._create_schema()
-        except (sqlite3.Error, StorageUnavailable) as exc:
-            raise CollectorError(f"Cannot open the database {path}: {exc}.") from exc
+        except sqlite3.Error as exc:
+            raise CollectorError(f"Cannot open the database: {sqlite_failure(path, exc)}") from exc
+        except StorageUnavailable as exc:
+            raise CollectorError(f"Cannot open the database: {exc}") from exc
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
@@ -230,8 +279,9 @@ class SQLiteStore(SQLStore):
                     cursor.close()
             except sqlite3.Error as exc:
                 self._rollback()
-                log.error("SQLite %s failed: %s", self.path, exc)
-                raise StorageUnavailable(f"The database {self.path} failed: {exc}.") from exc
+                message = sqlite_failure(self.path, exc)
+                log.error("%s", message)
+                raise StorageUnavailable(message) from exc
             except BaseException:
                 self._rollback()
                 raise

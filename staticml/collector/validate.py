@@ -105,6 +105,11 @@ def _json(body: bytes) -> object:
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except ValueError as exc:
         raise InvalidRequest("body", f"is not valid JSON ({exc}).") from None
+    except RecursionError:
+        # `[[[[...` within the body limit nests deeper than the parser's recursion limit.
+        raise InvalidRequest(
+            "body", "nests too deeply; a summary is JSON objects and lists four levels deep."
+        ) from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

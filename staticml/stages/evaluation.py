@@ -40,7 +40,7 @@ class EvalSet:
 
 
 def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> EvalSet:
-    source, items = _items(config)
+    source, items = evaluation_items(config)
     if not items:
         raise BuildError(
             f"compression has no data to measure the model variants on ({source} gave none): "
@@ -67,14 +67,15 @@ def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> E
     )
 
 
-def _items(config: AppConfig) -> tuple[str, list[dict[str, Any]]]:
+def evaluation_items(config: AppConfig) -> tuple[str, list[dict[str, Any]]]:
     settings = config.compress
     if settings.eval is not None:
         where = f"compress.eval = '{settings.eval}'"
         raw = _call(config, settings.eval, "compress.eval")
         return where, [_item(item, where, i) for i, item in enumerate(raw)]
     if settings.eval_file is not None:
-        return _items_from_file(settings.eval_file, settings.label)
+        where = f"compress.eval_file {settings.eval_file.name}"
+        return where, labelled_items(settings.eval_file, settings.label, where)
     samples = load_samples(config)
     return "the shipped samples (unlabelled)", [{"name": n, "record": r} for n, r in samples]
 
@@ -102,8 +103,9 @@ def _record(item: Any, where: str, index: int) -> dict[str, Any]:
     return record
 
 
-def _items_from_file(path: Path, label: str) -> tuple[str, list[dict[str, Any]]]:
-    where = f"compress.eval_file {path.name}"
+def labelled_items(path: Path, label: str, where: str) -> list[dict[str, Any]]:
+    """`{'name', 'record', 'label'}` items from a JSON list of such items or a CSV file whose
+    `label` column holds the labels (`where` names the source in error messages)."""
     if path.suffix.lower() == ".json":
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -111,7 +113,7 @@ def _items_from_file(path: Path, label: str) -> tuple[str, list[dict[str, Any]]]
             raise BuildError(f"{where} is not valid JSON: {exc}") from exc
         if not isinstance(raw, list):
             raise BuildError(f"{where} must hold a list of {{'record', 'label'}} items.")
-        return where, [_item(item, where, i) for i, item in enumerate(raw)]
+        return [_item(item, where, i) for i, item in enumerate(raw)]
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if rows and label not in rows[0]:
@@ -119,7 +121,7 @@ def _items_from_file(path: Path, label: str) -> tuple[str, list[dict[str, Any]]]
             f"{where} has no label column {label!r} (columns: {', '.join(rows[0])}); "
             "set compress.label to the column holding the labels."
         )
-    return where, [
+    return [
         {
             "name": f"row {i + 1}",
             "record": {k: v for k, v in row.items() if k not in (label, None)},

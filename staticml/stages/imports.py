@@ -54,7 +54,13 @@ def resolve(entry: EntryPoint, setting: str, app_dir: Path) -> Callable[..., Any
     return function
 
 
-def call(entry: EntryPoint, setting: str, app_dir: Path, single_threaded: bool = False) -> Any:
+def call(
+    entry: EntryPoint,
+    setting: str,
+    app_dir: Path,
+    single_threaded: bool = False,
+    args: tuple[Any, ...] = (),
+) -> Any:
     """Resolve and call an app function, turning its exceptions into a BuildError.
 
     With `single_threaded`, BLAS and OpenMP run on one thread while the function runs, so
@@ -66,7 +72,7 @@ def call(entry: EntryPoint, setting: str, app_dir: Path, single_threaded: bool =
     limit = threadpool_limits(limits=1) if single_threaded else nullcontext()
     try:
         with limit:
-            return function()
+            return function(*args)
     except Exception as exc:
         raise BuildError(f"{setting} = '{entry}' raised {_describe(exc, app_dir)}") from exc
 

@@ -286,4 +286,6 @@ def _display_classes(
 
 
 def _shown(path: Path, config: AppConfig) -> str:
-    return f"model.file {path.relative_to(config.app_dir).as_posix()}"
+    inside = path.resolve().is_relative_to(config.app_dir.resolve())
+    shown = path.resolve().relative_to(config.app_dir.resolve()) if inside else path
+    return f"model.file {shown.as_posix()}"

@@ -47,9 +47,13 @@ def page_config(
     snapshot = assets.get(SNAPSHOT)
     fetched = [
         *([snapshot] if snapshot else []),
+        assets["pyodide/pyodide.mjs"],
+        assets["pyodide/pyodide.asm.mjs"],
         assets["pyodide/pyodide.asm.wasm"],
         assets["pyodide/python_stdlib.zip"],
         assets["pyodide/pyodide-lock.json"],
+        assets["ort/ort.wasm.min.mjs"],
+        assets["ort/ort-wasm-simd-threaded.mjs"],
         assets["ort/ort-wasm-simd-threaded.wasm"],
         *wheels,
         assets["model.onnx"],
@@ -61,6 +65,13 @@ def page_config(
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
         "serviceWorker": SERVICE_WORKER,
+        "rollout": assets["static/rollout.js"].path,
+        # What the page itself fetches; the worker's files are in runtime.assets.
+        "integrity": {
+            a.path: integrity(a.sha256)
+            for name, a in assets.items()
+            if name in ("wasm/worker.mjs", "samples.json")
+        },
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
         "report": report,
         "fields": [f.spec() for f in config.fields],
@@ -73,10 +84,12 @@ def page_config(
                 "indexURL": _folder(assets["pyodide/pyodide.mjs"]),
                 "module": assets["pyodide/pyodide.mjs"].path,
                 "snapshot": snapshot.path if snapshot else None,
+                "asm": assets["pyodide/pyodide.asm.mjs"].path,
             },
             "ort": {
                 "version": ONNXRUNTIME_WEB.version,
                 "module": assets["ort/ort.wasm.min.mjs"].path,
+                "glue": assets["ort/ort-wasm-simd-threaded.mjs"].path,
                 "wasmPaths": _folder(assets["ort/ort.wasm.min.mjs"]),
                 "wasm": assets["ort/ort-wasm-simd-threaded.wasm"].path,
                 "threads": config.runtime.threads,

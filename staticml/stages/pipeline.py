@@ -2,11 +2,13 @@
 
     config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ compress_model
            ─ reference_predictions ─ vendor runtimes ─ make_snapshot ─ web_manifest
-           ─ page_config/render_page ─ service_worker ─ precompress ─ bundle_manifest ─ write_site
+           ─ page_config/render_page ─ service_worker ─ precompress ─ bundle_manifest
+           ─ hosting_files ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
 touches the output folder. The model report (`model.json`, `model.html`) is written beside the
-release but is not part of it: it records this build's time and timings.
+release but is not part of it: it records this build's time and timings. So are the hosting
+configs (`_headers`, `nginx.conf`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import staticml
 from staticml.config import AppConfig
+from staticml.headers import origin_of
 from staticml.progress import Reporter, SilentReporter
 from staticml.runtimes import RUNTIMES, RuntimeFiles, default_node_modules, locate
 from staticml.site import site_files, site_root
@@ -27,7 +30,8 @@ from staticml.stages import assets as make
 from staticml.stages.assets import Asset
 from staticml.stages.compress import compress_model
 from staticml.stages.dependencies import fetch_dependencies
-from staticml.stages.manifest import bundle_manifest, release_id
+from staticml.stages.hosting import hosting_files
+from staticml.stages.manifest import MANIFEST, bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
 from staticml.stages.monitoring import monitoring_baseline
 from staticml.stages.offline import WEB_MANIFEST, service_worker, web_manifest
@@ -167,6 +171,11 @@ def _build(
 
     encoded = precompress(everything, config.brotli_quality, cache, advance)
     manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
+    records |= hosting_files(
+        [*(a.path for a in everything), *records, MANIFEST],
+        frozenset(a.path for a in everything if a.immutable),
+        [origin_of(config.monitor.collector)] if config.monitor.collector else [],
+    )
 
     report.stage(f"Writing {out_dir}")
     write_site(out_dir, everything, encoded, manifest, records)

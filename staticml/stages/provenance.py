@@ -19,7 +19,7 @@ from staticml.stages.model import ModelArtifact
 def provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
     return {
         "source": model.origin,
-        "source_sha256": _source_digest(config),
+        "source_sha256": source_digest(config),
         "original_sha256": sha256_hex(model.onnx),
         "training_data_sha256": _training_data_digest(config),
         "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -27,7 +27,7 @@ def provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
     }
 
 
-def _source_digest(config: AppConfig) -> str | None:
+def source_digest(config: AppConfig) -> str | None:
     """sha256 of the model file, or of the module holding the training function."""
     if config.model.file is not None:
         return sha256_hex(config.model.file.read_bytes())

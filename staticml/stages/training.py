@@ -28,15 +28,29 @@ SINGLE_THREAD = {
 }
 
 
-def train_in_subprocess(entry: EntryPoint, app_dir: Path) -> Any:
-    """The fitted estimator `entry` returns, computed in a child process."""
+def train_in_subprocess(
+    entry: EntryPoint, app_dir: Path, setting: str = "model.train", args: tuple[Any, ...] = ()
+) -> Any:
+    """The fitted estimator `entry(*args)` returns, computed in a child process."""
     import joblib
 
     from staticml.stages.imports import isolated_imports
 
     with tempfile.TemporaryDirectory(prefix="staticml-train-") as folder:
         model, error = Path(folder) / "model.joblib", Path(folder) / "error.json"
-        command = [sys.executable, "-m", __name__, str(app_dir), str(entry), str(model), str(error)]
+        arguments = Path(folder) / "arguments.joblib"
+        joblib.dump(args, arguments)
+        command = [
+            sys.executable,
+            "-m",
+            __name__,
+            str(app_dir),
+            str(entry),
+            setting,
+            str(arguments),
+            str(model),
+            str(error),
+        ]
         completed = subprocess.run(
             command,
             env={**os.environ, **SINGLE_THREAD},
@@ -49,13 +63,15 @@ def train_in_subprocess(entry: EntryPoint, app_dir: Path) -> Any:
         if completed.returncode != 0 or not model.is_file():
             tail = "\n".join(completed.stderr.strip().splitlines()[-8:])
             raise BuildError(
-                f"model.train = '{entry}' stopped the training process ({completed.returncode}):\n{tail}"
+                f"{setting} = '{entry}' stopped the training process ({completed.returncode}):\n{tail}"
             )
         with isolated_imports(app_dir):  # classes defined by the app must be importable to load
             return joblib.load(model)
 
 
-def _main(app_dir: str, entry_text: str, model: str, error: str) -> int:
+def _main(
+    app_dir: str, entry_text: str, setting: str, arguments: str, model: str, error: str
+) -> int:
     import joblib
 
     from staticml.settings import entry_point
@@ -64,7 +80,8 @@ def _main(app_dir: str, entry_text: str, model: str, error: str) -> int:
     root = Path(app_dir)
     try:
         with isolated_imports(root):
-            estimator = call(entry_point(entry_text), "model.train", root, single_threaded=True)
+            args = tuple(joblib.load(arguments))
+            estimator = call(entry_point(entry_text), setting, root, True, args)
             joblib.dump(estimator, model)
     except BuildError as exc:
         Path(error).write_text(json.dumps({"message": str(exc)}), encoding="utf-8")
@@ -73,4 +90,4 @@ def _main(app_dir: str, entry_text: str, model: str, error: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main(*sys.argv[1:5]))
+    sys.exit(_main(*sys.argv[1:7]))

@@ -1,0 +1,229 @@
+"""Collector load: summaries/s and latency of `staticml beacon` on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/collector_load.py                 # 20,000 summaries, 8 clients
+    .venv/bin/python bench/collector_load.py --summaries 2000 --clients 4 --out /tmp/results.md
+
+For each backend it starts a real `staticml beacon` on 127.0.0.1 (a fresh SQLite file; a
+throw-away PostgreSQL cluster from Debian's `postgresql`, fsync on), sends a fixed number of
+valid summaries from several concurrent clients (threads, one keep-alive connection each),
+then stops by itself and checks the final counts: every acknowledged summary (202) must be in
+the database, with exactly the counts that were sent. It writes its section of
+`bench/results.md` (replacing only that section) and exits 1 if a count check fails.
+
+`run_load` is also what the test suite's small load and kill tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "# Collector load benchmark"
+
+
+@dataclass
+class LoadResult:
+    """What the clients saw: per summary index, its status (0: no answer) and latency."""
+
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def acknowledged(self) -> list[int]:
+        return sorted(i for i, status in self.statuses.items() if status == 202)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def run_load(
+    url: str,
+    bodies: Sequence[bytes],
+    clients: int,
+    *,
+    on_answer: Callable[[LoadResult], None] | None = None,
+) -> LoadResult:
+    """POST every body once to `url`/v1/summaries, spread over `clients` threads; returns when
+    all are sent. A connection that fails (the collector was killed) ends that client."""
+    parts = urlsplit(url)
+    result = LoadResult()
+    lock = threading.Lock()
+    next_index = iter(range(len(bodies)))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        try:
+            while True:
+                with lock:
+                    index = next(next_index, None)
+                if index is None:
+                    return
+                started = time.perf_counter()
+                try:
+                    connection.request(
+                        "POST",
+                        "/v1/summaries",
+                        body=bodies[index],
+                        headers={"Content-Type": "text/plain;charset=UTF-8"},
+                    )
+                    response = connection.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException):
+                    with lock:
+                        result.statuses[index] = 0
+                    return
+                elapsed = time.perf_counter() - started
+                with lock:
+                    result.statuses[index] = response.status
+                    result.latencies.append(elapsed)
+                    if on_answer is not None:
+                        on_answer(result)
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- the benchmark --------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--summaries", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    options = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
+
+    rows = []
+    failed = False
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="staticml-load-") as scratch:
+        bundle = write_bundle(Path(scratch) / "site", wine_baseline())
+        bodies = [
+            body(wine_summary(rows=20, seed=i, hour=_hour(i))) for i in range(options.summaries)
+        ]
+        for backend, database in _databases(Path(scratch)):
+            with database as url:
+                print(f"{backend}: {options.summaries} summaries, {options.clients} clients")
+                row, ok = measure(backend, bundle, url, bodies, options.clients, RELEASE)
+                rows.append(row)
+                failed |= not ok
+    write_section(options, rows, load_before, os.getloadavg())
+    sys.exit(1 if failed else 0)
+
+
+def _hour(index: int) -> str:
+    """Spread the summaries over the last day's hours, as a day of traffic would be."""
+    stamp = time.gmtime(time.time() - 3600 * (index % 24))
+    return time.strftime("%Y-%m-%dT%H", stamp)
+
+
+def _databases(scratch: Path):
+    import contextlib
+
+    from tests.conftest import postgres_cluster, postgres_database
+
+    @contextlib.contextmanager
+    def sqlite():
+        yield f"sqlite:///{scratch / 'beacon.db'}"
+
+    @contextlib.contextmanager
+    def postgres():
+        with postgres_cluster(fsync=True) as server, postgres_database(server) as database:
+            yield database
+
+    return [("SQLite", sqlite()), ("PostgreSQL", postgres())]
+
+
+def measure(
+    backend: str, bundle: Path, db: str, bodies: list[bytes], clients: int, release: str
+) -> tuple[dict[str, object], bool]:
+    from staticml.collector.storage import open_store
+    from tests.conftest import beacon
+
+    with beacon(bundle, db, "--rate-limit", str(10 * len(bodies))) as running:
+        result = run_load(running.url, bodies, clients)
+    store = open_store(db)
+    try:
+        stored = sum(t.summaries for t in store.read(release, "0000-01-01T00", "9999-12-31T23"))
+    finally:
+        store.close()
+    acknowledged = len(result.acknowledged)
+    ok = acknowledged == len(bodies) == stored
+    print(f"  {acknowledged / result.seconds:,.0f} summaries/s; stored {stored}; ok: {ok}")
+    row = {
+        "backend": backend,
+        "summaries": len(bodies),
+        "clients": clients,
+        "acknowledged": acknowledged,
+        "stored": stored,
+        "per_second": acknowledged / result.seconds,
+        "p50": result.percentile(0.50) * 1000,
+        "p99": result.percentile(0.99) * 1000,
+        "max": max(result.latencies, default=0) * 1000,
+    }
+    return row, ok
+
+
+def write_section(options, rows, load_before, load_after) -> None:
+    lines = [
+        SECTION,
+        "",
+        f"`.venv/bin/python bench/collector_load.py --summaries {options.summaries} "
+        f"--clients {options.clients}` ({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
+        "(one process, uvicorn) on 127.0.0.1, every summary a valid 20-prediction summary of "
+        "the synthetic wine data in tests/collector_data.py, sent once by concurrent "
+        "keep-alive clients; the final count is read back from the database. SQLite: WAL, "
+        "synchronous=FULL. PostgreSQL: a local cluster with fsync on.",
+        "",
+        "| backend | summaries | clients | acknowledged | stored | summaries/s | p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['backend']} | {r['summaries']:,} | {r['clients']} | {r['acknowledged']:,} | "
+            f"{r['stored']:,} | {r['per_second']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+            f"{r['max']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Machine: {os.cpu_count()} cores, Linux {platform.release()}, Python "
+        f"{platform.python_version()}. Load average (1, 5, 15 min) before: "
+        f"{', '.join(f'{v:.2f}' for v in load_before)}; after: "
+        f"{', '.join(f'{v:.2f}' for v in load_after)} (the machine is shared; the load "
+        "generator runs on the same two cores as the collector and the database).",
+        "",
+    ]
+    text = options.out.read_text() if options.out.exists() else ""
+    start = text.find(SECTION)
+    if start >= 0:
+        end = text.find("\n# ", start + len(SECTION))
+        text = text[:start] + (text[end + 1 :] if end >= 0 else "")
+    kept = text.rstrip("\n")
+    options.out.write_text((kept + "\n\n" if kept else "") + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+// staticml rollout, in a release's page (docs/rollout.md): loaded by app.js, it
+//   - sends this browser back to the site's router when the plan changed since it was routed,
+//   - runs the shadow release (if the plan names one) on the same records, in a worker of its
+//     own, after the primary result is shown, and counts how the two compare,
+//   - counts "was this right?" feedback (window.staticml.feedback(true|false)) for this release.
+// Only counts leave the page, in rollout summaries (docs/summaries.md): never a record, a label
+// per prediction, or the anonymous id the router keeps.
+
+const ASSIGNMENT_KEY = "staticml-rollout:assignment";
+const REROUTE_KEY = "staticml-rollout:rerouted";
+// Latency histogram bins, in milliseconds: (-inf, 1), [1, 2), ..., [5000, +inf).
+export const LATENCY_EDGES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+const MAX_OUTBOX = 50; // unsent summaries kept; older ones are dropped
+const REGRESSION_TOLERANCE = 1e-3; // relative: shadow and primary values agree within 0.1%
+
+function stored(key, fallback, storage = localStorage) {
+  try {
+    return JSON.parse(storage.getItem(key)) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function save(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // storage full or blocked: counts stay in memory for this visit
+  }
+}
+
+export function latencyBin(ms) {
+  const index = LATENCY_EDGES_MS.findIndex((edge) => ms < edge);
+  return index < 0 ? LATENCY_EDGES_MS.length : index;
+}
+
+// --- where this page runs: alone, or as a release of a site --------------------------------------
+
+function siteOf(config) {
+  const marker = `/releases/${config.release}/`;
+  if (!location.pathname.includes(marker)) return null;
+  const root = new URL("../../", location.href).href;
+  return { root, assignment: stored(ASSIGNMENT_KEY, null) };
+}
+
+function reroute(site) {
+  const last = stored(REROUTE_KEY, 0, sessionStorage);
+  if (Date.now() - last < 10_000) return; // the plan is changing right now: stay, never loop
+  sessionStorage.setItem(REROUTE_KEY, JSON.stringify(Date.now()));
+  location.replace(site.root);
+}
+
+async function checkPlan(site, config) {
+  if (site.assignment?.release !== config.release) return reroute(site);
+  const response = await fetch(`${site.root}manifest.json`, { cache: "no-cache", credentials: "same-origin" });
+  if (!response.ok) return;
+  const plan = await response.json();
+  if (plan.serial !== site.assignment.serial) reroute(site);
+}
+
+// --- the shadow: another release's worker, booted after the primary one is ready ---------------
+
+function resolved(runtime, base) {
+  const at = (url) => new URL(url, base).href;
+  return {
+    ...runtime,
+    pyodide: { ...runtime.pyodide, module: at(runtime.pyodide.module), indexURL: at(runtime.pyodide.indexURL) },
+    ort: { ...runtime.ort, module: at(runtime.ort.module), wasmPaths: at(runtime.ort.wasmPaths), wasm: at(runtime.ort.wasm) },
+    wheels: runtime.wheels.map(at),
+    model: { ...runtime.model, url: at(runtime.model.url) },
+    assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
+    python: { ...runtime.python, monitor: null }, // the shadow's own drift counts are not kept
+    monitorState: null,
+  };
+}
+
+async function startShadow(site, release) {
+  const base = `${site.root}releases/${encodeURIComponent(release)}/`;
+  const response = await fetch(`${base}config.json`, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`the shadow release's config.json: ${response.status}`);
+  const page = await response.json();
+  const worker = new Worker(new URL(page.worker, base).href, { type: "module", name: "staticml-shadow" });
+  const pending = new Map();
+  let nextId = 1;
+  const ready = new Promise((resolve, reject) => {
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(event.message || "the shadow worker failed to start"));
+    };
+    worker.onmessage = ({ data }) => {
+      if (data.type === "ready") resolve();
+      else if (data.type === "error" && data.id === null) reject(new Error(data.error.message));
+      else if (data.type === "result" || data.type === "error") {
+        pending.get(data.id)?.[data.type === "result" ? "resolve" : "reject"](data.result ?? data.error);
+        pending.delete(data.id);
+      }
+    };
+  });
+  worker.postMessage({ type: "boot", config: resolved(page.runtime, base) });
+  await ready;
+  return {
+    predict(record) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ type: "predict", id, record });
+      });
+    },
+  };
+}
+
+// --- counting and sending -----------------------------------------------------------------------
+
+function emptyTally(config, shadow) {
+  const classes = config.runtime.model.classes;
+  const size = config.runtime.model.kind === "regression" ? 0 : classes.length + 1;
+  return {
+    release: config.release,
+    shadow: shadow
+      ? {
+          release: shadow,
+          n: 0,
+          agree: 0,
+          confusion: size ? Array.from({ length: size }, () => new Array(size).fill(0)) : null,
+          latency: { primary: new Array(LATENCY_EDGES_MS.length + 1).fill(0), shadow: new Array(LATENCY_EDGES_MS.length + 1).fill(0) },
+        }
+      : null,
+    feedback: { right: 0, wrong: 0 },
+  };
+}
+
+function compare(config, primary, shadow) {
+  if (primary.value !== undefined) {
+    const agree = Math.abs(primary.value - shadow.value) <= REGRESSION_TOLERANCE * Math.max(1, Math.abs(primary.value));
+    return { agree, row: null, column: null };
+  }
+  const classes = config.runtime.model.classes;
+  const index = (label) => (classes.includes(label) ? classes.indexOf(label) : classes.length);
+  return { agree: primary.label === shadow.label, row: index(primary.label), column: index(shadow.label) };
+}
+
+export function start({ config, runtime, monitor }) {
+  const site = siteOf(config);
+  if (site) checkPlan(site, config).catch(() => {}); // no manifest (a copied release): stay
+  const shadowRelease = site?.assignment?.release === config.release ? site.assignment.shadow : null;
+  const settings = config.monitor;
+  const key = `staticml-rollout:${config.app.name}`;
+  const sending = () => Boolean(settings) && monitor.enabled();
+  let tally = stored(`${key}:tally`, null);
+  if (tally?.release !== config.release || (tally.shadow?.release ?? null) !== shadowRelease) {
+    tally = emptyTally(config, shadowRelease);
+  }
+  const shadow =
+    shadowRelease && sending()
+      ? runtime.ready.then(() => startShadow(site, shadowRelease))
+      : null;
+  shadow?.catch((error) => console.warn(`The shadow release ${shadowRelease} could not start: ${error.message}`));
+
+  function counted() {
+    const events = (tally.shadow?.n ?? 0) + tally.feedback.right + tally.feedback.wrong;
+    if (events >= settings.minPredictions) freeze();
+    save(`${key}:tally`, tally);
+  }
+
+  function freeze() {
+    const summary = {
+      v: 1,
+      release: tally.release,
+      hour: new Date().toISOString().slice(0, 13),
+      shadow: tally.shadow?.n ? tally.shadow : null,
+      feedback: tally.feedback.right + tally.feedback.wrong ? tally.feedback : null,
+    };
+    save(`${key}:outbox`, [...stored(`${key}:outbox`, []), summary].slice(-MAX_OUTBOX));
+    tally = emptyTally(config, shadowRelease);
+    send();
+  }
+
+  let busy = false;
+
+  // One sender at a time, oldest summary first, re-reading the outbox so that summaries frozen
+  // meanwhile go too; each is removed once the collector answered (kept when it is unreachable).
+  async function send() {
+    if (busy || !sending()) return;
+    busy = true;
+    try {
+      for (let sent = 0; sent < MAX_OUTBOX; sent++) {
+        const summary = stored(`${key}:outbox`, [])[0];
+        if (!summary) break;
+        let response;
+        try {
+          response = await fetch(`${settings.collector}/v1/rollout`, {
+            method: "POST",
+            body: JSON.stringify(summary),
+            headers: { "Content-Type": "text/plain" },
+            keepalive: true,
+            credentials: "omit",
+            referrerPolicy: "no-referrer",
+          });
+        } catch {
+          return; // unreachable: kept for the next visit
+        }
+        if (response.status === 429 || response.status >= 500) return;
+        if (!response.ok) console.warn(`The collector refused a rollout summary (${response.status}); it is dropped.`);
+        save(`${key}:outbox`, stored(`${key}:outbox`, []).slice(1));
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function shadowCompare(record, primary) {
+    const worker = await shadow;
+    const started = performance.now();
+    const result = await worker.predict(record);
+    const { agree, row, column } = compare(config, primary, result);
+    const counts = tally.shadow;
+    counts.n += 1;
+    counts.agree += agree ? 1 : 0;
+    if (counts.confusion) counts.confusion[row][column] += 1;
+    counts.latency.primary[latencyBin(primary.timings.totalMs)] += 1;
+    counts.latency.shadow[latencyBin(result.timings?.totalMs ?? performance.now() - started)] += 1;
+    counted();
+  }
+
+  function observed(record, result) {
+    if (sending()) document.getElementById("feedback")?.removeAttribute("hidden");
+    if (!shadow) return;
+    // After the caller has shown the primary result: the shadow never delays it.
+    setTimeout(() => shadowCompare(record, result).catch(() => {}), 0);
+  }
+
+  function feedback(right) {
+    if (typeof right !== "boolean") throw new Error("staticml.feedback takes true (right) or false (wrong).");
+    if (!sending()) return false;
+    tally.feedback[right ? "right" : "wrong"] += 1;
+    counted();
+    return true;
+  }
+
+  for (const [id, right] of [["feedback-right", true], ["feedback-wrong", false]]) {
+    document.getElementById(id)?.addEventListener("click", () => {
+      feedback(right);
+      document.getElementById("feedback").hidden = true;
+    });
+  }
+  if (sending()) send();
+  return {
+    observed,
+    feedback,
+    state: () => ({ site: site?.root ?? null, shadow: shadowRelease, tally, outbox: stored(`${key}:outbox`, []) }),
+    shadowReady: () => shadow ?? Promise.reject(new Error("no shadow release")),
+  };
+}

@@ -1,0 +1,65 @@
+// staticml router: the page at a site's root (docs/rollout.md). It reads manifest.json (the
+// routing plan, revalidated on every load), puts this browser in a bucket and opens the release
+// the plan gives that bucket: releases/<id>/. Nothing is sent anywhere.
+//
+// The bucket is a stable hash of (anonymous id, plan salt) mapped to [0, 1): the first 32 bits
+// of SHA-256("<salt>:<id>") divided by 2^32. The id is random (crypto.randomUUID), kept in this
+// browser's localStorage and never leaves it. Routes are taken in order, each covering its share
+// of [0, 1); a canary is the first route, so raising its share keeps everyone who had it.
+
+export const ID_KEY = "staticml-rollout:id";
+export const ASSIGNMENT_KEY = "staticml-rollout:assignment";
+
+export async function bucket(id, salt) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${salt}:${id}`));
+  return new DataView(digest).getUint32(0) / 2 ** 32;
+}
+
+export function choose(plan, point) {
+  let end = 0;
+  for (const route of plan.routes) {
+    end += route.share;
+    if (point < end) return route.release;
+  }
+  return plan.routes[plan.routes.length - 1].release; // rounding: the shares add up to 1
+}
+
+function anonymousId() {
+  try {
+    let id = localStorage.getItem(ID_KEY);
+    if (!id) {
+      id = crypto.randomUUID();
+      localStorage.setItem(ID_KEY, id);
+    }
+    return id;
+  } catch {
+    return crypto.randomUUID(); // storage blocked: a new bucket each visit, still nothing sent
+  }
+}
+
+async function readPlan() {
+  const response = await fetch("manifest.json", { cache: "no-cache", credentials: "same-origin" });
+  if (!response.ok) throw new Error(`manifest.json: the server answered ${response.status}`);
+  const plan = await response.json();
+  if (!Array.isArray(plan.routes) || !plan.routes.length) throw new Error("manifest.json routes to no release");
+  return plan;
+}
+
+async function route() {
+  const plan = await readPlan();
+  const release = choose(plan, await bucket(anonymousId(), plan.salt));
+  const assignment = { release, shadow: plan.shadow ?? null, serial: plan.serial };
+  try {
+    localStorage.setItem(ASSIGNMENT_KEY, JSON.stringify(assignment));
+  } catch {
+    // without storage the release page runs without a shadow
+  }
+  location.replace(`releases/${encodeURIComponent(release)}/${location.search}${location.hash}`);
+}
+
+if (document.body?.dataset.state === "routing") {
+  route().catch((error) => {
+    document.body.dataset.state = "failed";
+    document.getElementById("router-status").textContent = `This site cannot choose a release: ${error.message}.`;
+  });
+}

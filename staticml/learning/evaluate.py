@@ -1,0 +1,102 @@
+"""Score a built bundle on labelled records in CPython, exactly as its page would predict.
+
+The records go through the bundle's own preprocessing wheel and the model file it ships (via
+`staticml.scoring`), so a release is judged on what its visitors run, compression included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from staticml.errors import BuildError
+from staticml.learning.data import Labelled
+from staticml.scoring.bundle import Bundle, load_bundle
+from staticml.scoring.scorer import open_scorer
+
+
+@dataclass(frozen=True)
+class Score:
+    """A release's metric on one data set: accuracy in percent, or mean absolute error."""
+
+    metric: str  # "accuracy" or "mae"
+    value: float
+    rows: int
+    predictions: tuple[Any, ...]  # class values or predicted targets, one per row
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": round(self.value, 6), "rows": self.rows}
+
+
+def score_bundle(directory: Path, data: Labelled, where: str) -> Score:
+    bundle = load_bundle(directory)
+    predictions = predict(bundle, data.records, where)
+    kind = bundle.model_spec["kind"]
+    if kind == "classification":
+        truth = [_class_value(bundle, label, where, i) for i, label in enumerate(data.labels)]
+        right = sum(p == t for p, t in zip(predictions, truth, strict=True))
+        return Score("accuracy", 100.0 * right / len(truth), len(truth), tuple(predictions))
+    targets = np.asarray([_number(label, where, i) for i, label in enumerate(data.labels)])
+    error = float(np.abs(np.asarray(predictions, dtype=float) - targets).mean())
+    return Score("mae", error, len(targets), tuple(predictions))
+
+
+def predict(bundle: Bundle, records: Sequence[dict[str, Any]], where: str) -> list[Any]:
+    """The class value (as text) or target the bundle predicts for each record."""
+    with open_scorer(bundle) as scorer:
+        prepared = scorer.predictor.features_for(list(records))
+        if prepared.errors:
+            rows = sorted(prepared.errors)
+            shown = "; ".join(f"row {r + 1}: {prepared.errors[r]}" for r in rows[:5])
+            raise BuildError(
+                f"{where}: {len(rows)} records do not fit release {bundle.release}'s input "
+                f"schema ({shown}); fix or remove them."
+            )
+        spec = scorer.model
+        features = np.frombuffer(prepared.features, dtype=np.float32).reshape(
+            -1, int(spec["nFeatures"])
+        )
+        inputs = {spec["input"]: features}
+        if spec["kind"] == "classification":
+            (labels,) = scorer.session.run([spec["label"]], inputs)
+            return [_text(v) for v in np.asarray(labels).reshape(-1).tolist()]
+        (values,) = scorer.session.run([spec["value"]], inputs)
+        return np.asarray(values, dtype=float).reshape(len(features), -1)[:, 0].tolist()
+
+
+def agreement(left: Score, right: Score) -> float:
+    """Share of rows on which two releases predict the same class (classifiers only)."""
+    same = sum(a == b for a, b in zip(left.predictions, right.predictions, strict=True))
+    return same / max(1, len(left.predictions))
+
+
+def _class_value(bundle: Bundle, label: Any, where: str, index: int) -> str:
+    values, shown = bundle.output["classValues"], bundle.output["classes"]
+    text = _text(label)
+    if text in values:
+        return text
+    if text in shown:
+        return values[shown.index(text)]
+    raise BuildError(
+        f"{where}: row {index + 1} has label {text!r}, not one of the model's classes "
+        f"({', '.join(values)})."
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value: Any, where: str, index: int) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise BuildError(f"{where}: row {index + 1} has label {value!r}, not a number.") from exc

@@ -1,0 +1,158 @@
+"""`staticml watch`: one look at the evidence, one decision, logged with its reason.
+
+Meant for cron. Each run does at most one thing, in this order: judge a running canary
+(promote it, or roll it back); judge a running shadow (start its canary, or drop it);
+otherwise read the live release's drift report and retrain when a trigger condition is
+crossed. Every run appends its decision, with the numbers behind it, to the registry.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from staticml.collector.alerts import crossed, parse_condition
+from staticml.collector.releases import load_bundles, parse_baselines
+from staticml.collector.report import drift_report
+from staticml.collector.storage import open_store
+from staticml.config import AppConfig, load_config
+from staticml.learning import evidence
+from staticml.learning import site as releases
+from staticml.learning.lineage import Registry, default_registry
+from staticml.learning.retrain import retrain
+from staticml.progress import Reporter, SilentReporter
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # retrain | none | canary | promote | rollback | wait
+    reasons: tuple[str, ...]
+    release: str | None
+    details: dict[str, Any]
+
+    def to_json(self, now: datetime.datetime) -> dict[str, Any]:
+        return {
+            "time": now.isoformat(timespec="seconds"),
+            "action": self.action,
+            "release": self.release,
+            "reasons": list(self.reasons),
+            **self.details,
+        }
+
+
+def watch(
+    app_dir: Path,
+    site: Path,
+    db: str,
+    data: Path | None = None,
+    *,
+    mode: str = "stateful",
+    registry: Path | None = None,
+    reporter: Callable[[], Reporter] = SilentReporter,
+    now: datetime.datetime | None = None,
+) -> Decision:
+    config = load_config(app_dir)
+    moment = now or datetime.datetime.now(datetime.UTC)
+    store = Registry(registry or default_registry(site))
+    state = releases.state(site)
+    if state.canary is not None:
+        decision = _judge_canary(config, site, db, state, moment)
+    elif state.shadow is not None:
+        decision = _judge_shadow(config, site, db, state, moment)
+    else:
+        decision = _check_drift(config, site, db, state.stable, moment)
+        if decision.action == "retrain":
+            decision = _retrain(decision, app_dir, site, data, mode, store.root, reporter, moment)
+    store.decide(decision.to_json(moment))
+    return decision
+
+
+def _check_drift(
+    config: AppConfig, site: Path, db: str, release: str, now: datetime.datetime
+) -> Decision:
+    conditions = [parse_condition(text) for text in config.retrain.trigger]
+    collector = open_store(db)
+    try:
+        texts = {**collector.baselines(), **load_bundles([releases.release_dir(site, release)])}
+        baseline = parse_baselines({release: texts[release]})[release]
+        report = drift_report(collector, release, baseline, config.retrain.window, now=now)
+    finally:
+        collector.close()
+    failures = crossed(report, conditions)
+    details = {"drift": report.to_json(), "crossed": failures}
+    if failures:
+        return Decision("retrain", tuple(failures), release, details)
+    summary = f"no trigger crossed ({', '.join(config.retrain.trigger)}) over {report.window}"
+    return Decision("none", (summary,), release, details)
+
+
+def _retrain(
+    trigger: Decision,
+    app_dir: Path,
+    site: Path,
+    data: Path | None,
+    mode: str,
+    registry: Path,
+    reporter: Callable[[], Reporter],
+    now: datetime.datetime,
+) -> Decision:
+    if data is None:
+        reason = "drift crossed a trigger, but no --data was given to retrain on"
+        return Decision("wait", (*trigger.reasons, reason), trigger.release, trigger.details)
+    result = retrain(app_dir, data, site, mode=mode, registry=registry, reporter=reporter, now=now)
+    return Decision(
+        "retrain",
+        (*trigger.reasons, result.describe()),
+        result.published or result.candidate,
+        {**trigger.details, "retrain": result.entry},
+    )
+
+
+def _judge_shadow(
+    config: AppConfig, site: Path, db: str, state: releases.SiteState, now: datetime.datetime
+) -> Decision:
+    assert state.shadow is not None
+    found = evidence.shadow_agreement(db, state.stable, state.shadow, config.retrain.window, now)
+    settings = config.retrain
+    details = {"evidence": found.to_json()}
+    if found.compared < settings.min_predictions:
+        reason = (
+            f"shadow {state.shadow} compared on {found.compared} predictions, fewer than the "
+            f"{settings.min_predictions} needed"
+        )
+        return Decision("wait", (reason,), state.shadow, details)
+    if found.agreement < settings.min_agreement:
+        releases.drop_shadow(site)
+        reason = (
+            f"shadow {state.shadow} agreed with {state.stable} on {found.agreement:.1%} of "
+            f"{found.compared} predictions, under the {settings.min_agreement:.0%} required"
+        )
+        return Decision("rollback", (reason,), state.shadow, details)
+    releases.start_canary(site, state.shadow, settings.canary_percent)
+    reason = (
+        f"shadow {state.shadow} agreed with {state.stable} on {found.agreement:.1%} of "
+        f"{found.compared} predictions: canary at {settings.canary_percent:g}%"
+    )
+    return Decision("canary", (reason,), state.shadow, details)
+
+
+def _judge_canary(
+    config: AppConfig, site: Path, db: str, state: releases.SiteState, now: datetime.datetime
+) -> Decision:
+    assert state.canary is not None
+    found = evidence.outcomes(db, state.stable, state.canary, config.retrain.window, now)
+    details = {"evidence": found.to_json()}
+    if found.canary_n < config.retrain.min_predictions:
+        reason = (
+            f"canary {state.canary} has {found.canary_n} outcomes, fewer than the "
+            f"{config.retrain.min_predictions} needed"
+        )
+        return Decision("wait", (reason,), state.canary, details)
+    if found.significantly_worse:
+        releases.rollback(site)
+        return Decision("rollback", (found.describe(),), state.canary, details)
+    releases.promote(site, state.canary)
+    return Decision("promote", (found.describe(),), state.canary, details)

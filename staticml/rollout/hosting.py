@@ -1,0 +1,62 @@
+"""How `staticml serve` hosts a site (a folder with `manifest.json` and `releases/`).
+
+`manifest.json`, `history.json` and the router page revalidate on every load, so a promotion
+reaches visitors at their next page load; the shared runtimes, the router script and every
+file a release's `bundle.json` lists as content-hashed are cached forever. The Content
+Security Policy lets pages send to the collectors their releases name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from staticml.errors import StaticMLError
+from staticml.headers import origin_of
+from staticml.rollout.release import RELEASES, RUNTIME
+from staticml.rollout.site import SITE_MANIFEST
+from staticml.stages.manifest import MANIFEST
+
+_ROUTER = re.compile(r"^router\.[0-9a-f]{12}\.js$")
+
+
+def is_site(root: Path) -> bool:
+    return (root / SITE_MANIFEST).is_file() and (root / RELEASES).is_dir()
+
+
+class SitePolicy:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def immutable(self, served: str) -> bool:
+        parts = served.split("/")
+        if parts[0] == RUNTIME:
+            return len(parts) > 2
+        if parts[0] == RELEASES and len(parts) > 2:
+            return "/".join(parts[2:]) in _release_facts(self.root / RELEASES / parts[1])[0]
+        return bool(_ROUTER.match(served))
+
+    def collectors(self) -> list[str]:
+        origins = {
+            _release_facts(folder)[1]
+            for folder in sorted((self.root / RELEASES).glob("*"))
+            if not folder.name.startswith(".")
+        }
+        return sorted(origin for origin in origins if origin)
+
+
+@lru_cache(maxsize=256)
+def _release_facts(folder: Path) -> tuple[frozenset[str], str | None]:
+    """A release's content-hashed paths and collector origin (releases never change)."""
+    path = folder / MANIFEST
+    try:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        hashed = frozenset(p for p, meta in bundle["assets"].items() if meta.get("immutable"))
+        collector = (bundle.get("monitor") or {}).get("collector")
+    except FileNotFoundError:
+        return frozenset(), None
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise StaticMLError(f"{path} is not a valid staticml manifest ({exc}).") from exc
+    return hashed, origin_of(collector) if collector else None

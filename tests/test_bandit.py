@@ -1,0 +1,92 @@
+"""The bandit: guardrail arithmetic, and a simulation of `staticml bandit update` rounds on a
+real site and a real collector database, with two arms whose outcome rates are known."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from staticml.cli import cli
+from staticml.collector.releases import load_bundles, parse_baselines
+from staticml.collector.rollout import parse_rollout
+from staticml.collector.storage import open_store
+from staticml.errors import RolloutError
+from staticml.rollout import Site
+from staticml.rollout.bandit import Guardrails, guarded_shares
+
+RATES = {"worse": 0.3, "better": 0.6}
+VISITORS_PER_ROUND = 400
+ROUNDS = 6
+MIN_SHARE, MAX_CHANGE = 0.1, 0.2
+
+
+def test_guardrails_limit_the_step_and_keep_the_floor():
+    rails = Guardrails(min_share=0.1, max_change=0.2)
+    step = guarded_shares({"a": 0.5, "b": 0.5}, {"a": 0.0, "b": 1.0}, rails)
+    assert step == pytest.approx({"a": 0.3, "b": 0.7})
+    assert guarded_shares({"a": 0.2, "b": 0.8}, {"a": 0.0, "b": 1.0}, rails) == pytest.approx(
+        {"a": 0.1, "b": 0.9}
+    )
+    with pytest.raises(RolloutError, match=r"min-share 0\.6 cannot hold for 2 arms"):
+        guarded_shares({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}, Guardrails(min_share=0.6))
+
+
+def feedback_summary(release: str, right: int, wrong: int) -> bytes:
+    hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    data = {"v": 1, "release": release, "hour": hour, "shadow": None,
+            "feedback": {"right": right, "wrong": wrong}}  # fmt: skip
+    return json.dumps(data).encode()
+
+
+def test_bandit_rounds_move_traffic_to_the_better_arm_within_guardrails(tmp_path, wine_releases):
+    site = Site(tmp_path / "site")
+    arms = {"worse": site.add(wine_releases.a), "better": site.add(wine_releases.b)}
+    db = f"sqlite:///{tmp_path / 'beacon.db'}"
+    baselines = parse_baselines(load_bundles([wine_releases.a, wine_releases.b]))
+    runner = CliRunner()
+    started = runner.invoke(cli, ["bandit", "start", *arms.values(), "--site", str(site.root)])
+    assert started.exit_code == 0, started.output
+    rng = random.Random(7)
+    history = [site.state().shares()]
+    for round_ in range(ROUNDS):
+        store = open_store(db)
+        for name, release in arms.items():  # visitors of each arm, as its share says
+            visitors = round(VISITORS_PER_ROUND * history[-1][release])
+            right = sum(rng.random() < RATES[name] for _ in range(visitors))
+            now = datetime.now(UTC)
+            store.add_rollout(
+                parse_rollout(feedback_summary(release, right, visitors - right), baselines, now)
+            )
+        store.close()
+        command = ["bandit", "update", "--db", db, "--site", str(site.root), "--seed", str(round_)]
+        command += ["--min-share", str(MIN_SHARE), "--max-change", str(MAX_CHANGE)]
+        updated = runner.invoke(cli, command)
+        assert updated.exit_code == 0, updated.output
+        history.append(site.state().shares())
+    better = [shares[arms["better"]] for shares in history]
+    print("share of the better arm by round:", [round(s, 3) for s in better])
+    for before, after in itertools.pairwise(history):
+        assert sum(after.values()) == pytest.approx(1.0)
+        assert all(share >= MIN_SHARE - 1e-9 for share in after.values())
+        assert all(abs(after[r] - before[r]) <= MAX_CHANGE + 1e-9 for r in after)
+    assert better[0] == 0.5 and better[-1] > 0.8
+    assert better[-1] >= max(better[:2])
+    decisions = [e for e in site.history() if e["action"] == "bandit-update"]
+    assert len(decisions) == ROUNDS
+    assert decisions[-1]["decision"]["outcomes"][arms["better"]]["right"] > 0
+
+
+def test_bandit_update_needs_a_running_bandit(tmp_path, wine_releases):
+    site = Site(tmp_path / "site")
+    site.add(wine_releases.a)
+    result = CliRunner().invoke(
+        cli,
+        ["bandit", "update", "--db", f"sqlite:///{tmp_path / 'b.db'}", "--site", str(site.root)],
+    )
+    assert result.exit_code == 1
+    assert "No bandit is running" in result.output
