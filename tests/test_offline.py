@@ -87,7 +87,7 @@ def test_the_page_is_installable(browser, server, tmp_path):
 
 
 def test_a_damaged_snapshot_falls_back_to_a_normal_start(site_copy, open_browser, built_site):
-    [snapshot] = (site_copy / "runtime").glob("python.*.snapshot")
+    [snapshot] = (site_copy / "runtime").glob("python-*/python.snapshot")
     damaged = bytearray(snapshot.read_bytes())
     damaged[1000] ^= 0xFF
     snapshot.write_bytes(damaged)

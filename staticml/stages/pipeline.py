@@ -143,7 +143,7 @@ def _build(
     if config.runtime.snapshot:
         report.stage("Making the Pyodide snapshot in headless Chromium")
         snapshot = make_snapshot(config, wheels, runtimes[0], cache)
-        named[SNAPSHOT] = make.from_bytes("runtime/python.snapshot", snapshot, "snapshot")
+        named[SNAPSHOT] = make.runtime_file("python", "python.snapshot", snapshot, "snapshot")
     named[WEB_MANIFEST] = web_manifest(config, named["static/icon.svg"])
     if monitor is not None:
         named["baseline.json"] = make.from_bytes(
