@@ -164,7 +164,7 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
     assert len(sent) == 2
     for request in sent:
         assert request.url == f"http://127.0.0.1:{port}/v1/summaries"
-        assert "cookie" not in request.headers and "referer" not in request.headers
+        assert "cookie" not in request.headers and not request.headers.get("referer")
         body = request.post_data_buffer
         # The collector's own validator accepts nothing but the baseline's shape: exactly these
         # keys, one integer count per fixed bin, counts adding up to n. No room for a value.
