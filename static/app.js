@@ -638,6 +638,7 @@ function startMonitor() {
   let timer = null;
   let sending = false;
   let retryAt = 0; // after a failed send, new predictions do not make the page try again sooner
+  const received = new Set(); // ids of the summaries this page took from its worker
   const enabled = () => Boolean(settings) && !browserDeclines && store.get("consent", "yes") === "yes";
 
   function outbox() {
@@ -651,8 +652,10 @@ function startMonitor() {
 
   function receive(state) {
     if (!enabled()) return;
-    const known = new Set(outbox().map((item) => item.id));
-    const fresh = state.ready.filter((item) => !known.has(item.id));
+    // The worker repeats a ready summary until it hears "monitor-sent"; a repeat that arrives
+    // after the summary was delivered and left the outbox must not be queued again.
+    const fresh = state.ready.filter((item) => !received.has(item.id));
+    for (const item of fresh) received.add(item.id);
     store.set("outbox", [...outbox(), ...fresh]);
     store.set("partial", { release: state.release, ready: [], partial: state.partial });
     if (state.ready.length) runtime?.tell({ type: "monitor-sent", ids: state.ready.map((item) => item.id) });

@@ -141,7 +141,8 @@ function compare(config, primary, shadow) {
 
 export function start({ config, runtime, monitor }) {
   const site = siteOf(config);
-  if (site) checkPlan(site, config).catch(() => {}); // no manifest (a copied release): stay
+  // No manifest (a copied release): stay. Settles once the plan was checked.
+  const planChecked = site ? checkPlan(site, config).catch(() => {}) : Promise.resolve();
   const shadowRelease = site?.assignment?.release === config.release ? site.assignment.shadow : null;
   const settings = config.monitor;
   const key = `staticml-rollout:${config.app.name}`;
@@ -249,5 +250,6 @@ export function start({ config, runtime, monitor }) {
     feedback,
     state: () => ({ site: site?.root ?? null, shadow: shadowRelease, tally, outbox: stored(`${key}:outbox`, []) }),
     shadowReady: () => shadow ?? Promise.reject(new Error("no shadow release")),
+    planChecked: () => planChecked,
   };
 }

@@ -210,25 +210,22 @@ def no_browser_errors() -> Iterator[None]:
 
 def watch(browser, origin: str, allowed: tuple[str, ...] = (), **options) -> Watched:
     """A context whose requests may go only to `origin` (and the `allowed` URL prefixes, such
-    as the collector a monitored site is configured with); anything else is aborted and kept."""
+    as the collector a monitored site is configured with); anything else is kept as foreign.
+
+    Requests are observed, not intercepted: an intercepted request waits for the driver, and
+    when its page closes meanwhile Chromium drops it, which loses the beacon a page sends
+    as it is closed."""
     context = browser.new_context(**options)
     watched = Watched(context, origin)
     _WATCHED.append(watched)
     permitted = (origin, "data:", "blob:", *allowed)
 
-    def guard(route) -> None:
-        url = route.request.url
-        watched.requests.append(url)
-        if url.startswith(permitted):
-            route.fallback()
-        else:
-            watched.foreign.append(url)
-            route.abort()
+    def seen(request) -> None:
+        watched.requests.append(request.url)
+        if not request.url.startswith(permitted):
+            watched.foreign.append(request.url)
 
-    context.route("**/*", guard)
-    context.on(
-        "request", lambda r: None if r.url.startswith(permitted) else watched.foreign.append(r.url)
-    )
+    context.on("request", seen)
     return watched
 
 

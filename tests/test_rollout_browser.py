@@ -180,6 +180,9 @@ def test_a_stale_release_page_goes_back_to_the_router(browser, served_site):
     try:
         page.goto(server.url)
         page.wait_for_url(f"**/releases/{a}/")
+        # Let this load's own check of the plan finish first: had it seen the promotion, it
+        # would reroute now, and the reload below would be held back by the loop guard.
+        page.evaluate("window.staticml.rollout.then((r) => r.planChecked())")
         site_api.promote(b)
         page.reload()  # a reload of the release's own URL, after the plan changed
         page.wait_for_url(f"**/releases/{b}/")

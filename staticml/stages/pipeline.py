@@ -159,7 +159,9 @@ def _build(
     model_report = {**compression.report, "release": release}
     records = {
         REPORT_JSON: report_json(model_report),
-        REPORT_PAGE: render_report(model_report, named["static/style.css"], site),
+        REPORT_PAGE: render_report(
+            model_report, named["static/style.css"], named["static/icon.svg"], site
+        ),
     }
 
     report.stage("Precompressing (gzip, brotli)", total=len(everything))

@@ -27,7 +27,7 @@ def report_json(report: dict[str, Any]) -> bytes:
     return (json.dumps(report, indent=2) + "\n").encode("utf-8")
 
 
-def render_report(report: dict[str, Any], style: Asset, site: Path) -> bytes:
+def render_report(report: dict[str, Any], style: Asset, icon: Asset, site: Path) -> bytes:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(site),
         autoescape=True,
@@ -41,6 +41,7 @@ def render_report(report: dict[str, Any], style: Asset, site: Path) -> bytes:
         report=report,
         json_url=REPORT_JSON,
         style={"url": style.path, "integrity": integrity(style.sha256)},
+        icon={"url": icon.path},
         staticml_version=staticml.__version__,
     )
     return html.encode("utf-8")
