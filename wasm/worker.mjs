@@ -135,6 +135,13 @@ async function checkedFetch(native, assets, input, init) {
     throw new BootError(`Could not download ${shortName(url)}: the server answered ${response.status} ${response.statusText}`, stage);
   }
   checkMime(url, response);
+  // WebAssembly compiled from the response itself, not from a copy, goes into Chromium's code
+  // cache, so a repeat visit skips the compile. An integrity-checked body is complete by now.
+  if (url.endsWith(".wasm")) {
+    progress.loaded += asset.size;
+    status();
+    return response;
+  }
   return counted(response);
 }
 
@@ -293,15 +300,15 @@ async function startPython(loadPyodide, snapshot) {
 }
 
 async function bootModel() {
-  const [module, wasmBinary, model] = await Promise.all([
+  const [module, model] = await Promise.all([
     importVerified(config.ort.module, [config.ort.glue]),
-    fetchBytes(config.ort.wasm),
     fetchBytes(config.model.url),
   ]);
   ort = module;
   phase("modelFetched");
+  // onnxruntime-web fetches its wasm from here through the checked fetch and compiles it as
+  // it streams in (and from the code cache on repeat visits).
   ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
-  ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;
   status("model");
