@@ -300,15 +300,17 @@ async function startPython(loadPyodide, snapshot) {
 }
 
 async function bootModel() {
-  const [module, model] = await Promise.all([
+  const [module, wasmBinary, model] = await Promise.all([
     importVerified(config.ort.module, [config.ort.glue]),
+    fetchBytes(config.ort.wasm),
     fetchBytes(config.model.url),
   ]);
   ort = module;
   phase("modelFetched");
-  // onnxruntime-web fetches its wasm from here through the checked fetch and compiles it as
-  // it streams in (and from the code cache on repeat visits).
+  // Given as bytes: onnxruntime-web's own streaming fetch would log its failure a second time
+  // (and retry) when the checked fetch refuses the file; its compile is short either way.
   ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
+  ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;
   status("model");
