@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 WINE = ROOT / "examples" / "wine"
@@ -85,8 +86,9 @@ def main() -> None:
         )
         figures["in-browser (Chromium)"] = browser_runs(bundle, small, options.runs, work)
         load_after = os.getloadavg()
-    options.out.write_text(report(figures, options, browser_rows, load_before, load_after))
-    print(options.out.read_text())
+    text = report(figures, options, browser_rows, load_before, load_after)
+    write_section(options.out, "batch", text)
+    print(text)
 
 
 def generate(path: Path, rows: int) -> Path:

@@ -21,7 +21,13 @@ function absolute(url) {
 function runtimeConfig(runtime) {
   return {
     ...runtime,
-    pyodide: { ...runtime.pyodide, module: absolute(runtime.pyodide.module), asm: absolute(runtime.pyodide.asm), indexURL: absolute(runtime.pyodide.indexURL) },
+    pyodide: {
+      ...runtime.pyodide,
+      module: absolute(runtime.pyodide.module),
+      asm: absolute(runtime.pyodide.asm),
+      indexURL: absolute(runtime.pyodide.indexURL),
+      snapshot: runtime.pyodide.snapshot && absolute(runtime.pyodide.snapshot),
+    },
     ort: {
       ...runtime.ort,
       module: absolute(runtime.ort.module),
@@ -242,6 +248,17 @@ function showError(text) {
   box.hidden = false;
 }
 
+// --- offline: the service worker keeps this release for repeat visits without the network ---
+
+// Registered once the runtime is up, so its downloads never compete with the first visit's:
+// by then the files it caches are in the HTTP cache.
+function keepOffline() {
+  if (!config.serviceWorker || !("serviceWorker" in navigator)) return;
+  navigator.serviceWorker
+    .register(absolute(config.serviceWorker), { scope: absolute("./") })
+    .catch((error) => console.warn(`staticml: offline use is not available (${error.message}).`));
+}
+
 // Boots the runtime; after a failure the "Try again" button calls this again, in the same page.
 function boot() {
   document.body.dataset.state = "loading";
@@ -257,6 +274,7 @@ function boot() {
 $("retry")?.addEventListener("click", boot);
 
 function showReady(info) {
+  keepOffline();
   document.body.dataset.state = "ready";
   $("status-stage").textContent = "Ready.";
   $("status-bytes").textContent =

@@ -145,6 +145,7 @@ class RetrainSettings:
 class RuntimeSettings:
     threads: int
     boot_timeout: float
+    snapshot: bool
 
 
 @dataclass(frozen=True)
@@ -426,7 +427,9 @@ def _assemble(
             bins=v["monitor.bins"],
         ),
         runtime=RuntimeSettings(
-            threads=v["runtime.threads"], boot_timeout=v["runtime.boot_timeout"]
+            threads=v["runtime.threads"],
+            boot_timeout=v["runtime.boot_timeout"],
+            snapshot=v["runtime.snapshot"],
         ),
         brotli_quality=v["build.brotli_quality"],
         compress=CompressSettings(

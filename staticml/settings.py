@@ -514,6 +514,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the page waits for the runtimes to start before showing an error.",
     ),
     Setting(
+        "runtime.snapshot",
+        boolean,
+        True,
+        "Ship a Pyodide memory snapshot made at build time with the app imported (made in "
+        "headless Chromium): Python starts several times faster for ~4.4 MB more to download.",
+    ),
+    Setting(
         "compress.mode",
         compress_mode,
         "auto",

@@ -188,14 +188,23 @@ def _page_message(exc: Exception) -> str:
 @contextmanager
 def serving(site: Path) -> Iterator[str]:
     """`site` served as `staticml serve` serves it, on a free port of 127.0.0.1."""
-    import uvicorn
+    with serving_app(create_app(site)) as origin:
+        yield origin
 
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(site), host="127.0.0.1", port=port, log_level="warning")
-    )
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """An ASGI app on a real uvicorn server in a thread, on a free port of 127.0.0.1."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

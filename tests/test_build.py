@@ -55,14 +55,21 @@ def test_immutable_assets_have_content_hashed_paths(manifest):
             assert re.search(r"[0-9a-f]{12}", path), path
             assert meta["sha256"][:12] in path or "/runtime/" in f"/{path}", path
         else:
-            assert path == "index.html"
+            # The page, and the service worker, whose URL must not change between releases.
+            assert path in {"index.html", "sw.js"}
 
 
 def test_only_the_pinned_runtime_files_are_vendored(manifest):
-    runtime_files = sorted(
-        p.rsplit("/", 1)[1] for p in manifest["assets"] if p.startswith("runtime/")
-    )
+    vendored = [
+        p
+        for p, meta in manifest["assets"].items()
+        if re.match(r"runtime/[a-z-]+-[0-9a-f]{12}/", p) and meta["kind"] != "snapshot"
+    ]
+    runtime_files = sorted(p.rsplit("/", 1)[1] for p in vendored)
     assert runtime_files == sorted(f for spec in RUNTIMES for f in spec.files)
+    # Besides them, only the build's own snapshot of Pyodide's memory.
+    others = [p for p in manifest["assets"] if p.startswith("runtime/") and p not in vendored]
+    assert [manifest["assets"][p]["kind"] for p in others] == ["snapshot"]
     assert manifest["runtimes"] == {"pyodide": "314.0.7", "onnxruntime-web": "1.30.0"}
     assert not any("jsep" in p or "webgpu" in p for p in manifest["assets"])
 

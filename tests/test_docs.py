@@ -49,3 +49,12 @@ def test_the_readme_commands_are_the_ones_ci_runs():
     commands = re.findall(r"^\s*(\./dev \w+)", readme, re.M)
     assert commands[:2] == ["./dev demo", "./dev test"]
     assert "./dev test" in ci
+
+
+def test_the_readme_quotes_the_benchmark_as_measured():
+    results = (ROOT / "bench" / "results.md").read_text()
+    block = re.search(r"<!-- readme -->\n.*?\n<!-- /readme -->", results, re.S)
+    assert block, "bench/results.md has no block for the README: run ./dev bench"
+    assert block.group(0) in (ROOT / "README.md").read_text(), (
+        "README.md's benchmark figures differ from bench/results.md: copy its readme block"
+    )

@@ -101,9 +101,18 @@ def predict_all(page, records) -> None:
     )
 
 
-def wait_until_sent(page, attempts: int = 200) -> None:
+# The worker counts a prediction after answering it: whether it has counted the last one shows in
+# the partial counts the page keeps (predictions % 20 of them, once all are counted).
+COUNTED_AND_SENT = """(left) => {
+  const saved = JSON.parse(localStorage.getItem("staticml-monitor:wine:partial") || "null");
+  return saved?.partial?.n === left && window.staticml.monitor.outbox().length === 0;
+}"""
+
+
+def wait_until_sent(page, predictions: int, attempts: int = 200) -> None:
+    """Until the worker has counted all `predictions` and their summaries left the outbox."""
     for _ in range(attempts):
-        if page.evaluate("window.staticml.monitor.outbox().length") == 0:
+        if page.evaluate(COUNTED_AND_SENT, predictions % 20):
             return
         page.wait_for_timeout(100)
     raise AssertionError(
@@ -126,7 +135,7 @@ def test_shifted_inputs_are_flagged_and_the_rest_are_not(monitored, browser, db)
     with page_collector(result, server, port, db) as collector:
         watched, page = open_monitored(browser, server, port)
         predict_all(page, drawn(600, shift=True))
-        wait_until_sent(page)
+        wait_until_sent(page, 600)
         report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
         watched.assert_clean()
         watched.context.close()
@@ -142,7 +151,7 @@ def test_unshifted_inputs_raise_no_alert(monitored, browser, tmp_path):
     with page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector:
         watched, page = open_monitored(browser, server, port)
         predict_all(page, drawn(600, shift=False))
-        wait_until_sent(page)
+        wait_until_sent(page, 600)
         report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
         watched.assert_clean()
         watched.context.close()
@@ -158,7 +167,7 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
         sent = []
         page.on("request", lambda r: sent.append(r) if r.method != "GET" else None)
         predict_all(page, drawn(45, shift=False, seed=11))
-        wait_until_sent(page)
+        wait_until_sent(page, 45)
         watched.assert_clean()
         watched.context.close()
     assert len(sent) == 2
@@ -187,7 +196,7 @@ def test_unsent_summaries_survive_a_reload_and_are_sent_later(monitored, browser
     with page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector:
         page.reload()
         page.evaluate("window.staticml.ready")
-        wait_until_sent(page)
+        wait_until_sent(page, 25)
         report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
     assert report["current"]["n"] == 20
     assert watched.foreign == []
@@ -218,7 +227,7 @@ def test_a_collector_without_its_database_is_retried_later(monitored, browser, p
             assert answers == [503]
             assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, "kept for later"
         page.evaluate("window.staticml.monitor.flush()")
-        wait_until_sent(page)
+        wait_until_sent(page, 30)
         report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
         watched.context.close()
     assert answers == [503, 202]
@@ -307,7 +316,7 @@ def test_csv_batch_predictions_are_summarised_too(monitored, browser, tmp_path):
             "async (text) => (await window.staticml.predictFile(new File([text], 'rows.csv'))).scored",
             text,
         )
-        wait_until_sent(page)
+        wait_until_sent(page, 60)
         report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
         watched.assert_clean()
         watched.context.close()

@@ -31,6 +31,8 @@ LOGICAL = [
     "static/rollout.js",
     "static/style.css",
     "static/icon.svg",
+    "manifest.webmanifest",
+    "pyodide/snapshot",
 ]
 
 
@@ -58,6 +60,11 @@ def test_page_config_points_at_the_built_assets(named, demo_model):
         "integrity": integrity(named["ort/ort-wasm-simd-threaded.wasm"].sha256),
     }
     assert config["bootTimeoutMs"] == 60_000 and config["release"] == "r1"
+    assert runtime["pyodide"]["snapshot"] == "runtime/pyodide-aaa/snapshot"
+    assert runtime["assets"]["runtime/pyodide-aaa/snapshot"]["integrity"] == integrity(
+        named["pyodide/snapshot"].sha256
+    )
+    assert config["serviceWorker"] == "sw.js"
     assert config["rollout"] == "x/static/rollout.js"
 
 
@@ -91,3 +98,4 @@ def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
     block = re.search(r'id="staticml-config">(.*?)</script>', html, re.S).group(1)
     assert json.loads(block)["app"]["title"] == hostile
     assert f'src="x/static/app.js" integrity="{integrity(named["static/app.js"].sha256)}"' in html
+    assert '<link rel="manifest" href="x/manifest.webmanifest">' in html

@@ -144,6 +144,8 @@ def test_promote_and_rollback_take_effect_on_the_next_load_without_mixing(browse
         page.goto(server.url)
         page.wait_for_url(f"**/releases/{a}/")
         page.evaluate("window.staticml.ready")
+        # Release A's service worker keeps A's files: let it finish before counting B's.
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
         assert page.locator("h1").inner_text() == "Wine release A"
         first = list(watched.requests)
         assert release_requests(first, server.url) == {a}

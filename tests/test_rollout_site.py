@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -11,7 +12,7 @@ import pytest
 
 from staticml.errors import RolloutError
 from staticml.rollout import Site
-from staticml.rollout.release import PAGE_CONFIG, read_bundle
+from staticml.rollout.release import PAGE_CONFIG, read_bundle, runtime_folders
 from staticml.rollout.site import HISTORY, SITE_MANIFEST
 
 
@@ -29,21 +30,29 @@ def test_a_release_is_its_build_with_the_runtime_shared(site, wine_releases):
     a, b = release_id(wine_releases.a), release_id(wine_releases.b)
     assert a != b
     assert site.releases() == [a, b]
-    runtimes = sorted(p.name for p in (site.root / "runtime").iterdir())
-    assert len(runtimes) == 2 and runtimes[0].startswith("ort-")  # one copy for both releases
+    runtimes = {f"runtime/{p.name}" for p in (site.root / "runtime").iterdir()}
+    assert runtimes == runtime_folders(read_bundle(wine_releases.a))  # one copy for both releases
+    assert runtimes == runtime_folders(read_bundle(wine_releases.b))
     build = files(wine_releases.a)
     copied = files(site.root / "releases" / a)
     for path, data in build.items():
         if path.startswith("runtime/"):
             assert (site.root / path).read_bytes() == data
             assert path not in copied
-        elif not path.startswith(("index.html", "bundle.json")):
+        elif not path.startswith(("index.html", "bundle.json", "sw.js")):
             assert copied[path] == data, path
     bundle, original = json.loads(copied["bundle.json"]), json.loads(build["bundle.json"])
-    page_entry = bundle["assets"].pop("index.html")
-    original["assets"].pop("index.html")
-    assert bundle == original  # only the page changed, and its entry says how
-    assert page_entry["sha256"] == hashlib.sha256(copied["index.html"]).hexdigest()
+    for rewritten in ("index.html", "sw.js"):
+        entry = bundle["assets"].pop(rewritten)
+        original["assets"].pop(rewritten)
+        assert entry["sha256"] == hashlib.sha256(copied[rewritten]).hexdigest()
+    assert bundle == original  # only the page and its service worker changed
+    worker = copied["sw.js"].decode()
+    precache = json.loads(worker[len("const PRECACHE = ") : worker.index("};") + 1])
+    page_hash = base64.b64encode(hashlib.sha256(copied["index.html"]).digest()).decode()
+    assert precache["files"]["index.html"] == f"sha256-{page_hash}"
+    kept = [path for path in precache["files"] if "runtime/" in path]
+    assert kept and all(path.startswith("../../runtime/") for path in kept)
     config = json.loads(copied[PAGE_CONFIG])
     assert config["runtime"]["pyodide"]["module"].startswith("../../runtime/pyodide-")
     assert all(
@@ -139,7 +148,9 @@ def test_collection_keeps_what_is_referenced_and_the_newest(tmp_path, wine_relea
     assert site.releases() == [b, c, "d" * 12]  # a is nobody's now
     site.add(wine_releases.a, keep=1)  # a collected release can come back, as the newest
     assert site.releases() == [b, c, a]  # d is neither new nor referenced
-    assert len(list((site.root / "runtime").iterdir())) == 2
+    assert len(list((site.root / "runtime").iterdir())) == len(
+        runtime_folders(read_bundle(wine_releases.a))
+    )
 
 
 def test_a_broken_manifest_is_named(site):

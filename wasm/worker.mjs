@@ -9,7 +9,8 @@
 //                  {type: "monitor-sent", ids}       these summaries were handed over for delivery
 //                  {type: "monitor-stop"}            the visitor opted out: stop counting
 //   worker → page  {type: "status", stage, message, loaded, total}   during boot
-//                  {type: "ready", info}                             once, when predictions work
+//                  {type: "ready", info}                             once, when predictions work;
+//                                                    info.phases: ms from boot to each step's end
 //                  {type: "result", id, result}      predict: {label, probabilities, model, timings}
 //                                                    (regressors: {value, model, timings});
 //                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
@@ -35,8 +36,22 @@ let queue = Promise.resolve();
 const cancelled = new Set();
 let stage = "download";
 // Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
+// onnxruntime-web may never settle after one: a failed download ends the boot at once.
 let downloadFailure = null;
+let failBoot;
+const downloadFailed = new Promise((resolve, reject) => (failBoot = reject));
+downloadFailed.catch(() => {});
+// Files the boot can do without (the Python snapshot): their failure is handled where used.
+const optional = new Set();
 const progress = { loaded: 0, total: 0, lastPost: 0 };
+// When each boot step ended, in ms since the boot message (the steps overlap: Python and the
+// model load side by side), so the page and the benchmarks can see where the time goes.
+const phases = {};
+let bootStarted = 0;
+
+function phase(name) {
+  phases[name] = performance.now() - bootStarted;
+}
 
 // A worker's violations fire here, not in the page: forward them so the page's console shows them.
 self.addEventListener("securitypolicyviolation", (event) => {
@@ -91,14 +106,21 @@ function installFetch(assets) {
     try {
       return await checkedFetch(native, assets, input, init);
     } catch (error) {
-      downloadFailure ??= error;
+      if (!optional.has(absoluteUrl(input))) {
+        downloadFailure ??= error;
+        failBoot(error);
+      }
       throw error;
     }
   };
 }
 
+function absoluteUrl(input) {
+  return new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+}
+
 async function checkedFetch(native, assets, input, init) {
-  const url = new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+  const url = absoluteUrl(input);
   const asset = assets.get(url);
   const options = asset ? { ...init, integrity: asset.integrity } : init;
   let response;
@@ -113,6 +135,13 @@ async function checkedFetch(native, assets, input, init) {
     throw new BootError(`Could not download ${shortName(url)}: the server answered ${response.status} ${response.statusText}`, stage);
   }
   checkMime(url, response);
+  // WebAssembly compiled from the response itself, not from a copy, goes into Chromium's code
+  // cache, so a repeat visit skips the compile. An integrity-checked body is complete by now.
+  if (url.endsWith(".wasm")) {
+    progress.loaded += asset.size;
+    status();
+    return response;
+  }
   return counted(response);
 }
 
@@ -186,13 +215,14 @@ async function boot(bootConfig) {
   const assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
   progress.total = [...assets.values()].reduce((sum, meta) => sum + meta.size, 0);
   installFetch(assets);
-  const started = performance.now();
+  bootStarted = performance.now();
   try {
     status("download");
-    const [pythonInfo, modelInfo] = await Promise.all([bootPython(), bootModel()]);
+    const [pythonInfo, modelInfo] = await Promise.race([Promise.all([bootPython(), bootModel()]), downloadFailed]);
     progress.loaded = progress.total;
+    phase("ready");
     post("ready", {
-      info: { ...pythonInfo, ...modelInfo, bootMs: performance.now() - started, crossOriginIsolated: self.crossOriginIsolated },
+      info: { ...pythonInfo, ...modelInfo, bootMs: phases.ready, phases, crossOriginIsolated: self.crossOriginIsolated },
     });
   } catch (error) {
     const cause = downloadFailure || error;
@@ -222,23 +252,51 @@ function outOfMemory(error) {
 async function bootPython() {
   const wheels = Promise.all(config.wheels.map(fetchBytes));
   wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
+  if (config.pyodide.snapshot) optional.add(config.pyodide.snapshot);
+  const snapshot = config.pyodide.snapshot ? fetchBytes(config.pyodide.snapshot) : null;
+  snapshot?.catch(() => {}); // a failed download is handled where it is awaited
   const { loadPyodide } = await importVerified(config.pyodide.module, [config.pyodide.asm]);
-  const pyodide = await loadPyodide({
-    indexURL: config.pyodide.indexURL,
-    packages: [],
-    stdout: (text) => console.log(text),
-    stderr: (text) => console.warn(text),
-  });
+  phase("pyodideImported");
+  const { pyodide, fromSnapshot } = await startPython(loadPyodide, snapshot);
+  phase("interpreterReady");
   status("python");
   const buffers = await wheels;
+  phase("wheelsFetched");
   status("packages");
+  // Also after a snapshot: it holds the imported modules, but not the files they came from.
   for (const buffer of buffers) pyodide.unpackArchive(buffer, "wheel");
   const runtime = pyodide.pyimport("staticml.runtime.worker");
   runtime.start(JSON.stringify(config.python));
   const monitoring = Boolean(config.python.monitor);
   if (monitoring && config.monitorState) runtime.monitor_restore(config.monitorState);
   python = { pyodide, runtime, prepare: runtime.prepare, monitoring };
-  return { pyodide: pyodide.version, python: pyodide.runPython("import sys; sys.version.split()[0]") };
+  phase("wheelsInstalled");
+  return {
+    pyodide: pyodide.version,
+    python: pyodide.runPython("import sys; sys.version.split()[0]"),
+    snapshot: fromSnapshot,
+  };
+}
+
+// A memory snapshot made at build time with the app imported skips most of the interpreter's
+// start; if it cannot be used (damaged, blocked, or made by another Pyodide), start normally.
+async function startPython(loadPyodide, snapshot) {
+  const options = {
+    indexURL: config.pyodide.indexURL,
+    packages: [],
+    stdout: (text) => console.log(text),
+    stderr: (text) => console.warn(text),
+  };
+  if (snapshot) {
+    try {
+      // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
+      return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true };
+    } catch (error) {
+      if (downloadFailure) throw error; // another file failed: that is the cause
+      console.warn(`staticml: the Python snapshot could not be used (${error.message}); starting Python normally.`);
+    }
+  }
+  return { pyodide: await loadPyodide(options), fromSnapshot: false };
 }
 
 async function bootModel() {
@@ -248,16 +306,21 @@ async function bootModel() {
     fetchBytes(config.model.url),
   ]);
   ort = module;
+  phase("modelFetched");
+  // Given as bytes: onnxruntime-web's own streaming fetch would log its failure a second time
+  // (and retry) when the checked fetch refuses the file; its compile is short either way.
   ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
   ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;
   status("model");
   try {
-    session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"] });
+    session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    phase("sessionCreated");
     // The first run allocates and plans; do it now rather than on the visitor's first drawing.
     const zeros = new ort.Tensor("float32", new Float32Array(config.model.nFeatures), [1, config.model.nFeatures]);
     await session.run({ [config.model.input]: zeros });
+    phase("firstRun");
   } catch (error) {
     throw new BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
   }

@@ -3,7 +3,8 @@
 `SITE/releases/<id>/` gets every file of the build except its runtimes, which go once into
 `SITE/runtime/<name>-<hash>/` (their folder names are content hashes, so two builds with
 the same Pyodide share the same URLs and a browser downloads them once). The release's
-page is pointed at that shared folder (`../../runtime/...`), and its page configuration is
+page and its service worker's precache list are pointed at that shared folder
+(`../../runtime/...`), and its page configuration is
 also written alone as `config.json`, which a page running this release as a shadow reads.
 """
 
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from staticml.errors import RolloutError
-from staticml.hashing import sha256_hex
+from staticml.hashing import integrity, sha256_hex
 from staticml.rollout.plan import check_release_id
 from staticml.stages.manifest import MANIFEST
+from staticml.stages.offline import SERVICE_WORKER
 
 RELEASES = "releases"
 RUNTIME = "runtime"
@@ -28,6 +30,7 @@ SHARED_PREFIX = "../../"
 _CONFIG_SCRIPT = re.compile(
     r'(<script type="application/json" id="staticml-config">)(.*?)(</script>)', re.S
 )
+_PRECACHE = re.compile(r"const PRECACHE = (\{.*?\n\});", re.S)
 # What Jinja's `tojson` escapes, so the JSON can never close the <script> element.
 _HTML_SAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"}
 
@@ -116,14 +119,44 @@ def _point_page_at_shared_runtime(release_dir: Path, bundle: dict[str, Any]) -> 
     for character, escaped in _HTML_SAFE.items():
         text = text.replace(character, escaped)
     data = _CONFIG_SCRIPT.sub(lambda m: m.group(1) + text + m.group(3), html).encode("utf-8")
-    entry.write_bytes(data)
-    for suffix in (".br", ".gz"):  # precompressed copies of the old page would be served
-        entry.with_name(entry.name + suffix).unlink(missing_ok=True)
+    _replace(release_dir, bundle, entry.name, data)
     (release_dir / PAGE_CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
-    listed = bundle["assets"].get(entry.name)
+    _point_service_worker_at_shared_runtime(release_dir, bundle, entry.name, data)
+    (release_dir / MANIFEST).write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+
+
+def _point_service_worker_at_shared_runtime(
+    release_dir: Path, bundle: dict[str, Any], page: str, page_data: bytes
+) -> None:
+    """The service worker precaches the shared runtime URLs and the rewritten page."""
+    worker = release_dir / SERVICE_WORKER
+    if not worker.is_file():
+        return
+    text = worker.read_text(encoding="utf-8")
+    found = _PRECACHE.match(text)
+    if found is None:
+        raise RolloutError(
+            f"{worker} does not start with its precache list (const PRECACHE = ...;): "
+            "rebuild the release with this version of staticml."
+        )
+    precache = json.loads(found.group(1))
+    files = {shared_runtime(path): value for path, value in precache["files"].items()}
+    if page in files:
+        files[page] = integrity(sha256_hex(page_data))
+    precache["files"] = files
+    rewritten = f"const PRECACHE = {json.dumps(precache, indent=1)};" + text[found.end(1) + 1 :]
+    _replace(release_dir, bundle, SERVICE_WORKER, rewritten.encode("utf-8"))
+
+
+def _replace(release_dir: Path, bundle: dict[str, Any], name: str, data: bytes) -> None:
+    """Write `data` as the release's `name` and list it in `bundle` with its new hash."""
+    path = release_dir / name
+    path.write_bytes(data)
+    for suffix in (".br", ".gz"):  # precompressed copies of the old file would be served
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    listed = bundle["assets"].get(name)
     if listed is not None:
         listed.update(size=len(data), sha256=sha256_hex(data), encodings={})
-        (release_dir / MANIFEST).write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
 
 
 def shared_runtime(value: Any) -> Any:

@@ -44,6 +44,13 @@ def from_file(path: str, source: Path, kind: str, *, hashed: bool = True) -> Ass
     )
 
 
+def runtime_file(key: str, name: str, data: bytes, kind: str) -> Asset:
+    """A file the build makes for the runtime, in a folder named by its hash, like the runtimes."""
+    digest = sha256_hex(data)
+    path = f"runtime/{key}-{digest[:NAME_HASH_LENGTH]}/{name}"
+    return Asset(path, kind, digest, len(data), True, data=data)
+
+
 def runtime_assets(runtime: RuntimeFiles) -> list[Asset]:
     """A runtime's files, kept under their own names in a folder named by their joint hash.
 

@@ -16,9 +16,11 @@ from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
 from staticml.stages.assets import Asset
 from staticml.stages.model import ModelArtifact
 from staticml.stages.monitoring import MonitorArtifact
+from staticml.stages.offline import SERVICE_WORKER, WEB_MANIFEST
 
 PAGE_TEMPLATE = "index.html"
 WHEEL_PREFIX = "wheel/"
+SNAPSHOT = "pyodide/snapshot"
 
 
 def wheel_key(position: int) -> str:
@@ -42,7 +44,9 @@ def page_config(
     """
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     output = model.output_spec(config.output.target, config.output.unit)
+    snapshot = assets.get(SNAPSHOT)
     fetched = [
+        *([snapshot] if snapshot else []),
         assets["pyodide/pyodide.mjs"],
         assets["pyodide/pyodide.asm.mjs"],
         assets["pyodide/pyodide.asm.wasm"],
@@ -60,6 +64,7 @@ def page_config(
         "staticml": staticml.__version__,
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
+        "serviceWorker": SERVICE_WORKER,
         "rollout": assets["static/rollout.js"].path,
         # What the page itself fetches; the worker's files are in runtime.assets.
         "integrity": {
@@ -78,6 +83,7 @@ def page_config(
                 "version": PYODIDE.version,
                 "indexURL": _folder(assets["pyodide/pyodide.mjs"]),
                 "module": assets["pyodide/pyodide.mjs"].path,
+                "snapshot": snapshot.path if snapshot else None,
                 "asm": assets["pyodide/pyodide.asm.mjs"].path,
             },
             "ort": {
@@ -153,6 +159,7 @@ def render_page(
             style=_link(assets["static/style.css"]),
             script=_link(assets["static/app.js"]),
             icon=_link(assets["static/icon.svg"]),
+            webmanifest=_link(assets[WEB_MANIFEST]),
         )
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)

@@ -1,8 +1,9 @@
 """The build: small stages from the app config to a folder of static files.
 
     config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ compress_model
-           ─ reference_predictions ─ vendor runtimes ─ page_config/render_page ─ precompress
-           ─ bundle_manifest ─ hosting_files ─ write_site
+           ─ reference_predictions ─ vendor runtimes ─ make_snapshot ─ web_manifest
+           ─ page_config/render_page ─ service_worker ─ precompress ─ bundle_manifest
+           ─ hosting_files ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
 touches the output folder. The model report (`model.json`, `model.html`) is written beside the
@@ -33,11 +34,19 @@ from staticml.stages.hosting import hosting_files
 from staticml.stages.manifest import MANIFEST, bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
 from staticml.stages.monitoring import monitoring_baseline
-from staticml.stages.page import page_config, render_page, template_source, wheel_key
+from staticml.stages.offline import WEB_MANIFEST, service_worker, web_manifest
+from staticml.stages.page import (
+    SNAPSHOT,
+    page_config,
+    render_page,
+    template_source,
+    wheel_key,
+)
 from staticml.stages.precompress import Encoded, default_cache_dir, precompress
 from staticml.stages.purity import check_browser_imports
 from staticml.stages.reference import SampleSet, reference_predictions
 from staticml.stages.report import REPORT_JSON, REPORT_PAGE, render_report, report_json
+from staticml.stages.snapshot import make_snapshot
 from staticml.stages.wheels import Wheels, pack_wheels
 from staticml.stages.write import write_site
 
@@ -131,6 +140,11 @@ def _build(
     report.stage("Vendoring Pyodide and onnxruntime-web")
     site = site_root()
     named = _named_assets(model, wheels, samples, runtimes, site)
+    if config.runtime.snapshot:
+        report.stage("Making the Pyodide snapshot in headless Chromium")
+        snapshot = make_snapshot(config, wheels, runtimes[0], cache)
+        named[SNAPSHOT] = make.runtime_file("python", "python.snapshot", snapshot, "snapshot")
+    named[WEB_MANIFEST] = web_manifest(config, named["static/icon.svg"])
     if monitor is not None:
         named["baseline.json"] = make.from_bytes(
             "data/baseline.json", monitor.baseline_json(), "baseline"
@@ -140,7 +154,8 @@ def _build(
     release = release_id(named.values(), page_source + config_text(config))
     page = page_config(config, model, named, release, monitor, report=REPORT_PAGE)
     html = render_page(config, page, named, site)
-    everything = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
+    release_files = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
+    everything = [*release_files, service_worker(release, release_files, site)]
     model_report = {**compression.report, "release": release}
     records = {
         REPORT_JSON: report_json(model_report),

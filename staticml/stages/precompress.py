@@ -21,7 +21,20 @@ from staticml.hashing import sha256_hex
 from staticml.stages.assets import Asset
 
 CACHE_ENV = "STATICML_CACHE_DIR"
-COMPRESSIBLE = {".js", ".mjs", ".css", ".html", ".json", ".wasm", ".onnx", ".svg", ".txt", ".zip"}
+COMPRESSIBLE = {
+    ".js",
+    ".mjs",
+    ".css",
+    ".html",
+    ".json",
+    ".wasm",
+    ".onnx",
+    ".svg",
+    ".txt",
+    ".zip",
+    ".snapshot",
+    ".webmanifest",
+}
 MIN_SIZE = 256
 MIN_SAVING = 0.05
 ENCODINGS = {"br": ".br", "gzip": ".gz"}

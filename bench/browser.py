@@ -1,0 +1,156 @@
+"""What a visitor's browser sees, measured with Playwright in headless Chromium.
+
+Every page under test has the staticml page API (`window.staticml.ready`, `.predict(record)`),
+so one procedure measures them all. One run is one new browser context (a new profile: empty
+HTTP cache, no service worker):
+
+1. cold visit: navigate, wait for `ready`, predict one sample; time from navigation start;
+2. repeat visit: navigate again in the same context (warm HTTP cache, and the service worker
+   where the page has one), the same measurement;
+3. warm predictions: `predict` called one after another from the main thread, each timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from serving import Served
+
+from staticml.verify import CHROMIUM_ARGS
+
+# measureUserAgentSpecificMemory() answers at the next garbage collection (up to 20 s) unless
+# this feature is on.
+EXTRA_ARGS = ("--enable-blink-features=ForceEagerMeasureMemory",)
+NAVIGATION_TIMEOUT_MS = 180_000
+
+VISIT = """async (record) => {
+  const info = await window.staticml.ready;
+  const readyAt = performance.now();
+  await window.staticml.predict(record);
+  const firstPrediction = performance.now();
+  const navigation = performance.getEntriesByType("navigation")[0];
+  return {readyAt, firstPrediction, ui: navigation.domContentLoadedEventEnd, info: info ?? null};
+}"""
+
+MEMORY = """async () => {
+  if (!self.crossOriginIsolated || !performance.measureUserAgentSpecificMemory) return null;
+  return (await performance.measureUserAgentSpecificMemory()).bytes;
+}"""
+
+WARM = """async ({records, count}) => {
+  const times = [];
+  const inside = [];
+  for (let i = 0; i < count; i++) {
+    const began = performance.now();
+    const result = await window.staticml.predict(records[i % records.length]);
+    times.push(performance.now() - began);
+    if (result.timings) inside.push(result.timings.totalMs);
+  }
+  return {times, inside};
+}"""
+
+# The same file twice in one page: the first pass also pays for Python's first use of the code
+# (imports, caches); the second is the steady state a long batch runs at.
+BATCH = """async (url) => {
+  await window.staticml.ready;
+  const blob = await (await fetch(url)).blob();
+  const file = new File([blob], "input.csv", {type: "text/csv"});
+  const passes = [];
+  for (let pass = 0; pass < 2; pass++) {
+    const began = performance.now();
+    const result = await window.staticml.predictFile(file);
+    passes.push({rows: result.rows, scored: result.scored, seconds: (performance.now() - began) / 1000});
+  }
+  return {first: passes[0], ...passes[1]};
+}"""
+
+
+@dataclass
+class Run:
+    cold: dict[str, Any]
+    repeat: dict[str, Any] | None = None
+    warm_ms: list[float] = field(default_factory=list)
+    # The worker's own time for each warm prediction (preprocessing + model), where reported.
+    inside_ms: list[float] = field(default_factory=list)
+    bytes_cold: int = 0
+    bytes_repeat: int = 0
+    memory: int | None = None
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("STATICML_CHROMIUM", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_ARGS, *EXTRA_ARGS]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def throttle(context: Any, page: Any, mbit: float | None) -> None:
+    """Chromium's network throttling (DevTools protocol) at `mbit` Mbit/s, 20 ms latency."""
+    if mbit is None:
+        return
+    session = context.new_cdp_session(page)
+    session.send("Network.enable")
+    rate = mbit * 1e6 / 8
+    session.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": rate, "uploadThroughput": rate},
+    )
+
+
+def visit(page: Any, target: Served, record: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    before = target.counter.sent
+    page.goto(target.url, wait_until="commit")
+    page.wait_for_function("() => window.staticml !== undefined", polling=10)
+    outcome = page.evaluate(VISIT, record)
+    return outcome, target.counter.sent - before
+
+
+def measure(
+    browser: Any,
+    target: Served,
+    records: Sequence[dict[str, Any]],
+    *,
+    warm: int = 0,
+    repeat: bool = True,
+    mbit: float | None = None,
+) -> Run:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(NAVIGATION_TIMEOUT_MS)
+        throttle(context, page, mbit)
+        cold, sent = visit(page, target, records[0])
+        run = Run(cold, bytes_cold=sent, memory=page.evaluate(MEMORY))
+        if target.service_worker:
+            page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        if repeat:
+            run.repeat, run.bytes_repeat = visit(page, target, records[0])
+        if warm:
+            timed = page.evaluate(WARM, {"records": list(records), "count": warm})
+            run.warm_ms, run.inside_ms = timed["times"], timed["inside"]
+        return run
+    finally:
+        context.close()
+
+
+def batch(browser: Any, target: Served, csv_url: str) -> dict[str, Any]:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(NAVIGATION_TIMEOUT_MS)
+        page.goto(target.url)
+        return page.evaluate(BATCH, csv_url)
+    finally:
+        context.close()

@@ -1,0 +1,155 @@
+"""Stage: a Pyodide memory snapshot with the app's Python already imported.
+
+Starting CPython inside Pyodide (unpacking the stdlib, running site and the app's imports) is
+the largest part of a cold start. A snapshot of the interpreter's memory taken after that work
+lets the page skip it: `loadPyodide({_loadSnapshot})` restores the memory instead (Pyodide's
+private snapshot API). A snapshot only fits the Pyodide build and the `python_stdlib.zip` it
+was made with, which the site vendors next to it; the page falls back to a normal start when
+it cannot be used.
+
+The snapshot is made in headless Chromium, in a module worker like the site's own, and kept in
+the build cache under a digest of everything it was made from, so a rebuild of the same inputs
+ships the same bytes (the memory image itself is not reproducible byte for byte).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from staticml.config import AppConfig
+from staticml.errors import BuildError
+from staticml.hashing import sha256_hex, tree_digest
+from staticml.runtimes import RuntimeFiles
+from staticml.stages.wheels import Wheels
+
+HELPER = Path(__file__).resolve().parent.parent / "snapshot"
+PURPOSE = "runtime.snapshot = true (the build makes the Pyodide snapshot in headless Chromium)"
+TIMEOUT_SECONDS = 300
+RUNTIME_MODULE = "staticml.runtime.worker"
+
+
+def entry_modules(config: AppConfig) -> tuple[str, ...]:
+    """The modules the worker imports at start: staticml's runtime and the app's entry points."""
+    entries = [config.preprocess.entry, config.preprocess.batch]
+    names = [str(entry).partition(":")[0] for entry in entries if entry]
+    return tuple(dict.fromkeys([RUNTIME_MODULE, *names]))
+
+
+def make_snapshot(
+    config: AppConfig, wheels: Wheels, pyodide: RuntimeFiles, cache_dir: Path
+) -> bytes:
+    """The snapshot for these wheels and this Pyodide, from the cache or made now."""
+    modules = entry_modules(config)
+    key = _cache_key(wheels, pyodide, modules)
+    cached = cache_dir / "snapshots" / f"{key}.snapshot"
+    if cached.is_file():
+        return cached.read_bytes()
+    data = _make(wheels, pyodide, modules)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, cached)
+    return data
+
+
+def _cache_key(wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]) -> str:
+    parts = [(path.name, sha256_hex(path.read_bytes())) for path in pyodide.files]
+    parts += [(wheel.filename, sha256_hex(wheel.data)) for wheel in wheels.all()]
+    parts += [("modules", ",".join(modules)), ("helper", _helper_digest())]
+    return tree_digest(parts)
+
+
+def _helper_digest() -> str:
+    return tree_digest((p.name, sha256_hex(p.read_bytes())) for p in sorted(HELPER.iterdir()))
+
+
+def _make(wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="staticml-snapshot-") as folder:
+        root = Path(folder)
+        plan = _lay_out(root, wheels, pyodide, modules)
+        # Playwright's sync API refuses a thread with a running asyncio loop: give it its own.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(_run, root, plan).result()
+
+
+def _lay_out(
+    root: Path, wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]
+) -> dict[str, Any]:
+    for path in HELPER.iterdir():
+        shutil.copyfile(path, root / path.name)
+    (root / "pyodide").mkdir()
+    for path in pyodide.files:
+        shutil.copyfile(path, root / "pyodide" / path.name)
+    (root / "wheels").mkdir()
+    for wheel in wheels.all():
+        (root / "wheels" / wheel.filename).write_bytes(wheel.data)
+    (root / "bundle.json").write_text(json.dumps({"assets": {}}))  # nothing here is immutable
+    plan = {
+        "module": "/pyodide/pyodide.mjs",
+        "indexURL": "/pyodide/",
+        "wheels": [f"/wheels/{wheel.filename}" for wheel in wheels.all()],
+        "modules": list(modules),
+        "upload": "/snapshot",
+    }
+    (root / "plan.json").write_text(json.dumps(plan))
+    return plan
+
+
+def _run(root: Path, plan: dict[str, Any]) -> bytes:
+    from staticml.verify import chromium
+
+    received: dict[str, bytes] = {}
+    with (
+        _serving_with_upload(root, plan["upload"], received) as origin,
+        chromium(PURPOSE, BuildError) as (browser, error),
+    ):
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_SECONDS * 1000)
+            page.goto(origin)
+            outcome = page.evaluate("window.staticmlSnapshot")
+        except error as exc:
+            raise BuildError(_failure(str(exc))) from exc
+        finally:
+            context.close()
+    if "error" in outcome or "snapshot" not in received:
+        raise BuildError(_failure(outcome.get("error", "nothing was uploaded")))
+    return received["snapshot"]
+
+
+def _failure(reason: str) -> str:
+    return (
+        f"headless Chromium could not make the Pyodide snapshot: {reason.strip()}. "
+        "Set runtime.snapshot = false in staticml.toml to ship without one."
+    )
+
+
+@contextmanager
+def _serving_with_upload(root: Path, upload: str, received: dict[str, bytes]) -> Iterator[str]:
+    """`root` served as `staticml serve` serves it, plus a POST route the snapshot lands on."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
+
+    from staticml.serve import create_app
+    from staticml.verify import serving_app
+
+    async def store(request: Request) -> Response:
+        received["snapshot"] = await request.body()
+        return Response(status_code=204)
+
+    app = Starlette(
+        routes=[Route(upload, store, methods=["POST"]), Mount("/", app=create_app(root))]
+    )
+    with serving_app(app) as origin:
+        yield origin
