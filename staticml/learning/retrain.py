@@ -29,8 +29,9 @@ from staticml.learning.lineage import Registry, default_registry
 from staticml.progress import Reporter, SilentReporter
 from staticml.stages.evaluation import evaluation_items
 from staticml.stages.pipeline import build_app
+from staticml.stages.precompress import default_cache_dir
 from staticml.stages.provenance import source_digest
-from staticml.stages.training import train_in_subprocess
+from staticml.stages.training import cached_training, train_in_subprocess
 
 MODES = ("stateless", "stateful")
 
@@ -195,8 +196,8 @@ def _parent_estimator(config: AppConfig, store: Registry, site: Path, parent: st
         if file is not None and file.suffix.lower() in (".joblib", ".pkl", ".pickle"):
             with isolated_imports(config.app_dir):
                 return joblib.load(file)
-        if config.model.train is not None:  # builds train reproducibly: the same estimator
-            return train_in_subprocess(config.model.train, config.app_dir)
+        if config.model.train is not None:  # the estimator the build kept in its cache
+            return cached_training(config.model.train, config.app_dir, default_cache_dir())
     raise BuildError(
         f"stateful retraining needs the estimator release {parent} was built from, and neither "
         f"{store.root} nor {config.source}'s model is it: retrain --mode stateless once, or "

@@ -22,7 +22,8 @@ import onnxruntime
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
-from staticml.stages.training import train_in_subprocess
+from staticml.stages.precompress import default_cache_dir
+from staticml.stages.training import cached_training
 
 log = logging.getLogger("staticml.build")
 
@@ -54,7 +55,9 @@ class ModelArtifact:
         }
 
 
-def load_model(config: AppConfig) -> ModelArtifact:
+def load_model(config: AppConfig, cache_dir: Path | None = None) -> ModelArtifact:
+    """The app's model as ONNX; a `model.train` result is kept in `cache_dir` (default: the
+    build cache)."""
     settings = config.model
     if settings.file is not None and settings.file.suffix.lower() == ".onnx":
         return inspect_onnx(_read_onnx(settings.file), config, _shown(settings.file, config))
@@ -62,7 +65,7 @@ def load_model(config: AppConfig) -> ModelArtifact:
         estimator = _unpickle(settings.file)
         return convert(estimator, config, _shown(settings.file, config))
     assert settings.train is not None
-    estimator = train_in_subprocess(settings.train, config.app_dir)
+    estimator = cached_training(settings.train, config.app_dir, cache_dir or default_cache_dir())
     return convert(estimator, config, f"model.train = '{settings.train}'")
 
 

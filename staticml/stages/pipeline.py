@@ -120,9 +120,9 @@ def _build(
         if config.model.train
         else f"Loading {config.model.file.name if config.model.file else 'the model'}"
     )
-    model = load_model(config)
-    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
     cache = cache_dir or default_cache_dir()
+    model = load_model(config, cache)
+    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
 
     report.stage(
         "Measuring the model (compression off)"

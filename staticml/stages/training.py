@@ -9,6 +9,7 @@ they load, trains the same way every time; the fitted estimator comes back as a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -67,6 +68,49 @@ def train_in_subprocess(
             )
         with isolated_imports(app_dir):  # classes defined by the app must be importable to load
             return joblib.load(model)
+
+
+def cached_training(entry: EntryPoint, app_dir: Path, cache_dir: Path) -> Any:
+    """The build's `model.train`, kept in the build cache under a digest of the app's files and
+    the libraries that train it. Even in a fresh single-threaded process the training was seen
+    to give other weights now and then on a busy machine, so a rebuild of the same inputs reuses
+    the first result rather than training again: same inputs, same model bytes."""
+    import joblib
+
+    from staticml.stages.imports import isolated_imports
+
+    cached = cache_dir / "training" / f"{_training_key(entry, app_dir)}.joblib"
+    if cached.is_file():
+        with isolated_imports(app_dir):
+            return joblib.load(cached)
+    estimator = train_in_subprocess(entry, app_dir)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+    joblib.dump(estimator, partial)
+    partial.replace(cached)
+    return estimator
+
+
+def _training_key(entry: EntryPoint, app_dir: Path) -> str:
+    import importlib.metadata
+
+    import staticml
+
+    digest = hashlib.sha256(f"{entry}\n{sys.version}\n{staticml.__version__}\n".encode())
+    for library in ("scikit-learn", "numpy", "scipy", "joblib"):
+        try:
+            version = importlib.metadata.version(library)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{library} {version}\n".encode())
+    for path in sorted(app_dir.rglob("*")):
+        relative = path.relative_to(app_dir)
+        if path.is_file() and not any(
+            part.startswith(".") or part == "__pycache__" for part in relative.parts
+        ):
+            digest.update(f"{relative.as_posix()}\n".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _main(

@@ -1,0 +1,54 @@
+"""The build's training cache: same app files and libraries, same estimator, no second training."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from staticml.settings import entry_point
+from staticml.stages.training import cached_training
+
+TRAIN = """
+import os
+from pathlib import Path
+
+from sklearn.linear_model import LogisticRegression
+
+
+def train():
+    with open(os.environ["STATICML_TEST_TRAININGS"], "a") as log:
+        log.write("trained\\n")
+    return LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+"""
+
+
+def test_a_rebuild_reuses_the_training_until_an_app_file_changes(tmp_path, monkeypatch):
+    app, cache, log = tmp_path / "app", tmp_path / "cache", tmp_path / "trainings.txt"
+    app.mkdir()
+    (app / "train.py").write_text(TRAIN)
+    monkeypatch.setitem(os.environ, "STATICML_TEST_TRAININGS", str(log))
+    entry = entry_point("train:train")
+
+    first = cached_training(entry, app, cache)
+    again = cached_training(entry, app, cache)
+    assert log.read_text() == "trained\n"
+    assert again.coef_.tolist() == first.coef_.tolist()
+    assert [p.suffix for p in (cache / "training").iterdir()] == [".joblib"]
+
+    (app / "train.py").write_text(TRAIN + "\n# changed\n")
+    cached_training(entry, app, cache)
+    assert log.read_text() == "trained\ntrained\n"
+
+
+def test_files_python_ignores_do_not_count(tmp_path, monkeypatch):
+    app, cache, log = tmp_path / "app", tmp_path / "cache", tmp_path / "trainings.txt"
+    app.mkdir()
+    (app / "train.py").write_text(TRAIN)
+    monkeypatch.setitem(os.environ, "STATICML_TEST_TRAININGS", str(log))
+    entry = entry_point("train:train")
+    cached_training(entry, app, cache)
+    (app / "__pycache__").mkdir(exist_ok=True)
+    (app / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"changed")
+    (app / ".hidden").write_text("editor state")
+    cached_training(entry, app, cache)
+    assert Path(log).read_text() == "trained\n"
