@@ -709,6 +709,9 @@ function startMonitor() {
 
   function flushOnHide() {
     if (!enabled() || typeof navigator.sendBeacon !== "function") return;
+    // While the collector asked the page to wait, a beacon (whose answer the page never sees)
+    // would hand the summary to a collector that refuses it; the outbox keeps it for later.
+    if (Date.now() < retryAt) return;
     const handed = [];
     for (const item of outbox()) {
       const body = new Blob([JSON.stringify(item.summary)], { type: "text/plain" });

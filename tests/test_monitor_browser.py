@@ -212,10 +212,17 @@ def test_a_collector_without_its_database_is_retried_later(monitored, browser, p
         with database_down(postgres_server, url):
             watched, page = open_monitored(browser, server, port)
             watched.expect_errors(r"status of 503")  # Chromium reports the failed POST
-            answers = []
+            answers, kinds = [], []
             page.on(
                 "response",
-                lambda r: answers.append(r.status) if r.request.method == "POST" else None,
+                lambda r: (
+                    (
+                        answers.append(r.status),
+                        kinds.append(r.request.resource_type),
+                    )
+                    if r.request.method == "POST"
+                    else None
+                ),
             )
             predict_all(page, drawn(25, shift=False))
             for _ in range(100):
@@ -224,7 +231,7 @@ def test_a_collector_without_its_database_is_retried_later(monitored, browser, p
                 page.wait_for_timeout(100)
             predict_all(page, drawn(5, shift=False))  # more predictions do not retry sooner
             page.wait_for_timeout(300)
-            assert answers == [503]
+            assert answers == [503], kinds
             assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, "kept for later"
         page.evaluate("window.staticml.monitor.flush()")
         wait_until_sent(page, 30)
