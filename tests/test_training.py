@@ -22,11 +22,17 @@ def train():
 """
 
 
-def test_a_rebuild_reuses_the_training_until_an_app_file_changes(tmp_path, monkeypatch):
+def training_app(tmp_path: Path, monkeypatch) -> tuple[Path, Path, Path]:
+    """(app folder with TRAIN, cache folder, log with a line per training)."""
     app, cache, log = tmp_path / "app", tmp_path / "cache", tmp_path / "trainings.txt"
     app.mkdir()
     (app / "train.py").write_text(TRAIN)
     monkeypatch.setitem(os.environ, "STATICML_TEST_TRAININGS", str(log))
+    return app, cache, log
+
+
+def test_a_rebuild_reuses_the_training_until_an_app_file_changes(tmp_path, monkeypatch):
+    app, cache, log = training_app(tmp_path, monkeypatch)
     entry = entry_point("train:train")
 
     first = cached_training(entry, app, cache)
@@ -41,10 +47,7 @@ def test_a_rebuild_reuses_the_training_until_an_app_file_changes(tmp_path, monke
 
 
 def test_files_python_ignores_do_not_count(tmp_path, monkeypatch):
-    app, cache, log = tmp_path / "app", tmp_path / "cache", tmp_path / "trainings.txt"
-    app.mkdir()
-    (app / "train.py").write_text(TRAIN)
-    monkeypatch.setitem(os.environ, "STATICML_TEST_TRAININGS", str(log))
+    app, cache, log = training_app(tmp_path, monkeypatch)
     entry = entry_point("train:train")
     cached_training(entry, app, cache)
     (app / "__pycache__").mkdir(exist_ok=True)
