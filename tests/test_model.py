@@ -8,7 +8,7 @@ import pytest
 
 from staticml.config import load_config
 from staticml.errors import BuildError
-from staticml.stages.model import load_model
+from staticml.stages.model import canonical_bytes, load_model
 
 
 def test_the_demo_model_is_onnx_with_plain_tensor_outputs(demo_model):
@@ -17,6 +17,19 @@ def test_the_demo_model_is_onnx_with_plain_tensor_outputs(demo_model):
     assert not any(node.op_type == "ZipMap" for node in proto.graph.node)
     assert proto.graph.input[0].name == "input"
     assert demo_model.classes == tuple(str(d) for d in range(10))
+
+
+def test_the_order_of_operator_sets_does_not_change_the_model_bytes(demo_model):
+    """The same model with its operator sets listed the other way round, as skl2onnx lists them
+    in some processes, is the same bytes (and so the same content hash)."""
+    proto = onnx.load_from_string(demo_model.onnx)
+    assert [entry.domain for entry in proto.opset_import] == ["", "ai.onnx.ml"]
+    imports = list(reversed(proto.opset_import))
+    del proto.opset_import[:]
+    proto.opset_import.extend(imports)
+    assert proto.SerializeToString(deterministic=True) != demo_model.onnx
+    assert canonical_bytes(proto) == demo_model.onnx
+    assert [entry.domain for entry in proto.opset_import] == ["ai.onnx.ml", ""], "left as given"
 
 
 def app_config(tmp_path, model: str, fields: str = 'name = "image"\ntype = "image"'):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 from staticml.settings import entry_point
-from staticml.stages.training import cached_training
+from staticml.stages.training import PORTABLE_KERNELS, cached_training, training_environment
+from tests.conftest import APP_DIR
 
 TRAIN = """
 import os
@@ -55,3 +60,78 @@ def test_files_python_ignores_do_not_count(tmp_path, monkeypatch):
     (app / ".hidden").write_text("editor state")
     cached_training(entry, app, cache)
     assert Path(log).read_text() == "trained\n"
+
+
+def test_the_child_gets_none_of_the_callers_math_settings(monkeypatch):
+    monkeypatch.setitem(os.environ, "OPENBLAS_CORETYPE", "Sandybridge")
+    monkeypatch.setitem(os.environ, "OMP_NUM_THREADS", "8")
+    monkeypatch.setitem(os.environ, "NPY_DISABLE_CPU_FEATURES", "AVX512F")
+    monkeypatch.setitem(os.environ, "PYTHONHASHSEED", "random")
+    monkeypatch.setitem(os.environ, "STATICML_TEST_KEPT", "yes")
+
+    on_avx2 = training_environment(frozenset({"avx2", "fma", "sse2"}))
+    without = training_environment(frozenset({"sse2"}))
+
+    assert on_avx2["STATICML_TEST_KEPT"] == "yes", "the app's own variables reach its training"
+    assert on_avx2["OMP_NUM_THREADS"] == "1" and on_avx2["PYTHONHASHSEED"] == "0"
+    assert "NPY_DISABLE_CPU_FEATURES" not in on_avx2
+    if platform.machine().lower() in {"x86_64", "amd64"}:
+        assert on_avx2["OPENBLAS_CORETYPE"] == PORTABLE_KERNELS
+    assert "OPENBLAS_CORETYPE" not in without, "no kernel is forced on a processor that lacks it"
+
+
+CHILD = """
+import sys
+from pathlib import Path
+
+from staticml.config import load_config
+from staticml.stages.model import load_model
+
+model = load_model(load_config(Path(sys.argv[1])), cache_dir=Path(sys.argv[2]))
+Path(sys.argv[3]).write_bytes(model.onnx)
+"""
+
+BURN = """
+import sys, time
+from pathlib import Path
+
+stop, deadline = Path(sys.argv[1]), time.monotonic() + 900
+while not stop.exists() and time.monotonic() < deadline:
+    sum(i * i for i in range(10_000))
+"""
+
+
+def test_the_demo_trains_to_the_same_bytes_twice_at_once_on_a_busy_machine(tmp_path):
+    """Two builds' trainings of the demo side by side, each in a fresh process with its own
+    empty cache, one from a caller that asks for other BLAS kernels, threads and hash seeds,
+    while a third process keeps a core busy: the same ONNX bytes."""
+    stop = tmp_path / "stop"
+    burner = subprocess.Popen([sys.executable, "-c", BURN, str(stop)])
+    settings = {"OPENBLAS_CORETYPE": "Sandybridge", "OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "7"}
+    try:
+        trainings = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD,
+                    str(APP_DIR),
+                    str(tmp_path / f"cache{n}"),
+                    str(tmp_path / f"{n}.onnx"),
+                ],
+                env={**os.environ, **(settings if n else {})},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(2)
+        ]
+        outcomes = [(p.communicate()[1], p.returncode) for p in trainings]
+        failures = [text for text, code in outcomes if code != 0]
+    finally:
+        stop.touch()
+        burner.wait()
+    assert not failures, failures
+    first, second = ((tmp_path / f"{n}.onnx").read_bytes() for n in range(2))
+    assert hashlib.sha256(first).hexdigest() == hashlib.sha256(second).hexdigest()
+    for n in range(2):
+        assert [p.suffix for p in (tmp_path / f"cache{n}" / "training").iterdir()] == [".joblib"]

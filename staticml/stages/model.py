@@ -101,9 +101,24 @@ def convert(estimator: Any, config: AppConfig, origin: str) -> ModelArtifact:
         raise BuildError(
             f"skl2onnx could not convert {type(estimator).__name__} ({origin}): {exc}"
         ) from exc
-    proto.doc_string = ""
     classes = tuple(str(c) for c in final.classes_) if classifier else ()
-    return inspect_onnx(proto.SerializeToString(deterministic=True), config, origin, classes)
+    return inspect_onnx(canonical_bytes(proto), config, origin, classes)
+
+
+def canonical_bytes(proto: onnx.ModelProto) -> bytes:
+    """The model's bytes, the same for the same model in every process.
+
+    skl2onnx and onnxruntime's quantisers list the operator sets a model imports in the order a
+    Python set yields them, which can differ from one process to the next: the demo's model was
+    seen with `["", "ai.onnx.ml"]` in one build and `["ai.onnx.ml", ""]` in another, the same
+    weights in other bytes and so another content hash. The order means nothing to ONNX.
+    """
+    imports = sorted(proto.opset_import, key=lambda entry: (entry.domain, entry.version))
+    proto = onnx.ModelProto.FromString(proto.SerializeToString())
+    del proto.opset_import[:]
+    proto.opset_import.extend(imports)
+    proto.doc_string = ""
+    return proto.SerializeToString(deterministic=True)
 
 
 def inspect_onnx(

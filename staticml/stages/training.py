@@ -1,10 +1,19 @@
-"""Run the app's training function in a fresh, single-threaded Python process.
+"""Run the app's training function in a fresh, single-threaded process with a fixed environment.
 
 Bit-for-bit reproducible training needs the same floating-point operations in the same order.
-BLAS libraries pick threads, and sometimes kernels, from the state of the process that calls
-them, so the same training call gave different weights in the long-lived test process than in
-a fresh `staticml build`. A fresh child process, its math libraries pinned to one thread before
-they load, trains the same way every time; the fitted estimator comes back as a joblib file.
+Three things outside the app's code choose them, and the child process pins each one:
+
+- threads: BLAS and OpenMP split sums by thread count, so the math libraries get one thread
+  before they load (and `threadpool_limits` covers libraries loaded later);
+- kernels: OpenBLAS picks its matrix kernels from the processor, and the kernels sum in other
+  orders (measured here: a float64 product differs between the SkylakeX, Haswell and
+  Sandybridge kernels), and the caller's environment may pick one too (`OPENBLAS_CORETYPE`,
+  `OPENBLAS_L2_SIZE`). On x86-64 with AVX2 the child always runs the Haswell kernels, which
+  every such processor has, so two machines of different generations train alike;
+- the environment: the child inherits none of the caller's variables that steer the math
+  libraries or Python (a test runner's, a CI job's), and runs with hash randomisation off.
+
+The fitted estimator comes back as a joblib file.
 """
 
 from __future__ import annotations
@@ -12,12 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import staticml
 from staticml.errors import BuildError
 from staticml.settings import EntryPoint
 
@@ -27,6 +38,45 @@ SINGLE_THREAD = {
     "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0",
 }
+# Variables with which the caller's environment could pick threads, kernels or code paths of the
+# math libraries: the child gets none of them but those SINGLE_THREAD and the kernel pin set.
+_NUMERIC_PREFIXES = (
+    "OPENBLAS_",
+    "GOTO",
+    "OMP_",
+    "KMP_",
+    "MKL_",
+    "BLIS_",
+    "NPY_",
+    "NUMPY_",
+    "PYTHON",
+)
+PORTABLE_KERNELS = "Haswell"
+
+
+def training_environment(cpu_flags: frozenset[str] | None = None) -> dict[str, str]:
+    """The child's environment: the caller's, less anything that can change the numbers."""
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(_NUMERIC_PREFIXES)
+    }
+    environment.update(SINGLE_THREAD)
+    paths = [str(Path(staticml.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]
+    environment["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+    flags = _cpu_flags() if cpu_flags is None else cpu_flags
+    if platform.machine().lower() in {"x86_64", "amd64"} and {"avx2", "fma"} <= flags:
+        environment["OPENBLAS_CORETYPE"] = PORTABLE_KERNELS
+    return environment
+
+
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
 
 
 def train_in_subprocess(
@@ -54,7 +104,7 @@ def train_in_subprocess(
         ]
         completed = subprocess.run(
             command,
-            env={**os.environ, **SINGLE_THREAD},
+            env=training_environment(),
             capture_output=True,
             text=True,
             check=False,
@@ -72,9 +122,8 @@ def train_in_subprocess(
 
 def cached_training(entry: EntryPoint, app_dir: Path, cache_dir: Path) -> Any:
     """The build's `model.train`, kept in the build cache under a digest of the app's files and
-    the libraries that train it. Even in a fresh single-threaded process the training was seen
-    to give other weights now and then on a busy machine, so a rebuild of the same inputs reuses
-    the first result rather than training again: same inputs, same model bytes."""
+    the libraries that train it. Training again gives the same bytes; the cache only saves the
+    time (the demo trains for about a minute)."""
     import joblib
 
     from staticml.stages.imports import isolated_imports

@@ -34,6 +34,7 @@ import onnx
 from onnx import numpy_helper
 
 from staticml.settings import pruned_name
+from staticml.stages.model import canonical_bytes
 
 _WEIGHT_INPUTS = {"MatMul": 1, "Gemm": 1, "Conv": 1}
 
@@ -178,8 +179,7 @@ def prune_smallest(array: np.ndarray, level: float) -> np.ndarray:
 
 
 def _serialise(proto: onnx.ModelProto) -> bytes:
-    proto.doc_string = ""
-    return proto.SerializeToString(deterministic=True)
+    return canonical_bytes(proto)
 
 
 @contextmanager
