@@ -60,7 +60,7 @@ API_HEADERS = {
     "Cross-Origin-Resource-Policy": "cross-origin",
 }
 _ORIGIN = re.compile(
-    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
 
 
@@ -68,7 +68,7 @@ def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
     """The allowed origins, each `scheme://host[:port]` (or `*`), else a CollectorError."""
     checked = []
     for origin in origins:
-        if origin != "*" and not _ORIGIN.match(origin):
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise CollectorError(
                 f"--allow-origin {origin!r} is not an origin: write scheme://host[:port] with no "
                 "path or trailing slash, e.g. https://example.com, or * for any origin."
