@@ -1,14 +1,16 @@
-"""Odd request paths against a real `staticml serve`, over raw HTTP.
+"""Odd request paths against a real `staticml serve` and a real collector, over raw HTTP.
 
 Clients normalise paths (`..`, `%2e`, `//`), so requests go through `http.client`, which sends
-the target exactly as given. Every odd path must be an ordinary 404 with `staticml serve`'s
-security headers, never a 5xx or a traceback in the server's output. Each server is stopped
-before its output is read, so nothing it had still to log is missed.
+the target exactly as given. Every odd path must be an ordinary 404, never a 5xx or a
+traceback in the server's output: `staticml serve`'s with its security headers, the
+collector's with its JSON error. Each server is stopped before its output is read, so nothing
+it had still to log is missed.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +20,8 @@ import pytest
 
 from staticml.headers import SECURITY_HEADERS
 from staticml.request_path import MAX_NAME_BYTES, MAX_PATH_BYTES, raw_path_of, segments
-from tests.conftest import serve_subprocess
+from tests.collector_data import wine_baseline, write_bundle
+from tests.conftest import beacon, serve_subprocess
 
 SECRET = b"outside the site\n"
 
@@ -156,6 +159,48 @@ def test_another_method_is_405_with_the_security_headers(site):
         status, headers, _ = request(server.url, "/index.html", method="POST")
     assert status == 405 and set(headers["Allow"].split(", ")) == {"GET", "HEAD"}
     assert all(name in headers for name in SECURITY_HEADERS)
+
+
+COLLECTOR_PATHS = [
+    *ODD_PATHS,
+    "/v1%2fdrift",
+    "/v1%2Fsummaries",
+    "/v1/drift%00",
+    "/healthz/.",
+    "/v1/%2e%2e/healthz",
+    "/%2e%2e/healthz",
+    "/.git/config",
+]
+
+
+def test_the_collector_answers_odd_paths_with_a_json_404(tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", wine_baseline())
+    with beacon(bundle, f"sqlite:///{tmp_path / 'beacon.db'}") as collector:
+        assert request(collector.url, "/v1/drift")[0] == 200
+        wrong = []
+        for path in COLLECTOR_PATHS:
+            for method in ("GET", "POST"):
+                status, _, body = request(collector.url, path, method)
+                if status != 404 or not has_error(body):
+                    wrong.append((method, path[:60], status))
+        output = stopped_output(collector)
+    assert wrong == []
+    assert "Traceback" not in output and "ERROR" not in output, output
+
+
+def has_error(body: bytes) -> bool:
+    try:
+        return "error" in json.loads(body)
+    except ValueError:
+        return False
+
+
+def test_another_method_at_the_collector_is_a_json_405(tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", wine_baseline())
+    with beacon(bundle, f"sqlite:///{tmp_path / 'beacon.db'}") as collector:
+        status, headers, body = request(collector.url, "/v1/summaries", "GET")
+    assert status == 405 and headers["Allow"] == "POST"
+    assert json.loads(body)["error"] == "GET is not allowed here; use POST."
 
 
 @pytest.mark.parametrize(
