@@ -67,17 +67,19 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
             headers["Vary"] = "Accept-Encoding"
         return FileResponse(variant, headers=headers, media_type=media_type)
 
-    async def refuse(request: Request, error: Exception) -> Response:
+    async def refuse(request: Request, error: HTTPException) -> Response:
         """What the router refuses by itself (another method, a target that is not a path)
         gets the site's headers too."""
-        status, detail, extra = 404, "Not Found", {}
-        if isinstance(error, HTTPException):
-            status, detail, extra = error.status_code, error.detail, dict(error.headers or {})
-        headers = {**security_headers(policy.collectors()), **extra}
-        return PlainTextResponse(f"{detail}\n", status_code=status, headers=headers)
+        headers = {**security_headers(policy.collectors()), **(error.headers or {})}
+        return PlainTextResponse(
+            f"{error.detail}\n", status_code=error.status_code, headers=headers
+        )
 
     routes = [Route("/{path:path}", handle, methods=["GET", "HEAD"])]
-    return Starlette(routes=routes, exception_handlers={HTTPException: refuse})
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: refuse},  # type: ignore[dict-item]
+    )
 
 
 class _Policy(Protocol):
