@@ -4,30 +4,36 @@ Correct MIME types (`.wasm`, `.mjs`, `.whl`, `.onnx`), COOP/COEP/CSP on every re
 build's precompressed brotli/gzip variants, and `immutable` caching exactly for the
 content-hashed assets that `bundle.json` lists (everything else revalidates). A site of
 releases (`staticml release`) is served by the rules of `staticml.rollout.hosting`.
+
+Only public files inside the folder are served: a path is decoded strictly
+(`staticml.request_path`), no dot name is served but `.well-known/`, and a file, a directory's
+`index.html` or a precompressed copy whose symlinks lead out of the folder or into a dot name
+does not exist as far as the site is concerned. Every other path is a 404 with the same
+security headers, never an error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from staticml.errors import StaticMLError
 from staticml.headers import file_headers, origin_of, security_headers
+from staticml.request_path import raw_path_of, segments
 from staticml.rollout.hosting import SitePolicy, is_site
 from staticml.stages.manifest import MANIFEST
 
 log = logging.getLogger("staticml.serve")
-
-_VARIANTS = (("br", ".br"), ("gzip", ".gz"))
 
 
 def create_app(root: Path | str, content_types: Mapping[str, str] | None = None) -> Starlette:
@@ -44,24 +50,36 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
     overrides = dict(content_types or {})
 
     async def handle(request: Request) -> Response:
-        relative = request.path_params.get("path", "")
-        target = _resolve(root, relative)
-        base_headers = security_headers(policy.collectors())
-        if target is None:
-            return PlainTextResponse("Not found\n", status_code=404, headers=base_headers)
-        served = target.relative_to(root).as_posix()
         connect = policy.collectors()
+        target = _resolve(root, segments(raw_path_of(request.scope)))
+        if target is None:
+            return PlainTextResponse(
+                "Not found\n", status_code=404, headers=security_headers(connect)
+            )
+        served = target.relative_to(root).as_posix()
         headers = file_headers(target.name, immutable=policy.immutable(served), connect=connect)
         media_type = overrides.get(target.suffix, headers.pop("Content-Type"))
-        variant, encoding = _negotiate(target, request.headers.get("accept-encoding", ""))
+        variants = _variants(root, target)
+        variant, encoding = _negotiate(target, variants, request.headers.get("accept-encoding", ""))
         if encoding:
             headers["Content-Encoding"] = encoding
-        if variant is not target or _has_variants(target):
+        if variants:
             headers["Vary"] = "Accept-Encoding"
         return FileResponse(variant, headers=headers, media_type=media_type)
 
+    async def refuse(request: Request, error: HTTPException) -> Response:
+        """What the router refuses by itself (another method, a target that is not a path)
+        gets the site's headers too."""
+        headers = {**security_headers(policy.collectors()), **(error.headers or {})}
+        return PlainTextResponse(
+            f"{error.detail}\n", status_code=error.status_code, headers=headers
+        )
+
     routes = [Route("/{path:path}", handle, methods=["GET", "HEAD"])]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: refuse},  # type: ignore[dict-item]
+    )
 
 
 class _Policy(Protocol):
@@ -104,26 +122,61 @@ def _from_manifest(root: Path) -> tuple[frozenset[str], str | None]:
         ) from exc
 
 
-def _resolve(root: Path, relative: str) -> Path | None:
-    candidate = (root / relative).resolve()
-    if candidate != root and root not in candidate.parents:
+WELL_KNOWN = ".well-known"
+_VARIANTS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def _resolve(root: Path, names: Sequence[str] | None) -> Path | None:
+    """The file a request for `names` gets (a directory's `index.html`), or None."""
+    if names is None or not _public(names):
         return None
-    if candidate.is_dir():
-        candidate = candidate / "index.html"
-    return candidate if candidate.is_file() else None
+    real = _real(root, root.joinpath(*names))
+    if real is not None and real.is_dir():
+        real = _real(root, real / "index.html")
+    return real if real is not None and real.is_file() else None
 
 
-def _negotiate(target: Path, accept_encoding: str) -> tuple[Path, str | None]:
-    accepted = {part.split(";")[0].strip().lower() for part in accept_encoding.split(",")}
+def _real(root: Path, path: Path) -> Path | None:
+    """`path` with every symlink followed, when that is inside `root` and public there. None
+    also when the system cannot look it up (a name too long, a symlink loop): such a path
+    names no file of the site."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if real != root and root not in real.parents:
+        return None
+    return real if _public(real.relative_to(root).parts) else None
+
+
+def _public(names: Sequence[str]) -> bool:
+    """No dot names: a build writes none, so `.git`, `.env` or an editor's backup in the folder
+    were put there by something else and are not the site's. `.well-known/` at the top is the
+    exception, being where a site publishes files for others to find (RFC 8615)."""
+    return all(
+        not name.startswith(".") or (index == 0 and name == WELL_KNOWN)
+        for index, name in enumerate(names)
+    )
+
+
+def _variants(root: Path, target: Path) -> dict[str, Path]:
+    """The precompressed copies of `target`, by encoding, held to the same rules as `target`."""
+    found = {}
     for encoding, suffix in _VARIANTS:
-        variant = target.with_name(target.name + suffix)
-        if encoding in accepted and variant.is_file():
-            return variant, encoding
+        real = _real(root, target.with_name(target.name + suffix))
+        if real is not None and real.is_file():
+            found[encoding] = real
+    return found
+
+
+def _negotiate(
+    target: Path, variants: Mapping[str, Path], accept_encoding: str
+) -> tuple[Path, str | None]:
+    accepted = {part.split(";")[0].strip().lower() for part in accept_encoding.split(",")}
+    for encoding, _ in _VARIANTS:
+        if encoding in accepted and encoding in variants:
+            return variants[encoding], encoding
     return target, None
-
-
-def _has_variants(target: Path) -> bool:
-    return any(target.with_name(target.name + suffix).is_file() for _, suffix in _VARIANTS)
 
 
 def serve(root: Path | str, host: str = "127.0.0.1", port: int = 8000) -> None:

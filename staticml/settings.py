@@ -20,14 +20,14 @@ OUTPUT_KINDS = ("classification", "regression")
 # `pruned-NN-int8`, two per `compress.prune` level); `fp32` is the model as given.
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static")
 COMPRESS_MODES = ("auto", "off")
-_PRUNED = re.compile(r"^pruned-(\d{2})(-int8)?$")
+_PRUNED = re.compile(r"pruned-(\d{2})(-int8)?")
 
-_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_COLLECTOR = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+_SLUG = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_COLLECTOR = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 _REQUIREMENT = re.compile(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*([<>=!~]=?[^;\s]+(\s*,\s*[<>=!~]=?[^;\s]+)*)?$"
+    r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*([<>=!~]=?[^;\s]+(\s*,\s*[<>=!~]=?[^;\s]+)*)?"
 )
 
 
@@ -70,7 +70,7 @@ def string(value: Any) -> str:
 
 def slug(value: Any) -> str:
     text = string(value)
-    if not _SLUG.match(text):
+    if not _SLUG.fullmatch(text):
         raise ValueError(
             f"{text!r} is not a valid name: use lowercase letters, digits, '-' or '_', "
             "starting with a letter (at most 64 characters)"
@@ -80,7 +80,7 @@ def slug(value: Any) -> str:
 
 def identifier(value: Any) -> str:
     text = string(value)
-    if not _IDENTIFIER.match(text):
+    if not _IDENTIFIER.fullmatch(text):
         raise ValueError(f"{text!r} is not a valid identifier (letters, digits and '_')")
     return text
 
@@ -95,7 +95,7 @@ def tensor_name(value: Any) -> str:
 def entry_point(value: Any) -> EntryPoint:
     text = string(value)
     module, sep, function = text.partition(":")
-    if not sep or not _DOTTED.match(module) or not _IDENTIFIER.match(function):
+    if not sep or not _DOTTED.fullmatch(module) or not _IDENTIFIER.fullmatch(function):
         raise ValueError(
             f"{text!r} is not a 'module:function' reference (for example 'digits.preprocess:features')"
         )
@@ -172,7 +172,7 @@ def fractions(value: Any) -> tuple[float, ...]:
 def compress_mode(value: Any) -> str:
     """`auto`, `off`, or the name of one variant to ship regardless of the gate."""
     text = string(value)
-    if text in COMPRESS_MODES or text in VARIANTS or _PRUNED.match(text):
+    if text in COMPRESS_MODES or text in VARIANTS or _PRUNED.fullmatch(text):
         return text
     raise ValueError(
         f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN, pruned-NN-int8), "
@@ -213,7 +213,7 @@ def choice_list(value: Any) -> tuple[str, ...]:
 
 def collector_url(value: Any) -> str:
     text = string(value).rstrip("/")
-    if not _COLLECTOR.match(text):
+    if not _COLLECTOR.fullmatch(text):
         raise ValueError(
             f"{text!r} is not a collector URL: write http(s)://host[:port][/path], e.g. "
             "https://beacon.example.com (the page posts to <url>/v1/summaries)"
@@ -273,7 +273,7 @@ def epsilon(value: Any) -> float:
 def requirements(value: Any) -> tuple[str, ...]:
     parsed = string_list(value)
     for requirement in parsed:
-        if not _REQUIREMENT.match(requirement.strip()):
+        if not _REQUIREMENT.fullmatch(requirement.strip()):
             raise ValueError(
                 f"{requirement!r} is not a requirement like 'package' or 'package==1.2'"
             )

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pytest
 from hypothesis import settings
@@ -93,6 +94,13 @@ def demo_model():
 class Server:
     url: str
     process: subprocess.Popen | None = None
+    log: IO[str] | None = None
+
+    def output(self) -> str:
+        """What the server process printed so far (all of it once the process has ended)."""
+        assert self.log is not None, "only a server in a subprocess keeps its output"
+        self.log.seek(0)
+        return self.log.read()
 
 
 @contextlib.contextmanager
@@ -112,7 +120,7 @@ def serve_subprocess(site: Path, ready: str = "bundle.json") -> Iterator[Server]
             except RuntimeError as exc:
                 log.seek(0)
                 raise RuntimeError(f"{exc}\nserver output:\n{log.read()}") from exc
-            yield Server(url, process)
+            yield Server(url, process, log)
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -236,3 +236,15 @@ def test_a_page_template_and_a_samples_file_must_exist(tmp_path):
 
 def test_every_setting_has_help():
     assert all(s.help.strip() for s in SETTINGS)
+
+
+def test_a_value_ending_in_a_newline_is_a_config_error_naming_the_setting(tmp_path):
+    text = MINIMAL.replace('name = "demo"', 'name = "demo\\n"') + (
+        '\n[monitor]\ncollector = "http://127.0.0.1:8701\\n"\n'
+    )
+    message = problems(tmp_path, text)
+    assert "staticml.toml:2: app.name: 'demo\\n' is not a valid name" in message
+    assert (
+        "staticml.toml:16: monitor.collector: 'http://127.0.0.1:8701\\n' is not a collector URL"
+        in message
+    )

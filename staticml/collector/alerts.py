@@ -28,8 +28,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _CONDITION = re.compile(
-    r"^\s*(?:(?P<comparison>[a-z]+)\.)?(?P<metric>[a-z_]+)\s*(?P<op>>=|<=|>|<)\s*"
-    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+    r"\s*(?:(?P<comparison>[a-z]+)\.)?(?P<metric>[a-z_]+)\s*(?P<op>>=|<=|>|<)\s*"
+    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*"
 )
 
 
@@ -46,7 +46,7 @@ class Condition:
 
 
 def parse_condition(text: str) -> Condition:
-    match = _CONDITION.match(text)
+    match = _CONDITION.fullmatch(text)
     form = "write it as [skew.|drift.]psi|js|p >|>=|<|<= NUMBER, e.g. psi>0.2 or skew.p<0.01"
     if not match:
         raise CollectorError(f"--fail-on {text!r} is not a condition: {form}.")

@@ -7,8 +7,9 @@
     GET  /                     the dashboard (server-rendered HTML and SVG, no script)
     GET  /healthz              200 when the database answers
 
-Domain errors become HTTP statuses in one place (`STATUS`). The client address is used, in
-memory only, by the rate limiter; it is never stored, logged or echoed.
+Domain errors become HTTP statuses in one place (`STATUS`); every other path or method is a
+JSON 404 or 405, malformed paths included (`staticml.request_path`). The client address is
+used, in memory only, by the rate limiter; it is never stored, logged or echoed.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from staticml.baseline import Baseline
 from staticml.collector.dashboard import DASHBOARD_CSP, render_dashboard
@@ -42,6 +45,7 @@ from staticml.collector.storage import Store
 from staticml.collector.validate import parse_summary
 from staticml.drift import DEFAULT_THRESHOLDS, Thresholds
 from staticml.errors import CollectorError
+from staticml.request_path import raw_path_of, segments
 
 MAX_BODY = 64 * 1024
 DEFAULT_WINDOW = "24h"
@@ -59,8 +63,12 @@ API_HEADERS = {
     # Pages are cross-origin isolated (COEP require-corp): they may only read replies that opt in.
     "Cross-Origin-Resource-Policy": "cross-origin",
 }
+NOT_FOUND = (
+    "No such endpoint: the collector answers /v1/summaries, /v1/drift, /v1/rollout, / and "
+    "/healthz (docs/collector.md)."
+)
 _ORIGIN = re.compile(
-    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
 
 
@@ -68,7 +76,7 @@ def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
     """The allowed origins, each `scheme://host[:port]` (or `*`), else a CollectorError."""
     checked = []
     for origin in origins:
-        if origin != "*" and not _ORIGIN.match(origin):
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise CollectorError(
                 f"--allow-origin {origin!r} is not an origin: write scheme://host[:port] with no "
                 "path or trailing slash, e.g. https://example.com, or * for any origin."
@@ -168,9 +176,27 @@ def create_collector_app(
     )
     return Starlette(
         routes=routes,
-        middleware=[cors],
-        exception_handlers={CollectorError: collector_error},  # type: ignore[dict-item]
+        middleware=[cors, Middleware(WellFormedPaths)],
+        exception_handlers={
+            CollectorError: collector_error,  # type: ignore[dict-item]
+            HTTPException: http_error,  # type: ignore[dict-item]
+        },
     )
+
+
+class WellFormedPaths:
+    """A 404 for every path `request_path.segments` refuses, before routing: the router matches
+    the decoded path, in which `/v1%2fdrift` is `/v1/drift` and `/v1/drift%00` a new name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and segments(raw_path_of(scope)) is None:
+            response = JSONResponse({"error": NOT_FOUND}, status_code=404, headers=API_HEADERS)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -184,6 +210,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.")
     return bytes(body)
+
+
+async def http_error(request: Request, error: HTTPException) -> Response:
+    """The router's own refusals (no such path, another method), in JSON like every reply."""
+    headers = {**API_HEADERS, **(error.headers or {})}
+    message = NOT_FOUND
+    if error.status_code != 404:
+        message = f"{request.method} is not allowed here; use {headers.get('Allow', 'GET')}."
+    return JSONResponse({"error": message}, status_code=error.status_code, headers=headers)
 
 
 async def collector_error(request: Request, error: CollectorError) -> Response:

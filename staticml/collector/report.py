@@ -31,7 +31,7 @@ from staticml.drift import (
 
 MAX_WINDOW_HOURS = 24 * 366
 HISTORY_POINTS = 12
-_WINDOW = re.compile(r"^([1-9][0-9]{0,5})([hd])$")
+_WINDOW = re.compile(r"([1-9][0-9]{0,5})([hd])")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class DriftReport:
 
 def parse_window(text: str) -> int:
     """`24h`, `7d` → hours."""
-    match = _WINDOW.match(text.strip())
+    match = _WINDOW.fullmatch(text.strip())
     hours = int(match[1]) * (24 if match[2] == "d" else 1) if match else 0
     if not 1 <= hours <= MAX_WINDOW_HOURS:
         raise InvalidRequest(

@@ -30,8 +30,8 @@ HOUR_FORMAT = "%Y-%m-%dT%H"
 _KEYS = ("v", "release", "hour", "n", "features", "output", "dp")
 _REQUIRED = frozenset(_KEYS) - {"dp"}
 _COUNT_KEYS = ("counts", "missing")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,39}$")
-_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
+_HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def parse_summary(
 
 def check_hour(value: object, now: datetime) -> str:
     """A `YYYY-MM-DDTHH` UTC hour not later than one hour after `now`."""
-    if not isinstance(value, str) or not _HOUR.match(value):
+    if not isinstance(value, str) or not _HOUR.fullmatch(value):
         raise InvalidRequest("hour", f"is {value!r}; expected a UTC hour as YYYY-MM-DDTHH.")
     try:
         start = datetime.strptime(value, HOUR_FORMAT).replace(tzinfo=UTC)
@@ -148,7 +148,7 @@ def _exact_keys(
 
 def _printable(key: str) -> str:
     """A key someone sent, safe and short enough to echo in a message."""
-    return key if _NAME.match(key) else json.dumps(key[:40])
+    return key if _NAME.fullmatch(key) else json.dumps(key[:40])
 
 
 def _integer(value: object) -> bool:

@@ -19,7 +19,7 @@ from staticml.rollout.release import RELEASES, RUNTIME
 from staticml.rollout.site import SITE_MANIFEST
 from staticml.stages.manifest import MANIFEST
 
-_ROUTER = re.compile(r"^router\.[0-9a-f]{12}\.js$")
+_ROUTER = re.compile(r"router\.[0-9a-f]{12}\.js")
 
 
 def is_site(root: Path) -> bool:
@@ -36,7 +36,7 @@ class SitePolicy:
             return len(parts) > 2
         if parts[0] == RELEASES and len(parts) > 2:
             return "/".join(parts[2:]) in _release_facts(self.root / RELEASES / parts[1])[0]
-        return bool(_ROUTER.match(served))
+        return bool(_ROUTER.fullmatch(served))
 
     def collectors(self) -> list[str]:
         origins = {

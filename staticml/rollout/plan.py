@@ -18,7 +18,7 @@ from staticml.errors import RolloutError
 FORMAT = 1
 MODES = ("stable", "canary", "ab", "bandit")
 SHARE_TOLERANCE = 1e-9
-RELEASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RELEASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def routes_from(shares: Iterable[tuple[str, float]]) -> tuple[Route, ...]:
 
 
 def check_release_id(release: str) -> str:
-    if not isinstance(release, str) or not RELEASE_ID.match(release):
+    if not isinstance(release, str) or not RELEASE_ID.fullmatch(release):
         raise RolloutError(
             f"{release!r} is not a release id: use the id `staticml release` printed "
             "(letters, digits, - and _)."

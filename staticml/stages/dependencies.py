@@ -19,7 +19,7 @@ from staticml.errors import BuildError
 from staticml.runtimes import PYODIDE_PYTHON
 from staticml.stages.wheels import Wheel
 
-_PURE = re.compile(r"-(py2\.py3|py3|py3\d*)-none-any\.whl$")
+_PURE = re.compile(r"-(py2\.py3|py3|py3\d*)-none-any\.whl\Z")
 
 
 def fetch_dependencies(config: AppConfig) -> tuple[Wheel, ...]:
