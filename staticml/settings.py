@@ -16,11 +16,11 @@ REQUIRED: Any = object()
 FIELD_TYPES = ("number", "integer", "category", "text", "image")
 MODEL_SUFFIXES = (".onnx", ".joblib", ".pkl", ".pickle")
 OUTPUT_KINDS = ("classification", "regression")
-# The compressed variants of a model the build can make (besides `pruned-NN` and
-# `pruned-NN-int8`, two per `compress.prune` level); `fp32` is the model as given.
+# The compressed variants of a model the build can make (besides `pruned-NN`, `pruned-NN-int8`
+# and `pruned-NN-int8-static`, three per `compress.prune` level); `fp32` is the model as given.
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static")
 COMPRESS_MODES = ("auto", "off")
-_PRUNED = re.compile(r"pruned-(\d{2})(-int8)?")
+_PRUNED = re.compile(r"(pruned-\d{2})(-int8|-int8-static)?")
 
 _SLUG = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -175,7 +175,8 @@ def compress_mode(value: Any) -> str:
     if text in COMPRESS_MODES or text in VARIANTS or _PRUNED.fullmatch(text):
         return text
     raise ValueError(
-        f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN, pruned-NN-int8), "
+        f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN, pruned-NN-int8, "
+        "pruned-NN-int8-static), "
         f"got {text!r}"
     )
 
@@ -186,7 +187,8 @@ def pruned_name(level: float) -> str:
 
 def unknown_pruning(mode: str, levels: tuple[float, ...]) -> str | None:
     """Why `mode` names a pruned variant the `compress.prune` levels do not make, if it does."""
-    if not mode.startswith("pruned-") or mode.removesuffix("-int8") in map(pruned_name, levels):
+    found = _PRUNED.fullmatch(mode)
+    if found is None or found.group(1) in map(pruned_name, levels):
         return None
     made = ", ".join(pruned_name(level) for level in levels) or "none"
     return f"{mode} is not made by the compress.prune levels (they make {made})"
@@ -571,7 +573,8 @@ SETTINGS: tuple[Setting, ...] = (
         fractions,
         (0.5, 0.9),
         "Magnitude-pruning levels: for each, a variant with that share of each weight matrix's "
-        "smallest weights set to zero (`pruned-50`), and the same quantised (`pruned-50-int8`).",
+        "smallest weights set to zero (`pruned-50`), and the same quantised (`pruned-50-int8`, "
+        "`pruned-50-int8-static`).",
     ),
     Setting(
         "build.brotli_quality",

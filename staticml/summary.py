@@ -75,7 +75,8 @@ def model_table(report: dict[str, Any]) -> Table:
         )
     notes = [
         f"Data: {evaluation['source']}. Budget: {budget['description']}. "
-        "CPython, browser: median ms per row.",
+        "CPython, browser: median ms per row. Every variant is also scored in batches "
+        f"({'; '.join(evaluation['batches'])}) and compared with its rows scored alone.",
         *(
             f"{row['name']} rejected: {'; '.join(row['reasons'])}"
             for row in report["variants"]

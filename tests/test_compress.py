@@ -26,9 +26,20 @@ import staticml
 from staticml.config import load_config, with_compress_mode
 from staticml.errors import ConfigError
 from staticml.hashing import sha256_hex
-from staticml.stages.gate import Budget, Candidate, Sizes, choose
-from staticml.stages.measure import Parity, Quality
-from staticml.stages.variants import make_variants, prune_smallest
+from staticml.stages.gate import Budget, Candidate, Sizes, choose, judge
+from staticml.stages.measure import (
+    Invariance,
+    Outputs,
+    Parity,
+    Quality,
+    invariance,
+    per_batch_causes,
+    quality,
+    run_batches,
+    run_rows,
+)
+from staticml.stages.model import load_model
+from staticml.stages.variants import int8_dynamic, int8_static, make_variants, prune_smallest
 
 AGGRESSIVE = "pruned-97"
 
@@ -237,12 +248,48 @@ def test_every_variant_ran_in_the_browser_or_says_why(iris):
         AGGRESSIVE,
         "pruned-50-int8",
         f"{AGGRESSIVE}-int8",
+        "pruned-50-int8-static",
+        f"{AGGRESSIVE}-int8-static",
     ]
     for variant in report["variants"]:
         assert variant["browser"]["ran"] or variant["error"] or variant["browser"]["error"]
         if variant["passed"]:
             assert variant["browser"]["max_deviation"] <= 1e-5
             assert variant["browser"]["label_mismatches"] == 0
+            for measured in (variant["batch"]["cpython"], variant["batch"]["browser"]):
+                assert measured["max_deviation"] <= 1e-5 and measured["label_changes"] == 0
+
+
+def test_a_variant_whose_rows_depend_on_their_batch_is_rejected(iris):
+    """int8-dynamic quantises activations per run: recomputed here, a row's probabilities
+    move when all rows run at once, and the report must have measured it in both runtimes."""
+    app, result = iris
+    report = report_of(result.out_dir)
+    features, _ = eval_rows(app)
+    dynamic = int8_dynamic(original_onnx(app))
+    _, alone = predict(dynamic, features)
+    session = onnxruntime.InferenceSession(dynamic, providers=["CPUExecutionProvider"])
+    moved = float(np.abs(session.run(None, {"input": features})[1] - alone).max())
+    assert moved > 1e-5
+    variant = row(report, "int8-dynamic")
+    cpython, browser = variant["batch"]["cpython"], variant["batch"]["browser"]
+    assert cpython["max_deviation"] >= moved - 1e-6
+    assert browser["max_deviation"] > 1e-5
+    assert variant["batch"]["causes"] == ["activations quantised per batch"]
+    assert not variant["passed"]
+    assert (
+        f"not batch-invariant: a row's probabilities change by "
+        f"{max(cpython['max_deviation'], browser['max_deviation']):.1e} with the rows scored "
+        "beside it (activations quantised per batch)"
+    ) in variant["reasons"]
+    static = row(report, "int8-static")["batch"]
+    assert static["causes"] == []
+    assert static["cpython"]["max_deviation"] <= 1e-5 >= static["browser"]["max_deviation"]
+    assert report["evaluation"]["batches"] == [
+        "all rows in one batch",
+        "chunks of 7, shuffled",
+        "chunks of 64, shuffled",
+    ]
 
 
 def test_the_report_page_and_json_sit_beside_the_release(iris):
@@ -319,6 +366,7 @@ def test_variants_are_deterministic(iris):
         "int8-static",
         "pruned-50",
         "pruned-50-int8",
+        "pruned-50-int8-static",
     ]
     assert all(v.onnx for v in first)
     assert [v.onnx for v in first] == [v.onnx for v in second]
@@ -354,6 +402,8 @@ def candidate(name: str, brotli_bytes: int, metric: float, **changes) -> Candida
         "cpython_ms": 0.1,
         "browser_ms": 0.1,
         "parity": Parity(0.0, 0),
+        "batch": Invariance(0.0, 0, "all rows in one batch"),
+        "browser_batch": Invariance(0.0, 0, "all rows in one batch"),
     }
     return Candidate(**(fields | changes))
 
@@ -381,6 +431,64 @@ def test_the_gate_ships_the_smallest_variant_within_the_budget():
     assert reasons["pruned-50"] == ("does not run in onnxruntime-web: CompileError: no Foo kernel",)
     assert reasons["pruned-90"] == ("not usable: could not be made",)
     assert "rejected: int8-dynamic, int8-static, pruned-50, pruned-90" in decision.explanation
+
+
+def test_the_gate_rejects_a_real_model_whose_rows_depend_on_their_batch(tmp_path):
+    """A small MLP quantised dynamically, measured alone vs in batches with the build's own
+    measurement: rejected with the figure and the cause; quantised statically: passes."""
+    app = iris_app(tmp_path)
+    model = load_model(load_config(app), tmp_path / "cache")
+    features, _ = eval_rows(app)
+    original, _ = run_rows(model.onnx, model, features)
+    verdicts = {}
+    for name, data in (
+        ("int8-dynamic", int8_dynamic(model.onnx)),
+        ("int8-static", int8_static(model.onnx, model.input_name, features)),
+    ):
+        single, _ = run_rows(data, model, features)
+        measured = invariance(single, run_batches(data, model, features), model.kind)
+        fields = {"quality": quality(single, original, None, model.kind), "batch": measured}
+        fields["batch_causes"] = per_batch_causes(data)
+        baseline = Quality(None, 1.0, 0.0, 0.0)
+        verdicts[name] = (measured, judge(candidate(name, 100, 0.0, **fields), baseline, LOOSE))
+    dynamic, rejected = verdicts["int8-dynamic"]
+    assert dynamic.max_deviation > 1e-5
+    assert not rejected.passed
+    assert rejected.reasons == (
+        f"not batch-invariant: a row's probabilities change by {dynamic.max_deviation:.1e} "
+        "with the rows scored beside it (activations quantised per batch)",
+    )
+    static, passed = verdicts["int8-static"]
+    assert static.max_deviation <= 1e-5 and static.label_changes == 0
+    assert passed.passed, passed.reasons
+
+
+LOOSE = Budget("classification", 100.0, False)
+
+
+def test_batch_invariance_is_relative_for_regressors_and_counts_labels():
+    single = Outputs(None, np.array([100.0, 2.0]))
+    batched = {
+        "a": Outputs(None, np.array([100.01, 2.0])),
+        "b": Outputs(None, np.array([100.0, 2.5e-6 + 2.0])),
+    }
+    assert invariance(single, batched, "regression") == Invariance(pytest.approx(1e-4), 0, "a")
+    labelled = Outputs(("1", "2"), np.array([[0.4, 0.6], [0.7, 0.3]]))
+    flipped = Outputs(("2", "2"), np.array([[0.6, 0.4], [0.7, 0.3]]))
+    assert invariance(labelled, {"x": flipped}, "classification") == Invariance(
+        pytest.approx(0.2), 1, "x"
+    )
+    reasons = judge(
+        candidate(
+            "int8-dynamic", 10, 0.98, batch=invariance(labelled, {"x": flipped}, "classification")
+        ),
+        Quality(0.98, 1.0, 0.0, 0.0),
+        Budget("classification", 0.5, True),
+    ).reasons
+    assert reasons == (
+        "not batch-invariant: a row's probabilities change by 2.0e-01 with the rows scored "
+        "beside it; 1 row(s) get another label",
+    )
 
 
 def test_a_tight_budget_keeps_the_original():

@@ -275,3 +275,36 @@ def test_the_diabetes_example_scores_a_csv_with_its_target_column(diabetes, page
     expected = [s["expected"]["value"] for s in samples(result)]
     for index in (0, 1, 5, 9_999):
         assert abs(float(output[index][target]) - expected[index % len(expected)]) <= 1e-4
+
+
+def test_the_pages_csv_scorer_gives_each_row_its_single_prediction(wine, page_for):
+    """The CSV scorer runs the model on many rows at once, `predict` on one: a row must get the
+    same label and probabilities (within 1e-5) either way."""
+    _, server = wine
+    text = (WINE / "eval.csv").read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    records = [
+        {
+            name: (int(value) if name in ("magnesium", "proline") else float(value))
+            for name, value in row.items()
+            if name != "label"
+        }
+        for row in rows
+    ]
+    page = page_for(server)
+    result = page.evaluate(
+        """async ([text, records]) => {
+            const file = new File([text], "eval.csv", {type: "text/csv"});
+            const scored = await window.staticml.predictFile(file);
+            const single = [];
+            for (const record of records) single.push(await window.staticml.predict(record));
+            return {csv: await scored.csv.text(), single};
+        }""",
+        [text, records],
+    )
+    output = list(csv.DictReader(io.StringIO(result["csv"])))
+    assert len(output) == len(result["single"]) == 54
+    for row, single in zip(output, result["single"], strict=True):
+        assert not row["error"] and row["prediction"] == single["label"]
+        for name, probability in single["probabilities"].items():
+            assert abs(float(row[f"p_{name}"]) - probability) <= 1e-5, (name, row, single)

@@ -232,6 +232,28 @@ def test_the_command_reports_rows_and_errors(wine, tmp_path):
     assert len(read_errors(tmp_path / "scored.errors.csv")) == 6
 
 
+def test_a_row_gets_the_same_prediction_in_any_chunking(wine, tmp_path):
+    """`staticml batch` runs the model once per chunk: the shipped model must give a row the
+    same outputs whatever rows share its chunk, down to one row per run as the page's form."""
+    source = tmp_path / "wines.csv"
+    source.write_text((WINE / "eval.csv").read_text())
+    outputs = {}
+    for chunk_rows in (1, 7, 10_000):
+        target = tmp_path / f"chunks-{chunk_rows}.csv"
+        done = run_cli(wine, source, "-o", target, "--chunk-rows", chunk_rows, "-q")
+        assert done.returncode == 0, done.stderr
+        outputs[chunk_rows] = read_output(target)
+    alone = outputs.pop(1)
+    assert len(alone) == 54 and not any(row["error"] for row in alone)
+    probabilities = [name for name in alone[0] if name.startswith("p_")]
+    assert probabilities
+    for chunked in outputs.values():
+        assert [row["prediction"] for row in chunked] == [row["prediction"] for row in alone]
+        for row, single in zip(chunked, alone, strict=True):
+            for name in probabilities:
+                assert abs(float(row[name]) - float(single[name])) <= 1e-5, (name, row, single)
+
+
 def test_the_command_prints_an_error_not_a_traceback(wine, tmp_path):
     done = run_cli(wine, tmp_path / "absent.csv", "-o", tmp_path / "out.csv")
     assert done.returncode == 1

@@ -4,7 +4,8 @@ A variant CPython runs may still fail in the browser (an operator or data type t
 lacks) or give other numbers there; only the browser can tell. A throw-away page with the
 pinned onnxruntime-web files, the variants and the evaluation rows is served on 127.0.0.1
 exactly as `staticml serve` serves a site (same headers, same CSP), and `bench.mjs` runs each
-variant one row per call, as the page does.
+variant one row per call, as the page does, then in the batches of `measure.CHUNKINGS`, as
+the page's CSV scorer does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from staticml.errors import BuildError
 from staticml.runtimes import RuntimeFiles
-from staticml.stages.measure import Outputs, output_names, outputs_from
+from staticml.stages.measure import CHUNKINGS, Outputs, batches, output_names, outputs_from
 from staticml.stages.model import ModelArtifact
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -39,6 +40,7 @@ class BrowserRun:
     outputs: Outputs | None
     latency_ms: float | None
     error: str | None = None
+    batches: dict[str, Outputs] = field(default_factory=dict)  # by chunking, as measure.run_batches
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,13 @@ def _lay_out(
         "input": model.input_name,
         "outputs": output_names(model),
         "variants": [{"name": name, "url": f"models/{name}.onnx"} for name, _ in variants],
+        "chunkings": [
+            {
+                "name": chunking.describe(),
+                "batches": [b.tolist() for b in batches(int(features.shape[0]), chunking)],
+            }
+            for chunking in CHUNKINGS
+        ],
     }
 
 
@@ -111,7 +120,12 @@ def _run(browser: Any, origin: str, plan: dict[str, Any]) -> tuple[str, list[dic
         page.set_default_timeout(TIMEOUT_SECONDS * 1000)
         page.goto(origin)
         page.wait_for_function("window.staticmlBench !== undefined")
-        return browser.version, page.evaluate("(plan) => window.staticmlBench.run(plan)", plan)
+        # One JSON string crosses faster than Playwright's value-by-value serialisation of
+        # every row's outputs.
+        results = page.evaluate(
+            "async (plan) => JSON.stringify(await window.staticmlBench.run(plan))", plan
+        )
+        return browser.version, json.loads(results)
     finally:
         context.close()
 
@@ -120,5 +134,8 @@ def _browser_run(result: dict[str, Any], model: ModelArtifact) -> BrowserRun:
     if "error" in result:
         return BrowserRun(result["name"], None, None, result["error"])
     return BrowserRun(
-        result["name"], outputs_from(model, result["outputs"]), float(result["latencyMs"])
+        result["name"],
+        outputs_from(model, result["outputs"]),
+        float(result["latencyMs"]),
+        batches={name: outputs_from(model, o) for name, o in result["batches"].items()},
     )

@@ -1,7 +1,7 @@
 """Stage: compress the model as far as it goes without silently losing accuracy.
 
-    evaluation set ─ variants (variants.py) ─ CPython outputs, latency (measure.py)
-        ─ served sizes (precompress, cached) ─ onnxruntime-web in Chromium (browser.py)
+    evaluation set ─ variants (variants.py) ─ CPython outputs, latency, rows alone vs in
+        batches (measure.py) ─ served sizes (precompress, cached) ─ onnxruntime-web in Chromium (browser.py)
         ─ gate and choice (gate.py) ─ the chosen model + the report (report.py)
 
 With `compress.mode = 'off'` only the original is measured, in CPython, and ships.
@@ -27,7 +27,17 @@ from staticml.stages import assets as make
 from staticml.stages.browser import BrowserRuns, run_in_browser
 from staticml.stages.evaluation import EvalSet, evaluation_set
 from staticml.stages.gate import ORIGINAL, Budget, Candidate, Decision, Sizes, choose
-from staticml.stages.measure import Outputs, parity, quality, run_rows
+from staticml.stages.measure import (
+    CHUNKINGS,
+    Invariance,
+    Outputs,
+    invariance,
+    parity,
+    per_batch_causes,
+    quality,
+    run_batches,
+    run_rows,
+)
 from staticml.stages.model import ModelArtifact
 from staticml.stages.precompress import precompress
 from staticml.stages.provenance import provenance
@@ -49,6 +59,8 @@ class _Measured:
     outputs: Outputs | None
     cpython_ms: float | None
     error: str | None
+    batch: Invariance | None = None
+    batch_error: str | None = None
 
 
 def compress_model(
@@ -124,7 +136,11 @@ def _measure(variant: Variant, model: ModelArtifact, data: EvalSet) -> _Measured
         outputs, milliseconds = run_rows(variant.onnx, model, data.features)
     except Exception as exc:  # onnxruntime's own errors; recorded against the variant
         return _Measured(None, None, f"CPython onnxruntime cannot run it: {exc}")
-    return _Measured(outputs, milliseconds, None)
+    try:
+        batched = run_batches(variant.onnx, model, data.features)
+    except Exception as exc:  # e.g. a graph with a fixed batch size of 1
+        return _Measured(outputs, milliseconds, None, batch_error=str(exc))
+    return _Measured(outputs, milliseconds, None, invariance(outputs, batched, model.kind))
 
 
 def _served_sizes(
@@ -156,6 +172,11 @@ def _candidate(
         if run is not None and run.outputs is not None and outputs is not None
         else None
     )
+    browser_batch = (
+        invariance(run.outputs, run.batches, kind)
+        if run is not None and run.outputs is not None and run.batches
+        else None
+    )
     return Candidate(
         name=variant.name,
         description=variant.description,
@@ -166,6 +187,10 @@ def _candidate(
         parity=match,
         error=measured.error,
         browser_error=run.error if run else None,
+        batch=measured.batch,
+        browser_batch=browser_batch,
+        batch_error=measured.batch_error,
+        batch_causes=per_batch_causes(variant.onnx) if variant.onnx else (),
     )
 
 
@@ -220,6 +245,7 @@ def _report(
             "labelled": data.labels is not None,
             "sha256": data.sha256,
             "calibration": data.calibration_source,
+            "batches": [chunking.describe() for chunking in CHUNKINGS],
         },
         "browser": browser.browser if browser else None,
         "variants": rows,
@@ -245,7 +271,17 @@ def _row(candidate: Candidate, verdict: Any) -> dict[str, Any]:
             "max_deviation": match.max_deviation if match else None,
             "label_mismatches": match.label_mismatches if match else None,
         },
+        "batch": {
+            "cpython": _invariance(candidate.batch),
+            "browser": _invariance(candidate.browser_batch),
+            "error": candidate.batch_error,
+            "causes": list(candidate.batch_causes),
+        },
         "error": candidate.error,
         "passed": verdict.passed,
         "reasons": list(verdict.reasons),
     }
+
+
+def _invariance(measured: Invariance | None) -> dict[str, Any] | None:
+    return dataclasses.asdict(measured) if measured is not None else None

@@ -2,8 +2,10 @@
 
 A variant passes when it was made, runs in CPython, loses no more than the budget (accuracy
 points for classifiers, percent of mean absolute error for regressors; without labels,
-disagreement with the original in the same units) and runs in onnxruntime-web with the same
-results as CPython on that same variant. Of those that pass, the fewest bytes as served
+disagreement with the original in the same units), runs in onnxruntime-web with the same
+results as CPython on that same variant, and gives each row the same outputs scored alone as
+scored among other rows, in both (so the page's single prediction, its CSV scorer and
+`staticml batch` agree). Of those that pass, the fewest bytes as served
 (brotli) wins; the original is the fallback and is never rejected for its size.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from staticml.stages.measure import TOLERANCE, Parity, Quality
+from staticml.stages.measure import TOLERANCE, Invariance, Parity, Quality
 
 ORIGINAL = "fp32"
 
@@ -58,6 +60,10 @@ class Candidate:
     parity: Parity | None
     error: str | None = None  # why it was not made, or did not run in CPython
     browser_error: str | None = None  # why it did not run in the browser (or was not tried)
+    batch: Invariance | None = None  # CPython: rows alone vs in batches
+    browser_batch: Invariance | None = None  # the same in onnxruntime-web
+    batch_error: str | None = None  # why CPython could not score the rows in batches
+    batch_causes: tuple[str, ...] = ()  # what in the graph depends on the batch
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ def judge(candidate: Candidate, baseline: Quality, budget: Budget) -> Verdict:
             f"{budget.measure} {lost:.2f}{budget.unit} exceeds the budget of {budget.limit:g}{budget.unit}"
         )
     reasons.extend(_browser_reasons(candidate))
+    reasons.extend(_batch_reasons(candidate, budget.kind))
     return Verdict(candidate.name, not reasons, lost, tuple(reasons))
 
 
@@ -117,6 +124,29 @@ def _browser_reasons(candidate: Candidate) -> list[str]:
             f"onnxruntime-web differs from CPython by {parity.max_deviation:.1e} (tolerance {TOLERANCE:g})"
         )
     return reasons
+
+
+def _batch_reasons(candidate: Candidate, kind: str) -> list[str]:
+    if candidate.batch_error is not None:
+        return [
+            f"not batch-invariant: CPython onnxruntime cannot score rows in batches: {candidate.batch_error}"
+        ]
+    if candidate.batch is None:
+        return ["batch invariance not measured"]
+    measured = [m for m in (candidate.batch, candidate.browser_batch) if m is not None]
+    deviation = max(m.max_deviation for m in measured)
+    changes = max(m.label_changes for m in measured)
+    if deviation <= TOLERANCE and not changes:
+        return []
+    outputs = "value changes relatively" if kind == "regression" else "probabilities change"
+    why = f" ({'; '.join(candidate.batch_causes)})" if candidate.batch_causes else ""
+    text = (
+        f"not batch-invariant: a row's {outputs} by {deviation:.1e} with the rows scored "
+        f"beside it{why}"
+    )
+    if changes:
+        text += f"; {changes} row(s) get another label"
+    return [text]
 
 
 def choose(candidates: Sequence[Candidate], budget: Budget, mode: str) -> Decision:
@@ -157,6 +187,7 @@ def _why(chosen: str, verdicts: Sequence[Verdict], budget: Budget) -> str:
     rejected = [v.name for v in verdicts if not v.passed]
     text = (
         f"{chosen} is the smallest variant as served that stays within the budget "
-        f"({budget.describe()}) and runs in onnxruntime-web as in CPython"
+        f"({budget.describe()}), runs in onnxruntime-web as in CPython and gives a row the "
+        "same outputs alone as in a batch"
     )
     return text + (f"; rejected: {', '.join(rejected)}" if rejected else "")

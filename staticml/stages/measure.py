@@ -1,23 +1,51 @@
 """Stage: what each variant does in CPython onnxruntime, and how its outputs compare.
 
-Rows run one at a time, as the page predicts one record at a time (dynamic quantisation picks
-its ranges per call, so a batch would give other numbers). The same run gives the latency.
+Rows run one at a time, as the page predicts one record at a time; the same run gives the
+latency. The rows are then scored again in batches (`CHUNKINGS`), as `staticml batch` and the
+page's CSV scorer score them: a variant whose outputs for a row depend on the rows beside it
+(dynamic quantisation picks its activation ranges per call) gives a record different answers
+on the page and in a batch job, which the gate refuses.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import onnx
 
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import reference_session
 
 # How far the browser may be from CPython: probabilities absolutely, regression values relatively.
 TOLERANCE = 1e-5
+# The shuffled chunkings' row order: fixed, so two builds measure the same batches.
+SHUFFLE_SEED = 0
+# Operators whose outputs for a row depend on the other rows of the call.
+PER_BATCH_OPERATORS = {
+    "DynamicQuantizeLinear": "activations quantised per batch",
+    "DynamicQuantizeMatMul": "activations quantised per batch",
+}
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """One way of scoring the evaluation rows in batches: one model run per chunk."""
+
+    size: int | None  # rows per run; None: every row in one run
+    shuffled: bool
+
+    def describe(self) -> str:
+        if self.size is None:
+            return "all rows in one batch"
+        return f"chunks of {self.size}" + (", shuffled" if self.shuffled else "")
+
+
+CHUNKINGS = (Chunking(None, False), Chunking(7, True), Chunking(64, True))
 
 
 @dataclass(frozen=True)
@@ -44,6 +72,16 @@ class Parity:
     label_mismatches: int
 
 
+@dataclass(frozen=True)
+class Invariance:
+    """How far a variant's outputs for a row move when the row is scored among others
+    (measured as `parity`: probabilities absolutely, regression values relatively)."""
+
+    max_deviation: float
+    label_changes: int
+    worst: str  # the chunking that moved them most
+
+
 def output_names(model: ModelArtifact) -> list[str]:
     if model.kind == "regression":
         assert model.value_output is not None
@@ -65,6 +103,62 @@ def run_rows(data: bytes, model: ModelArtifact, features: np.ndarray) -> tuple[O
         times.append((time.perf_counter() - started) * 1000)
     columns = {name: [r[i] for r in results] for i, name in enumerate(names)}
     return outputs_from(model, columns), statistics.median(times)
+
+
+def batches(rows: int, chunking: Chunking) -> list[np.ndarray]:
+    """The row indexes of each model run of `chunking`, in run order."""
+    if rows < 1:
+        raise ValueError(f"cannot split {rows} rows into batches")
+    order = (
+        np.random.default_rng(SHUFFLE_SEED).permutation(rows)
+        if chunking.shuffled
+        else np.arange(rows)
+    )
+    size = chunking.size or rows
+    return [order[start : start + size] for start in range(0, rows, size)]
+
+
+def run_batches(
+    data: bytes,
+    model: ModelArtifact,
+    features: np.ndarray,
+    chunkings: Sequence[Chunking] = CHUNKINGS,
+) -> dict[str, Outputs]:
+    """Every row's outputs when the rows are scored in the batches of each chunking, by name."""
+    session = reference_session(data)
+    names = output_names(model)
+    scored = {}
+    for chunking in chunkings:
+        rows: list[list[Any]] = [[] for _ in range(len(features))]
+        for indexes in batches(len(features), chunking):
+            results = session.run(names, {model.input_name: features[indexes]})
+            for values in results:
+                for index, value in zip(indexes, per_row(values, len(indexes)), strict=True):
+                    rows[index].append(value)
+        columns = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+        scored[chunking.describe()] = outputs_from(model, columns)
+    return scored
+
+
+def per_row(values: Any, count: int) -> list[np.ndarray]:
+    """One output of a run on `count` rows, split into each row's values."""
+    return list(np.asarray(values).reshape(count, -1))
+
+
+def invariance(single: Outputs, batched: Mapping[str, Outputs], kind: str) -> Invariance:
+    """How far the batched outputs stray from the outputs of rows scored one at a time."""
+    if not batched:
+        raise ValueError("no batched outputs to compare")
+    measured = {name: parity(outputs, single, kind) for name, outputs in batched.items()}
+    worst = max(measured, key=lambda name: measured[name].max_deviation)
+    changes = max(m.label_mismatches for m in measured.values())
+    return Invariance(measured[worst].max_deviation, changes, worst)
+
+
+def per_batch_causes(data: bytes) -> tuple[str, ...]:
+    """What in the graph makes a row's outputs depend on its batch, as far as its operators say."""
+    found = {node.op_type for node in onnx.load_from_string(data).graph.node}
+    return tuple(sorted({PER_BATCH_OPERATORS[op] for op in found & PER_BATCH_OPERATORS.keys()}))
 
 
 def outputs_from(model: ModelArtifact, columns: dict[str, list[Any]]) -> Outputs:

@@ -15,7 +15,10 @@ browser's probabilities differed from CPython's by 0.11 (one label changed); wit
 - `pruned-NN`: magnitude pruning; in every weight matrix the NN% smallest weights become zero.
   The file keeps its size but compresses much better, which is what a visitor downloads.
 - `pruned-NN-int8`: the pruned model through `quantize_dynamic`: zeros stay zeros in int8, so
-  the two savings multiply.
+  the two savings multiply. Its activations are quantised per call, so a row's outputs depend
+  on the rows run beside it; the gate measures that and rejects such a variant.
+- `pruned-NN-int8-static`: the pruned model through `quantize_static` as `int8-static`: fixed
+  activation scales, so a row gives the same outputs alone or in any batch.
 
 A variant that cannot be made is kept with the reason, so the report can say why it is absent.
 """
@@ -83,6 +86,16 @@ def make_variants(
                 f"{pruned_name(level)}-int8",
                 f"pruned-{round(level * 100):02d}, then int8 as int8-dynamic",
                 lambda level=level: int8_dynamic(pruned(data, level)),  # type: ignore[misc]
+            )
+        )
+    for level in prune:
+        makers.append(
+            (
+                f"{pruned_name(level)}-int8-static",
+                f"pruned-{round(level * 100):02d}, then int8 as int8-static",
+                lambda level=level: int8_static(  # type: ignore[misc]
+                    pruned(data, level), input_name, calibration
+                ),
             )
         )
     return (original(data), *(_attempt(name, text, make) for name, text, make in makers))
