@@ -14,30 +14,34 @@ const formFields = config.fields.filter((field) => field.type !== "image");
 
 // --- runtime: the worker behind promises ---------------------------------------------------
 
-function absolute(url) {
-  return new URL(url, document.baseURI).href;
+function absolute(url, base = document.baseURI) {
+  return new URL(url, base).href;
 }
 
-function runtimeConfig(runtime) {
+// The runtime part of a page configuration with every URL made absolute (a worker resolves
+// relative URLs against its own script). `base` is the page the configuration belongs to: this
+// one, or a shadow release's (static/rollout.js).
+function runtimeConfig(runtime, base = document.baseURI) {
+  const at = (url) => url && absolute(url, base);
   return {
     ...runtime,
     pyodide: {
       ...runtime.pyodide,
-      module: absolute(runtime.pyodide.module),
-      asm: absolute(runtime.pyodide.asm),
-      indexURL: absolute(runtime.pyodide.indexURL),
-      snapshot: runtime.pyodide.snapshot && absolute(runtime.pyodide.snapshot),
+      module: at(runtime.pyodide.module),
+      asm: at(runtime.pyodide.asm),
+      indexURL: at(runtime.pyodide.indexURL),
+      snapshot: at(runtime.pyodide.snapshot),
     },
     ort: {
       ...runtime.ort,
-      module: absolute(runtime.ort.module),
-      glue: absolute(runtime.ort.glue),
-      wasmPaths: absolute(runtime.ort.wasmPaths),
-      wasm: absolute(runtime.ort.wasm),
+      module: at(runtime.ort.module),
+      glue: at(runtime.ort.glue),
+      wasmPaths: at(runtime.ort.wasmPaths),
+      wasm: at(runtime.ort.wasm),
     },
-    wheels: runtime.wheels.map(absolute),
-    model: { ...runtime.model, url: absolute(runtime.model.url) },
-    assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [absolute(url), meta])),
+    wheels: runtime.wheels.map(at),
+    model: { ...runtime.model, url: at(runtime.model.url) },
+    assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
   };
 }
 
@@ -45,17 +49,27 @@ function fileName(url) {
   return new URL(url).pathname.split("/").pop();
 }
 
-// The page's own downloads (the worker script, the samples) checked against the build's hashes.
-async function verifiedFetch(path) {
-  const url = absolute(path);
+const SHA256_INTEGRITY = /^sha256-[A-Za-z0-9+/]{43}=$/;
+
+// A download checked against the hash the build (or the site's plan) gave for it. A missing or
+// malformed hash would make the browser skip the check, so the file is refused instead.
+async function verifiedFetch(url, integrity) {
+  if (typeof integrity !== "string" || !SHA256_INTEGRITY.test(integrity)) {
+    throw new Error(`Could not download ${fileName(url)}: there is no hash to check it against, so it was not used`);
+  }
   let response;
   try {
-    response = await fetch(url, { integrity: config.integrity?.[path] ?? "" });
+    response = await fetch(url, { integrity });
   } catch (error) {
     throw new Error(`Could not download ${fileName(url)}: ${await diagnose(url, error)}`);
   }
   if (!response.ok) throw new Error(`Could not download ${fileName(url)}: the server answered ${response.status} ${response.statusText}`.trim());
   return response;
+}
+
+// The page's own downloads (the worker script, the rollout module, the samples).
+function ownFile(path) {
+  return verifiedFetch(absolute(path), config.integrity?.[path]);
 }
 
 async function diagnose(url, error) {
@@ -114,7 +128,7 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   );
   ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
 
-  verifiedFetch(config.worker).then(
+  ownFile(config.worker).then(
     () => {
       if (settled) return; // timed out meanwhile
       try {
@@ -209,12 +223,17 @@ window.staticml = {
 
 // --- rollout: shadow comparison and feedback (static/rollout.js, docs/rollout.md) --------------
 
+// `import()` takes no integrity: the module is fetched with it first, and imported only if it
+// matched. The page template also preloads it with `integrity` (<link rel="modulepreload">), so
+// the module the import finds is the one that was checked.
 function startRollout() {
   if (!config.rollout) return null;
   // The runtime as it is when asked: "Try again" replaces it.
   const current = { get ready() { return runtime.ready; }, predict: (record) => runtime.predict(record) };
-  const started = import(absolute(config.rollout)).then((module) => module.start({ config, runtime: current, monitor: monitor.api }));
-  started.catch((error) => console.warn(`Rollout features are off: ${error.message}`));
+  const started = ownFile(config.rollout)
+    .then(() => import(absolute(config.rollout)))
+    .then((module) => module.start({ config, runtime: current, monitor: monitor.api, verifiedFetch, runtimeConfig }));
+  started.catch((error) => showError(`Rollout features are off. ${error.message}`));
   return started;
 }
 
@@ -531,7 +550,7 @@ async function loadSamples() {
     $("samples").hidden = true;
     return;
   }
-  const response = await verifiedFetch(config.samples);
+  const response = await ownFile(config.samples);
   const { samples } = await response.json();
   $("sample-list").append(...samples.map(sampleButton));
 }

@@ -12,6 +12,9 @@ const REROUTE_KEY = "staticml-rollout:rerouted";
 export const LATENCY_EDGES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const MAX_OUTBOX = 50; // unsent summaries kept; older ones are dropped
 const REGRESSION_TOLERANCE = 1e-3; // relative: shadow and primary values agree within 0.1%
+// As in static/router.js and staticml.rollout.plan: ids become URLs, so `..` never may.
+const RELEASE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SHA256_INTEGRITY = /^sha256-[A-Za-z0-9+/]{43}=$/;
 
 function stored(key, fallback, storage = localStorage) {
   try {
@@ -60,26 +63,33 @@ async function checkPlan(site, config) {
 
 // --- the shadow: another release's worker, booted after the primary one is ready ---------------
 
-function resolved(runtime, base) {
-  const at = (url) => new URL(url, base).href;
-  return {
-    ...runtime,
-    pyodide: { ...runtime.pyodide, module: at(runtime.pyodide.module), indexURL: at(runtime.pyodide.indexURL) },
-    ort: { ...runtime.ort, module: at(runtime.ort.module), wasmPaths: at(runtime.ort.wasmPaths), wasm: at(runtime.ort.wasm) },
-    wheels: runtime.wheels.map(at),
-    model: { ...runtime.model, url: at(runtime.model.url) },
-    assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
-    python: { ...runtime.python, monitor: null }, // the shadow's own drift counts are not kept
-    monitorState: null,
-  };
+function isReleaseId(value) {
+  return typeof value === "string" && RELEASE_ID.test(value);
 }
 
-async function startShadow(site, release) {
-  const base = `${site.root}releases/${encodeURIComponent(release)}/`;
-  const response = await fetch(`${base}config.json`, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`the shadow release's config.json: ${response.status}`);
-  const page = await response.json();
-  const worker = new Worker(new URL(page.worker, base).href, { type: "module", name: "staticml-shadow" });
+// The shadow release's page configuration: its config.json, refused unless it is exactly the
+// file the site's plan pins (the router carries the pin over in the assignment).
+async function shadowConfig(base, pin, verifiedFetch) {
+  if (typeof pin !== "string" || !SHA256_INTEGRITY.test(pin)) {
+    throw new Error("the site's plan does not pin its config.json (run `staticml shadow RELEASE` again)");
+  }
+  try {
+    return await (await verifiedFetch(`${base}config.json`, pin)).json();
+  } catch (error) {
+    throw new Error(`its config.json is not the one the site's plan pins. ${error.message}`);
+  }
+}
+
+// Started exactly as the primary worker is (static/app.js): its script fetched with the
+// integrity its configuration gives before `new Worker` loads it from the cache; the worker
+// then checks every file and module it loads against the same configuration.
+async function startShadow(site, release, pin, { verifiedFetch, runtimeConfig }) {
+  if (!isReleaseId(release)) throw new Error(`${JSON.stringify(release)} is not a release id`);
+  const base = `${site.root}releases/${release}/`;
+  const page = await shadowConfig(base, pin, verifiedFetch);
+  const script = new URL(page.worker, base).href;
+  await verifiedFetch(script, page.integrity?.[page.worker]);
+  const worker = new Worker(script, { type: "module", name: "staticml-shadow" });
   const pending = new Map();
   let nextId = 1;
   const ready = new Promise((resolve, reject) => {
@@ -96,7 +106,9 @@ async function startShadow(site, release) {
       }
     };
   });
-  worker.postMessage({ type: "boot", config: resolved(page.runtime, base) });
+  // The shadow's own drift counts are not kept.
+  const runtime = { ...runtimeConfig(page.runtime, base), monitorState: null };
+  worker.postMessage({ type: "boot", config: { ...runtime, python: { ...runtime.python, monitor: null } } });
   await ready;
   return {
     predict(record) {
@@ -139,11 +151,12 @@ function compare(config, primary, shadow) {
   return { agree: primary.label === shadow.label, row: index(primary.label), column: index(shadow.label) };
 }
 
-export function start({ config, runtime, monitor }) {
+export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }) {
   const site = siteOf(config);
   // No manifest (a copied release): stay. Settles once the plan was checked.
   const planChecked = site ? checkPlan(site, config).catch(() => {}) : Promise.resolve();
-  const shadowRelease = site?.assignment?.release === config.release ? site.assignment.shadow : null;
+  const assigned = site?.assignment?.release === config.release ? site.assignment : null;
+  const shadowRelease = assigned?.shadow ?? null;
   const settings = config.monitor;
   const key = `staticml-rollout:${config.app.name}`;
   const sending = () => Boolean(settings) && monitor.enabled();
@@ -153,7 +166,7 @@ export function start({ config, runtime, monitor }) {
   }
   const shadow =
     shadowRelease && sending()
-      ? runtime.ready.then(() => startShadow(site, shadowRelease))
+      ? runtime.ready.then(() => startShadow(site, shadowRelease, assigned.shadowIntegrity, { verifiedFetch, runtimeConfig }))
       : null;
   shadow?.catch((error) => console.warn(`The shadow release ${shadowRelease} could not start: ${error.message}`));
 

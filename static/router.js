@@ -9,6 +9,13 @@
 
 export const ID_KEY = "staticml-rollout:id";
 export const ASSIGNMENT_KEY = "staticml-rollout:assignment";
+// The same rule as staticml.rollout.plan: a release id becomes part of a URL, so `..` or a
+// slash must never get that far (`releases/../` is this page again: a loop).
+const RELEASE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isReleaseId(value) {
+  return typeof value === "string" && RELEASE_ID.test(value);
+}
 
 export async function bucket(id, salt) {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${salt}:${id}`));
@@ -37,18 +44,27 @@ function anonymousId() {
   }
 }
 
+export function checkPlan(plan) {
+  if (!Array.isArray(plan?.routes) || !plan.routes.length) throw new Error("manifest.json routes to no release");
+  for (const { release, share } of plan.routes) {
+    if (!isReleaseId(release)) throw new Error(`manifest.json routes to ${JSON.stringify(release)}, which is not a release id`);
+    if (!(Number.isFinite(share) && share >= 0 && share <= 1)) throw new Error(`manifest.json gives release ${release} the share ${JSON.stringify(share)}, not a number from 0 to 1`);
+  }
+  if (plan.shadow != null && !isReleaseId(plan.shadow)) throw new Error(`manifest.json's shadow ${JSON.stringify(plan.shadow)} is not a release id`);
+  return plan;
+}
+
 async function readPlan() {
   const response = await fetch("manifest.json", { cache: "no-cache", credentials: "same-origin" });
   if (!response.ok) throw new Error(`manifest.json: the server answered ${response.status}`);
-  const plan = await response.json();
-  if (!Array.isArray(plan.routes) || !plan.routes.length) throw new Error("manifest.json routes to no release");
-  return plan;
+  return checkPlan(await response.json());
 }
 
 async function route() {
   const plan = await readPlan();
   const release = choose(plan, await bucket(anonymousId(), plan.salt));
-  const assignment = { release, shadow: plan.shadow ?? null, serial: plan.serial };
+  // The release page checks the shadow's config.json against the plan's pin of it.
+  const assignment = { release, shadow: plan.shadow ?? null, shadowIntegrity: plan.shadow_integrity ?? null, serial: plan.serial };
   try {
     localStorage.setItem(ASSIGNMENT_KEY, JSON.stringify(assignment));
   } catch {

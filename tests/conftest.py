@@ -127,8 +127,9 @@ def serve_subprocess(site: Path, ready: str = "bundle.json") -> Iterator[Server]
 
 
 @contextlib.contextmanager
-def serve_in_thread(app) -> Iterator[Server]:
-    """An ASGI app on a real uvicorn server in this process (for deliberately odd servers)."""
+def serve_in_thread(app, ready: str = "bundle.json") -> Iterator[Server]:
+    """An ASGI app on a real uvicorn server in this process (for deliberately odd servers),
+    once it answers `ready`."""
     import uvicorn
 
     port = free_port()
@@ -137,7 +138,7 @@ def serve_in_thread(app) -> Iterator[Server]:
     thread.start()
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_http(url + "bundle.json")
+        wait_for_http(url + ready)
         yield Server(url)
     finally:
         server.should_exit = True

@@ -79,10 +79,10 @@ def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, d
     assert {url: meta["integrity"] for url, meta in config["runtime"]["assets"].items()} == (
         worker_loads
     )
-    # The page checks the worker script and the samples itself.
+    # The page checks the worker script, the rollout module and the samples itself.
     assert config["integrity"] == {
         named[name].path: integrity(named[name].sha256)
-        for name in ("wasm/worker.mjs", "samples.json")
+        for name in ("wasm/worker.mjs", "static/rollout.js", "samples.json")
     }
     assert config["runtime"]["pyodide"]["asm"] == "runtime/pyodide-aaa/pyodide.asm.mjs"
     assert config["runtime"]["ort"]["glue"] == "runtime/ort-bbb/ort-wasm-simd-threaded.mjs"
@@ -98,4 +98,6 @@ def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
     block = re.search(r'id="staticml-config">(.*?)</script>', html, re.S).group(1)
     assert json.loads(block)["app"]["title"] == hostile
     assert f'src="x/static/app.js" integrity="{integrity(named["static/app.js"].sha256)}"' in html
+    rollout = integrity(named["static/rollout.js"].sha256)
+    assert f'<link rel="modulepreload" href="x/static/rollout.js" integrity="{rollout}">' in html
     assert '<link rel="manifest" href="x/manifest.webmanifest">' in html

@@ -102,6 +102,18 @@ def test_promote_then_rollback_returns_to_the_previous_release(site, wine_releas
         site.rollback()
 
 
+def test_a_shadow_is_pinned_by_its_config_and_unpinned_with_it(site, wine_releases):
+    b = release_id(wine_releases.b)
+    config = (site.root / "releases" / b / PAGE_CONFIG).read_bytes()
+    pin = "sha256-" + base64.b64encode(hashlib.sha256(config).digest()).decode()
+    assert site.shadow(b).shadow_integrity == pin
+    assert json.loads((site.root / SITE_MANIFEST).read_text())["shadow_integrity"] == pin
+    assert site.canary(b, 10).shadow_integrity == pin  # later changes carry it along
+    promoted = site.promote(b)
+    assert (promoted.shadow, promoted.shadow_integrity) == (None, None)
+    assert site.state() == promoted
+
+
 def test_shadow_and_ab_check_their_releases(site, wine_releases):
     a, b = release_id(wine_releases.a), release_id(wine_releases.b)
     assert site.shadow(b).shadow == b

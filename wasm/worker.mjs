@@ -29,6 +29,7 @@ const STAGES = {
 };
 
 let config = null;
+let assets = new Map(); // every file the worker loads, by absolute URL: {size, integrity}
 let python = null;
 let ort = null;
 let session = null;
@@ -196,6 +197,8 @@ async function fetchBytes(url) {
 // `import()` takes no integrity: fetch each module with it first (refusing a changed file by
 // name), and import only once it matched; the import then reads the same immutable cached copy.
 async function importVerified(url, dependencies = []) {
+  const unlisted = [url, ...dependencies].find((module) => !assets.has(absoluteUrl(module)));
+  if (unlisted) throw new BootError(`Could not load ${shortName(absoluteUrl(unlisted))}: the build's manifest has no hash for it, so it was not loaded`, stage);
   await Promise.all([url, ...dependencies].map(fetchBytes));
   try {
     return await import(url);
@@ -212,7 +215,7 @@ function shortName(url) {
 
 async function boot(bootConfig) {
   config = bootConfig;
-  const assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
+  assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
   progress.total = [...assets.values()].reduce((sum, meta) => sum + meta.size, 0);
   installFetch(assets);
   bootStarted = performance.now();

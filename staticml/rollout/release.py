@@ -49,6 +49,18 @@ def read_bundle(build_dir: Path) -> dict[str, Any]:
         ) from exc
 
 
+def page_config_integrity(release_dir: Path) -> str:
+    """The `sha256-...` integrity of a release's `config.json`, which the plan pins it by."""
+    path = release_dir / PAGE_CONFIG
+    try:
+        return integrity(sha256_hex(path.read_bytes()))
+    except OSError as exc:
+        raise RolloutError(
+            f"{path} cannot be read ({exc}): this release was not copied by this version of "
+            "staticml; add its build to a new site."
+        ) from exc
+
+
 def runtime_folders(bundle: dict[str, Any]) -> set[str]:
     """`runtime/<name>-<hash>` folders a build's assets live in."""
     return {

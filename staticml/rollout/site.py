@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,14 @@ from typing import Any
 from staticml.errors import RolloutError
 from staticml.hashing import hashed_name, integrity, sha256_hex
 from staticml.rollout.plan import Plan, Route, check_release_id, plan_from_json, routes_from
-from staticml.rollout.release import RELEASES, RUNTIME, copy_release, read_bundle, runtime_folders
+from staticml.rollout.release import (
+    RELEASES,
+    RUNTIME,
+    copy_release,
+    page_config_integrity,
+    read_bundle,
+    runtime_folders,
+)
 from staticml.site import site_root
 
 SITE_MANIFEST = "manifest.json"
@@ -126,10 +134,9 @@ class Site:
             plan = self.state()
             self._require(release)
             previous = plan.stable
-            shadow = None if plan.shadow == release else plan.shadow
-            new = plan.next(
-                mode="stable", stable=release, routes=(Route(release, 1.0),), shadow=shadow
-            )
+            if plan.shadow == release:  # it serves everyone now: no longer beside itself
+                plan = replace(plan, shadow=None, shadow_integrity=None)
+            new = plan.next(mode="stable", stable=release, routes=(Route(release, 1.0),))
             return self._commit(new, "promote", release, previous=previous)
 
     def rollback(self) -> Plan:
@@ -171,16 +178,20 @@ class Site:
 
     def shadow(self, release: str | None) -> Plan:
         """Pages also run `release`'s model after each prediction and report how it compares;
-        None stops shadowing."""
+        None stops shadowing. The plan pins the release's config.json by its hash, as it is
+        now: pages refuse to run a shadow whose configuration changed afterwards."""
         with self._locked():
             plan = self._started()
+            pin = None
             if release is not None:
                 self._require(release)
                 if release in {route.release for route in plan.routes}:
                     raise RolloutError(
                         f"Release {release} already serves visitors; shadow a release that does not."
                     )
-            return self._commit(plan.next(shadow=release), "shadow", release)
+                pin = page_config_integrity(self.root / RELEASES / release)
+            new = plan.next(shadow=release, shadow_integrity=pin)
+            return self._commit(new, "shadow", release)
 
     def split(self, releases: Sequence[str], *, mode: str = "ab") -> Plan:
         """An A/B test (`mode="ab"`) or a bandit's start (`"bandit"`): equal shares."""

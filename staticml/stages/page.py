@@ -70,7 +70,7 @@ def page_config(
         "integrity": {
             a.path: integrity(a.sha256)
             for name, a in assets.items()
-            if name in ("wasm/worker.mjs", "samples.json")
+            if name in ("wasm/worker.mjs", "static/rollout.js", "samples.json")
         },
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
         "report": report,
@@ -158,6 +158,7 @@ def render_page(
             staticml_version=staticml.__version__,
             style=_link(assets["static/style.css"]),
             script=_link(assets["static/app.js"]),
+            rollout=_link(assets["static/rollout.js"]),
             icon=_link(assets["static/icon.svg"]),
             webmanifest=_link(assets[WEB_MANIFEST]),
         )
