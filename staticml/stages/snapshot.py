@@ -36,9 +36,10 @@ Pinned state that matters at run time is the same, publicly known, in every visi
 interpreter (it was public before too: the snapshot is a file of the site). The site's worker
 therefore renews it as soon as Python has started, before any of the app's functions run
 (`staticml.runtime.restored.renew`, called by `staticml.runtime.worker.start`): `random` is
-re-seeded from the browser's entropy, `tempfile`'s name sequence replaced, the time zone
-read again. The hash secret cannot be changed in a running interpreter, and randomness the
-app draws at import time is frozen too (SECURITY.md).
+re-seeded from the browser's entropy and `tempfile`'s name sequence replaced. The hash secret
+cannot be changed in a running interpreter, randomness the app draws at import time is frozen
+too (SECURITY.md), and `time.tzname` says UTC (Pyodide has no `time.tzset`; before, it said
+the build machine's zone).
 """
 
 from __future__ import annotations
