@@ -475,13 +475,18 @@ class Beacon:
 
 
 @contextlib.contextmanager
-def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Iterator[Beacon]:
-    """`staticml beacon` in a child process (on `port`, else a free one), its output kept."""
+def beacon(
+    bundle: Path, db: str, *extra: str, port: int | None = None, max_files: int | None = None
+) -> Iterator[Beacon]:
+    """`staticml beacon` in a child process (on `port`, else a free one), its output kept;
+    with `max_files`, it may hold at most that many file descriptors (RLIMIT_NOFILE)."""
     port = port or free_port()
     command = [sys.executable, "-m", "staticml", "beacon", "--bundle", str(bundle)]
     command += ["--db", db, "--port", str(port), *extra]
     with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_file_limit(max_files)
+        )
         running = Beacon(f"http://127.0.0.1:{port}/", process, log)
         try:
             try:
@@ -493,6 +498,18 @@ def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Itera
             if process.poll() is None:
                 process.terminate()
             process.wait(timeout=10)
+
+
+def _file_limit(files: int | None) -> Callable[[], None] | None:
+    if files is None:
+        return None
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    return limit
 
 
 def get_json(url: str) -> dict:

@@ -179,7 +179,7 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
         # keys, one integer count per fixed bin, counts adding up to n. No room for a value.
         assert parse_summary(body, baselines).n == 20
         data = json.loads(body)
-        assert set(data) == {"v", "release", "hour", "n", "features", "output", "dp"}
+        assert set(data) == {"v", "id", "release", "hour", "n", "features", "output", "dp"}
         assert len(data["hour"]) == len("2026-11-29T18")
         assert all(isinstance(c, int) for f in data["features"].values() for c in f["counts"])
 

@@ -12,7 +12,15 @@ from datetime import datetime
 
 from staticml.baseline import Baseline
 from staticml.collector.errors import InvalidRequest
-from staticml.collector.validate import MAX_N, _exact_keys, _integer, _json, _object, check_hour
+from staticml.collector.validate import (
+    MAX_N,
+    _exact_keys,
+    _integer,
+    _json,
+    _object,
+    check_hour,
+    unknown_release,
+)
 
 VERSION = 1
 LATENCY_BINS = 13  # static/rollout.js LATENCY_EDGES_MS: 12 edges, 13 bins
@@ -47,11 +55,7 @@ def parse_rollout(body: bytes, baselines: Mapping[str, Baseline], now: datetime)
 
 def _known(value: object, baselines: Mapping[str, Baseline], key: str) -> str:
     if not isinstance(value, str) or value not in baselines:
-        raise InvalidRequest(
-            key,
-            f"{value!r} is not a release this collector knows ({', '.join(sorted(baselines))}); "
-            "start it with --bundle for that release's build.",
-        )
+        raise unknown_release(key, value)
     return value
 
 
