@@ -32,6 +32,11 @@ function save(key, value) {
   }
 }
 
+// 128 random bits, per summary and never per device: the collector merges a resent summary once.
+function summaryId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 export function latencyBin(ms) {
   const index = LATENCY_EDGES_MS.findIndex((edge) => ms < edge);
   return index < 0 ? LATENCY_EDGES_MS.length : index;
@@ -179,6 +184,7 @@ export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }
   function freeze() {
     const summary = {
       v: 1,
+      id: summaryId(),
       release: tally.release,
       hour: new Date().toISOString().slice(0, 13),
       shadow: tally.shadow?.n ? tally.shadow : null,

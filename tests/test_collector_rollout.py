@@ -58,6 +58,8 @@ def test_a_valid_summary_becomes_counts():
     ("change", "key"),
     [
         (lambda s: s.update(id="4f9c"), "id"),
+        (lambda s: s.update(id="A" * 32), "id"),
+        (lambda s: s.update(device="0" * 32), "device"),
         (lambda s: s.update(release="ffffffffffff"), "release"),
         (lambda s: s["shadow"].update(release=RELEASE), "shadow.release"),
         (lambda s: s["shadow"].update(agree=6), "shadow.agree"),
@@ -92,6 +94,44 @@ def test_counts_merge_by_addition(db_url):
         assert store.read_rollout("2026-11-29T19", "2026-11-30T00") == []
     finally:
         store.close()
+
+
+SUMMARY_ID = "0123456789abcdef0123456789abcdef"
+
+
+def test_a_rollout_summary_stored_twice_is_merged_once(db_url):
+    store = open_store(db_url)
+    try:
+        assert store.add_rollout(parse(summary(right=3, wrong=1) | {"id": SUMMARY_ID})) is True
+        assert store.add_rollout(parse(summary(right=3, wrong=1) | {"id": SUMMARY_ID})) is False
+        assert store.add_rollout(parse(summary(right=2, wrong=4) | {"id": "f" * 32})) is True
+        assert store.add_rollout(parse(summary(right=1, wrong=0))) is True  # no id: no check
+        assert store.add_rollout(parse(summary(right=1, wrong=0))) is True
+        rows = {(r, m): c for r, m, c in store.read_rollout("2026-11-29T00", "2026-11-30T00")}
+        assert rows[(RELEASE, "feedback:right")] == 3 + 2 + 1 + 1
+        assert rows[(RELEASE, "feedback:wrong")] == 1 + 4
+        assert rows[(RELEASE, f"shadow:{SHADOW}:n")] == 4 * 5
+    finally:
+        store.close()
+
+
+def test_the_same_rollout_summary_posted_twice_is_counted_once(db_url):
+    store = open_store(db_url)
+    app = create_collector_app(BASELINES, store, clock=lambda: NOW)
+    sent = json.dumps(summary(right=4, wrong=1) | {"id": SUMMARY_ID})
+    try:
+        with TestClient(app) as client:
+            replies = [
+                client.post("/v1/rollout", content=sent, headers={"Content-Type": "text/plain"})
+                for _ in range(2)
+            ]
+            report = client.get("/v1/rollout?window=24h").json()
+    finally:
+        store.close()
+    assert [r.status_code for r in replies] == [202, 202] and replies[0].json() == replies[1].json()
+    variant = report["variants"][RELEASE]
+    assert (variant["right"], variant["n"]) == (4, 5)
+    assert report["shadows"][RELEASE][SHADOW]["n"] == 5
 
 
 def test_the_report_gives_rates_intervals_and_significance(tmp_path):

@@ -244,11 +244,12 @@ def test_shadow_disagreement_and_feedback_reach_the_collector(
     bodies = [json.loads(body) for url, body in sent if url.endswith("/v1/rollout")]
     assert bodies, "no rollout summary was sent"
     for body in bodies:
-        assert set(body) == {"v", "release", "hour", "shadow", "feedback"}
+        assert set(body) == {"v", "id", "release", "hour", "shadow", "feedback"}
+        assert re.fullmatch(r"[0-9a-f]{32}", body["id"]), body["id"]
         # Nothing but counts: every value is an integer, a release id or the hour; no input
         # value, no label (let alone a list of them), no identifier.
         strings = [leaf for leaf in leaves(body) if not isinstance(leaf, int)]
-        assert set(strings) <= {a, b, body["hour"]}, strings
+        assert set(strings) <= {a, b, body["hour"], body["id"]}, strings
         assert identifier not in json.dumps(body)
 
 

@@ -19,12 +19,14 @@ from staticml.collector.validate import (
     _json,
     _object,
     check_hour,
+    check_id,
     unknown_release,
 )
 
 VERSION = 1
 LATENCY_BINS = 13  # static/rollout.js LATENCY_EDGES_MS: 12 edges, 13 bins
-_KEYS = ("v", "release", "hour", "shadow", "feedback")
+_KEYS = ("v", "id", "release", "hour", "shadow", "feedback")
+_REQUIRED = frozenset(_KEYS) - {"id"}
 _SHADOW_KEYS = ("release", "n", "agree", "confusion", "latency")
 
 
@@ -33,12 +35,17 @@ class RolloutSummary:
     release: str
     hour: str
     cells: tuple[tuple[str, int], ...]
+    id: str | None = None  # random per summary (never per device): a repeat is merged once
 
 
 def parse_rollout(body: bytes, baselines: Mapping[str, Baseline], now: datetime) -> RolloutSummary:
     data = _object(_json(body), "summary")
-    rule = "a rollout summary has exactly " + ", ".join(_KEYS)
-    _exact_keys(data, _KEYS, frozenset(_KEYS), "", rule)
+    rule = (
+        "a rollout summary has exactly "
+        + ", ".join(k for k in _KEYS if k in _REQUIRED)
+        + ", optionally id"
+    )
+    _exact_keys(data, _KEYS, _REQUIRED, "", rule)
     if not _integer(data["v"]) or data["v"] != VERSION:
         raise InvalidRequest("v", f"is {data['v']!r}; this collector reads version {VERSION}.")
     release = _known(data["release"], baselines, "release")
@@ -50,7 +57,8 @@ def parse_rollout(body: bytes, baselines: Mapping[str, Baseline], now: datetime)
         cells += _feedback(data["feedback"])
     if data["shadow"] is not None:
         cells += _shadow(data["shadow"], baselines, release)
-    return RolloutSummary(release, hour, tuple((m, c) for m, c in cells if c))
+    kept = tuple((m, c) for m, c in cells if c)
+    return RolloutSummary(release, hour, kept, check_id(data.get("id")))
 
 
 def _known(value: object, baselines: Mapping[str, Baseline], key: str) -> str:

@@ -50,8 +50,8 @@ SCHEMA = (
         id TEXT PRIMARY KEY, hour TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS staticml_seen_hour ON staticml_seen (hour)",
 )
-# A summary's id is remembered while its hour is less than this old (by the newest hour added),
-# so that a page's repeat of a summary it already sent is merged once.
+# A summary's id (feature and rollout summaries share the table) is remembered while its hour is
+# less than this old (by the newest hour added), so that a page's repeat is merged once.
 SEEN_HOURS = 7 * 24
 ADD_COUNT = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour, variable, bin)
@@ -95,8 +95,9 @@ class Store(Protocol):
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
 
-    def add_rollout(self, summary: RolloutSummary) -> None:
-        """Merge one rollout summary (shadow and feedback counts); returns once committed."""
+    def add_rollout(self, summary: RolloutSummary) -> bool:
+        """Merge one rollout summary (shadow and feedback counts); returns once committed.
+        False: its id was already merged (a repeat), and nothing was written."""
 
     def read_rollout(self, start: str, end: str) -> list[tuple[str, str, int]]:
         """(release, metric, count) summed over the hours from `start` to `end` (excluded)."""
@@ -183,17 +184,22 @@ class SQLStore:
     def add(self, summary: Summary) -> bool:
         rows = [(summary.release, summary.hour, *row) for row in summary_rows(summary)]
         with self._transaction(write=True) as cursor:
-            if summary.id is not None:
-                self._forget_old_ids(cursor, summary.hour)
-                cursor.execute(self._sql(MARK_SEEN), (summary.id, summary.hour))
-                if cursor.rowcount == 0:
-                    return False
+            if not self._first_time(cursor, summary.id, summary.hour):
+                return False
             cursor.executemany(self._sql(ADD_COUNT), rows)
             cursor.execute(
                 self._sql(ADD_HOUR),
                 (summary.release, summary.hour, summary.n, int(summary.dp)),
             )
         return True
+
+    def _first_time(self, cursor: Any, summary_id: str | None, hour: str) -> bool:
+        """Remember `summary_id` in the caller's transaction; False if it was already merged."""
+        if summary_id is None:
+            return True
+        self._forget_old_ids(cursor, hour)
+        cursor.execute(self._sql(MARK_SEEN), (summary_id, hour))
+        return bool(cursor.rowcount)
 
     def _forget_old_ids(self, cursor: Any, hour: str) -> None:
         since = seen_since(hour)
@@ -209,10 +215,13 @@ class SQLStore:
             hours = cursor.fetchall()
         return _tallies(counts, hours)
 
-    def add_rollout(self, summary: RolloutSummary) -> None:
+    def add_rollout(self, summary: RolloutSummary) -> bool:
         rows = [(summary.release, summary.hour, metric, count) for metric, count in summary.cells]
         with self._transaction(write=True) as cursor:
+            if not self._first_time(cursor, summary.id, summary.hour):
+                return False
             cursor.executemany(self._sql(ADD_ROLLOUT), rows)
+        return True
 
     def read_rollout(self, start: str, end: str) -> list[tuple[str, str, int]]:
         with self._transaction(write=False) as cursor:

@@ -76,10 +76,11 @@ def parse_summary(
     bound = math.ceil(DP_NOISE_BOUND / epsilon) if epsilon is not None else None
     features = _features(data["features"], baseline, n, bound)
     output = _counts(data["output"], baseline.output, "output", n, bound)
-    return Summary(release, hour, n, features, output, epsilon, _summary_id(data.get("id")))
+    return Summary(release, hour, n, features, output, epsilon, check_id(data.get("id")))
 
 
-def _summary_id(value: object) -> str | None:
+def check_id(value: object) -> str | None:
+    """A summary's random id (feature and rollout summaries alike): a repeat is merged once."""
     if value is None or (isinstance(value, str) and _ID.fullmatch(value)):
         return value
     raise InvalidRequest(
