@@ -15,7 +15,9 @@ import time
 import pytest
 
 import staticml
+from staticml.collector.app import create_collector_app
 from staticml.collector.releases import load_bundle, parse_baselines
+from staticml.collector.storage import open_store
 from staticml.collector.validate import parse_summary
 from tests.conftest import (
     ROOT,
@@ -24,6 +26,7 @@ from tests.conftest import (
     free_port,
     get_json,
     postgres_database,
+    serve_in_thread,
     serve_subprocess,
     watch,
 )
@@ -288,29 +291,62 @@ def test_global_privacy_control_and_do_not_track_are_honoured(monitored, browser
     watched.context.close()
 
 
-def test_summaries_ready_at_page_hide_go_by_beacon(browser, tmp_path):
+def recording_headers(app, seen: list[tuple[str, str, dict[str, str]]]):
+    """The ASGI app, keeping the method, path and headers of every request it receives."""
+
+    async def recorded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            seen.append((scope["method"], scope["path"], headers))
+        await app(scope, receive, send)
+
+    return recorded
+
+
+ONE_WAITING = "() => window.staticml.monitor.outbox().length === 1"
+
+
+def test_no_send_carries_the_collectors_cookies(browser, tmp_path):
+    """A cookie for the collector's host is never sent with a summary, during the visit or at
+    page hide (`navigator.sendBeacon` would send it: the beacon to /healthz shows it can)."""
     port = free_port()
     result = build_monitored(tmp_path, port, 60)
-    with (
-        serve_subprocess(result.out_dir) as server,
-        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector,
-    ):
-        watched, page = open_monitored(browser, server, port)
-        page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
-        predict_all(page, drawn(25, shift=False))
-        page.wait_for_timeout(300)
-        assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, (
-            "the interval holds it back"
+    store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    with serve_subprocess(result.out_dir) as server:
+        app = create_collector_app(
+            parse_baselines(dict([load_bundle(result.out_dir)])),
+            store,
+            allow_origins=(origin(server.url),),
         )
-        page.close(run_before_unload=True)
-        deadline = time.monotonic() + 60  # the browser sends the beacon after the page is gone
-        while True:
+        with serve_in_thread(recording_headers(app, seen), ready="healthz", port=port) as collector:
+            watched, page = open_monitored(browser, server, port)
+            watched.context.add_cookies([{"name": "visitor", "value": "v-1", "url": collector.url}])
+            watched.expect_errors(r"status of 405 \(Method Not Allowed\)")  # the control beacon
+            page.evaluate(
+                "(url) => navigator.sendBeacon(url, 'control')", collector.url + "healthz"
+            )
+            page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
+            predict_all(page, drawn(25, shift=False))
+            page.wait_for_function(ONE_WAITING)
+            page.evaluate("window.staticml.monitor.flush()")
+            assert page.evaluate("window.staticml.monitor.outbox()") == [], "sent during the visit"
+            predict_all(page, drawn(15, shift=False, seed=5))
+            page.wait_for_function(ONE_WAITING)
+            page.close(run_before_unload=True)
+            for _ in range(600):  # the browser sends it after the page is gone
+                if sum(path == "/v1/summaries" for _, path, _ in seen) == 2:
+                    break
+                time.sleep(0.1)
             report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
-            if report["current"]["n"] or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert report["current"]["n"] == 20
-        watched.context.close()
+            watched.context.close()
+    store.close()
+    control = [h for method, path, h in seen if (method, path) == ("POST", "/healthz")]
+    assert control and control[0].get("cookie") == "visitor=v-1", "the cookie is the host's"
+    summaries = [h for method, path, h in seen if path == "/v1/summaries"]
+    assert len(summaries) == 2, seen
+    assert all("cookie" not in headers for headers in summaries), summaries
+    assert report["current"]["n"] == 40
 
 
 def test_csv_batch_predictions_are_summarised_too(monitored, browser, tmp_path):
