@@ -365,3 +365,45 @@ def test_csv_batch_predictions_are_summarised_too(monitored, browser, tmp_path):
         watched.context.close()
     assert scored == 60
     assert (report["current"]["n"], report["current"]["summaries"]) == (60, 3)
+
+
+def test_page_hide_sends_what_fits_in_64_kib_and_keeps_the_rest(browser, tmp_path):
+    """Keepalive bodies pending at once may not pass 64 KiB: what fits is sent, the rest waits
+    for the next visit. (The page stops at the budget; a send the browser refuses anyway is put
+    back. Chromium rejects while the closing page still runs, so this passes with either one,
+    and fails without both.)"""
+    port = free_port()
+    result = build_monitored(tmp_path, port, 60)
+    with (
+        serve_subprocess(result.out_dir) as server,
+        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector,
+    ):
+        watched, page = open_monitored(browser, server, port)
+        page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
+        predict_all(page, drawn(20, shift=False))
+        page.wait_for_function(ONE_WAITING)
+        bytes_each = page.evaluate(MANY_WAITING, 100)
+        fits = 64 * 1024 // bytes_each
+        assert fits < 100
+        page.close(run_before_unload=True)
+        drift = collector.url + f"v1/drift?release={result.release}&window=24h"
+        for _ in range(600):  # the browser sends them after the page is gone
+            if get_json(drift)["current"]["n"] == 20 * fits:
+                break
+            time.sleep(0.1)
+        assert get_json(drift)["current"]["n"] == 20 * fits
+        again = watched.new_page()
+        again.goto(server.url)
+        again.evaluate("window.staticml.ready")
+        assert len(again.evaluate("window.staticml.monitor.outbox()")) == 100 - fits
+        watched.context.close()
+
+
+# The one waiting summary, copied under fresh ids until `count` wait; returns one's body bytes.
+MANY_WAITING = """(count) => {
+  const key = "staticml-monitor:wine:outbox";
+  const [item] = JSON.parse(localStorage.getItem(key));
+  const copies = Array.from({ length: count }, (_, i) => ({ id: `copy-${i}`, summary: item.summary }));
+  localStorage.setItem(key, JSON.stringify(copies));
+  return new TextEncoder().encode(JSON.stringify(item.summary)).length;
+}"""
