@@ -404,7 +404,7 @@ SETTINGS: tuple[Setting, ...] = (
         "monitor.collector",
         collector_url,
         None,
-        "URL of a `staticml beacon` collector; when set, pages send anonymised summaries "
+        "URL of a `staticml beacon` collector; when set, pages send summaries of counts "
         "(bin counts, never values) for drift monitoring. Off when unset.",
     ),
     Setting(
@@ -424,7 +424,8 @@ SETTINGS: tuple[Setting, ...] = (
         "monitor.min_predictions",
         int_range(5, 10_000),
         20,
-        "k: predictions a summary must aggregate before it may be sent.",
+        "k: predictions (all from one browser, not k people) a summary must aggregate before "
+        "it may be sent.",
     ),
     Setting(
         "monitor.interval_minutes",
