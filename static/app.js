@@ -196,8 +196,13 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
     if (!(file instanceof Blob)) throw new Error("predictFile takes a File or Blob of CSV text.");
     return request({ type: "batch", file }, { onProgress, signal });
   }
+  // A rollout summary with the same local-DP noise as drift summaries (staticml/runtime/monitor.py).
+  async function noise(summary, epsilon) {
+    await ready;
+    return JSON.parse(await request({ type: "rollout-noise", summary: JSON.stringify(summary), epsilon }));
+  }
   const tell = (message) => worker?.postMessage(message);
-  return { ready, predict, predictFile, tell };
+  return { ready, predict, predictFile, noise, tell };
 }
 
 // --- page: status ---------------------------------------------------------------------------
@@ -229,7 +234,13 @@ window.staticml = {
 function startRollout() {
   if (!config.rollout) return null;
   // The runtime as it is when asked: "Try again" replaces it.
-  const current = { get ready() { return runtime.ready; }, predict: (record) => runtime.predict(record) };
+  const current = {
+    get ready() {
+      return runtime.ready;
+    },
+    predict: (record) => runtime.predict(record),
+    noise: (summary, epsilon) => runtime.noise(summary, epsilon),
+  };
   const started = ownFile(config.rollout)
     .then(() => import(absolute(config.rollout)))
     .then((module) => module.start({ config, runtime: current, monitor: monitor.api, verifiedFetch, runtimeConfig }));

@@ -37,7 +37,7 @@ WINE = ROOT / "examples" / "wine"
 SHIFTED = ("alcohol", "color_intensity")
 
 
-def build_monitored(root, port: int, interval: float):
+def build_monitored(root, port: int, interval: float, extra: str = ""):
     app = root / "wine"
     shutil.copytree(WINE, app)
     config = app / "staticml.toml"
@@ -46,7 +46,8 @@ def build_monitored(root, port: int, interval: float):
     config.write_text(
         config.read_text().replace(
             monitor,
-            monitor + f'collector = "http://127.0.0.1:{port}"\ninterval_minutes = {interval}\n',
+            monitor
+            + f'collector = "http://127.0.0.1:{port}"\ninterval_minutes = {interval}\n{extra}',
         )
     )
     return staticml.build(app, root / "site")
@@ -407,3 +408,30 @@ MANY_WAITING = """(count) => {
   localStorage.setItem(key, JSON.stringify(copies));
   return new TextEncoder().encode(JSON.stringify(item.summary)).length;
 }"""
+
+
+def test_rollout_counts_get_local_dp_noise_with_epsilon(browser, tmp_path):
+    """With monitor.epsilon the feedback counts are noised in the worker's Python (the drift
+    summaries' mechanism; tests/test_collector_rollout.py checks the draws) and the collector
+    accepts them."""
+    port = free_port()
+    result = build_monitored(tmp_path, port, 0, "epsilon = 0.5\nmin_predictions = 5\n")
+    with (
+        serve_subprocess(result.out_dir) as server,
+        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}"),
+    ):
+        watched, page = open_monitored(browser, server, port)
+        records = drawn(5, shift=False)
+        for record in records[:4]:
+            page.evaluate("(r) => window.staticml.predict(r)", record)
+            page.locator("#feedback-right").click()
+        page.evaluate("(r) => window.staticml.predict(r)", records[4])
+        with page.expect_response(lambda r: r.url.endswith("/v1/rollout")) as answered:
+            page.locator("#feedback-right").click()
+        response = answered.value
+        body = json.loads(response.request.post_data or "null")
+        assert response.status == 202, response.text()
+        watched.context.close()
+    assert body["dp"] == {"mechanism": "geometric", "epsilon": 0.5}
+    assert set(body["feedback"]) == {"right", "wrong"} and body["shadow"] is None
+    assert all(isinstance(count, int) for count in body["feedback"].values())
