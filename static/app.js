@@ -98,6 +98,34 @@ function workerError(error) {
   return failure;
 }
 
+// A download cut off by the network going away can wait for ever instead of failing (no
+// event tells the page), so only the boot timer (runtime.boot_timeout) would speak. Once the browser
+// says it is offline, a boot that makes no progress for a while is told so.
+const OFFLINE_STALL_MS = 10_000;
+
+function watchOffline(ready, lastProgress, stalled) {
+  let timer = null;
+  let since = 0;
+  const check = () => {
+    if (navigator.onLine) return stop();
+    if (performance.now() - Math.max(since, lastProgress()) >= OFFLINE_STALL_MS) stalled();
+  };
+  const stop = () => {
+    clearInterval(timer);
+    timer = null;
+  };
+  const offline = () => {
+    since = performance.now();
+    if (timer === null) timer = setInterval(check, 1000);
+  };
+  window.addEventListener("offline", offline);
+  const done = () => {
+    window.removeEventListener("offline", offline);
+    stop();
+  };
+  ready.then(done, done);
+}
+
 function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
   const pending = new Map();
   let nextId = 1;
@@ -127,6 +155,8 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
     config.bootTimeoutMs,
   );
   ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
+  let lastProgress = performance.now();
+  watchOffline(ready, () => lastProgress, () => fail(`This browser went offline while the runtime was loading (it was at: ${lastStage}). Reconnect, then try again.`));
 
   ownFile(config.worker).then(
     () => {
@@ -153,6 +183,7 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
     const job = pending.get(message.id);
     if (message.type === "status") {
       lastStage = message.message;
+      lastProgress = performance.now();
       onStatus(message);
     } else if (message.type === "ready") {
       settle.resolve(message.info);

@@ -12,6 +12,11 @@ from pathlib import Path
 import click
 
 import staticml
+from staticml.collector.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+)
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE
 from staticml.errors import StaticMLError
 from staticml.scoring import DEFAULT_CHUNK_ROWS, OUTPUT_FORMATS
@@ -181,6 +186,48 @@ _db_option = click.option(
     default=None,
     help="A site of releases (staticml release): accept every release in it.",
 )
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="An address (or network) of your reverse proxy: X-Forwarded-For is read only from "
+    "these; repeatable (default: never read).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name the reports, dashboard and /healthz answer for; repeatable, * for any "
+    "(default: --host, localhost, 127.0.0.1, ::1).",
+)
+@click.option(
+    "--report-token",
+    envvar="STATICML_REPORT_TOKEN",
+    default=None,
+    help="A secret the reports and dashboard require (Bearer, or the password of Basic); "
+    "better given as $STATICML_REPORT_TOKEN. Summaries need none.",
+)
+@click.option(
+    "--header-timeout",
+    default=DEFAULT_HEADER_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a connection has to send a request's headers.",
+)
+@click.option(
+    "--body-timeout",
+    default=DEFAULT_BODY_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds each part of a request body may take to arrive.",
+)
+@click.option(
+    "--max-connections",
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Open connections at most; past it the oldest idle one is closed.",
+)
 def beacon(
     bundles: tuple[Path, ...],
     db: str,
@@ -189,6 +236,12 @@ def beacon(
     allow_origins: tuple[str, ...],
     rate_limit: int,
     site_dir: Path | None,
+    trusted_proxies: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
+    report_token: str | None,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
 ) -> None:
     """Collect drift summaries from the pages of the given bundles' releases."""
     from staticml.collector.service import run_collector
@@ -198,7 +251,18 @@ def beacon(
         if site_dir is not None:
             bundles += tuple(Site(site_dir).release_dirs())
         run_collector(
-            bundles, db, host=host, port=port, allow_origins=allow_origins, rate_limit=rate_limit
+            bundles,
+            db,
+            host=host,
+            port=port,
+            allow_origins=allow_origins,
+            rate_limit=rate_limit,
+            trusted_proxies=trusted_proxies,
+            allowed_hosts=allowed_hosts,
+            report_token=report_token,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
         )
 
 

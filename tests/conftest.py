@@ -66,19 +66,93 @@ class BuiltSite:
     build_output: str
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
-    """The demo app built by `python build.py -o DIR`, exactly as the README runs it."""
-    out = tmp_path_factory.mktemp("site") / "dist"
+# Builds of the demo say they were built at this time (the reproducible-builds convention), so
+# that two builds can be compared file by file.
+BUILD_EPOCH = "1764547200"
+
+
+def user_cache() -> Path:
+    from staticml.stages.precompress import default_cache_dir
+
+    return default_cache_dir()
+
+
+def cold_cache(folder: Path) -> Path:
+    """An empty build cache but for the precompressed files of the user's cache: brotli at its
+    highest quality is a slow, pure function of a file's bytes, while training and the Python
+    snapshot, which a cold build must prove it makes alike, start from nothing."""
+    cache = folder / "cache"
+    cache.mkdir()
+    for entry in user_cache().glob("[0-9a-f][0-9a-f]"):
+        shutil.copytree(entry, cache / entry.name, copy_function=_link_or_copy)
+    return cache
+
+
+def keep_in_user_cache(cache: Path) -> None:
+    """What a cold build made, kept in the user's cache for the tests (and builds) after it."""
+    user_cache().mkdir(parents=True, exist_ok=True)
+    shutil.copytree(cache, user_cache(), copy_function=_link_or_copy, dirs_exist_ok=True)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    if os.path.exists(target):
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def build_demo(out: Path, cache: Path, env: dict[str, str] | None = None) -> str:
+    """`python build.py -o OUT` in a fresh process with its own cache; the build's output."""
     completed = subprocess.run(
         [sys.executable, str(ROOT / "build.py"), "-o", str(out)],
         cwd=ROOT,
+        env={
+            **os.environ,
+            **(env or {}),
+            "STATICML_CACHE_DIR": str(cache),
+            "SOURCE_DATE_EPOCH": BUILD_EPOCH,
+        },
         capture_output=True,
         text=True,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr + completed.stdout
-    return BuiltSite(out, completed.stderr + completed.stdout)
+    return completed.stderr + completed.stdout
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """The demo app built by `python build.py -o DIR`, as the README runs it, from a cold cache
+    (trained and snapshotted anew: see `cold_cache`)."""
+    folder = tmp_path_factory.mktemp("site")
+    cache = cold_cache(folder)
+    output = build_demo(folder / "dist", cache)
+    keep_in_user_cache(cache)
+    return BuiltSite(folder / "dist", output)
+
+
+BURN = """
+import sys, time
+from pathlib import Path
+
+stop, deadline = Path(sys.argv[1]), time.monotonic() + 900
+while not stop.exists() and time.monotonic() < deadline:
+    sum(i * i for i in range(10_000))
+"""
+
+
+@contextlib.contextmanager
+def busy_core(folder: Path) -> Iterator[None]:
+    """Another process keeps one core busy meanwhile (it stops by itself within 15 minutes)."""
+    stop = folder / "stop-burning"
+    burner = subprocess.Popen([sys.executable, "-c", BURN, str(stop)])
+    try:
+        yield
+    finally:
+        stop.touch()
+        burner.wait()
 
 
 @pytest.fixture(scope="session")
@@ -401,13 +475,18 @@ class Beacon:
 
 
 @contextlib.contextmanager
-def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Iterator[Beacon]:
-    """`staticml beacon` in a child process (on `port`, else a free one), its output kept."""
+def beacon(
+    bundle: Path, db: str, *extra: str, port: int | None = None, max_files: int | None = None
+) -> Iterator[Beacon]:
+    """`staticml beacon` in a child process (on `port`, else a free one), its output kept;
+    with `max_files`, it may hold at most that many file descriptors (RLIMIT_NOFILE)."""
     port = port or free_port()
     command = [sys.executable, "-m", "staticml", "beacon", "--bundle", str(bundle)]
     command += ["--db", db, "--port", str(port), *extra]
     with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_file_limit(max_files)
+        )
         running = Beacon(f"http://127.0.0.1:{port}/", process, log)
         try:
             try:
@@ -419,6 +498,18 @@ def beacon(bundle: Path, db: str, *extra: str, port: int | None = None) -> Itera
             if process.poll() is None:
                 process.terminate()
             process.wait(timeout=10)
+
+
+def _file_limit(files: int | None) -> Callable[[], None] | None:
+    if files is None:
+        return None
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    return limit
 
 
 def get_json(url: str) -> dict:

@@ -242,6 +242,30 @@ def test_offline_is_said_and_try_again_recovers(server, open_browser):
     assert result["label"] in [str(d) for d in range(10)]
 
 
+def test_downloads_that_stall_once_offline_are_said_promptly(server, open_browser):
+    """From the model's download on, nothing the page asks for ever arrives, and then the
+    browser goes offline: the visitor hears that within seconds, not from the boot timer."""
+    watched = open_browser(server.url)
+    held: list[str] = []
+
+    def hold_from_the_model_on(route):
+        if held or route.request.url.endswith(".onnx"):
+            held.append(route.request.url)  # never answered: a download that hangs
+        else:
+            route.fallback()
+
+    watched.context.route("**/*", hold_from_the_model_on)
+    page = watched.new_page()
+    page.goto(server.url)
+    while not held:
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(2000)
+    watched.context.set_offline(True)
+    message = boot_failure(page, None)
+    assert "went offline while the runtime was loading" in message and "Reconnect" in message
+    assert "did not start within" not in message
+
+
 def test_running_out_of_memory_is_said(browser, server, open_browser):
     # V8 refuses wasm memories over 64 pages (4 MiB): what a phone out of memory does.
     small = browser.browser_type.launch(

@@ -57,3 +57,36 @@ def test_idle_clients_are_forgotten():
     for i in range(PRUNE_EVERY):
         limiter.acquire(f"client {i}")
     assert limiter._key("idle") not in limiter._buckets
+
+
+def test_an_ipv6_client_is_its_slash_64():
+    limiter = RateLimiter(per_minute=1, clock=Clock())
+    assert limiter.acquire("2001:db8:1:2::1") is None
+    assert limiter.acquire("2001:db8:1:2:ffff:ffff:ffff:ffff") is not None  # the same /64
+    assert limiter.acquire("2001:db8:1:3::1") is None  # the next /64
+
+
+def test_an_ipv4_mapped_address_is_the_ipv4_client():
+    limiter = RateLimiter(per_minute=1, clock=Clock())
+    assert limiter.acquire("192.0.2.7") is None
+    assert limiter.acquire("::ffff:192.0.2.7") is not None
+    assert limiter.acquire("192.0.2.8") is None
+
+
+def test_a_full_table_drops_the_least_recently_used_client_only():
+    limiter = RateLimiter(per_minute=1, clock=Clock(), max_clients=3)
+    for client in ("a", "b", "c"):
+        assert limiter.acquire(client) is None
+    assert limiter.acquire("a") is not None  # a is now the most recently used
+    assert limiter.acquire("d") is None  # the table is full: b goes, not everyone
+    assert len(limiter._buckets) == 3
+    assert limiter.acquire("a") is not None and limiter.acquire("c") is not None
+    assert limiter.acquire("b") is None  # forgotten: a full bucket again
+
+
+def test_a_flood_of_new_clients_does_not_refill_an_exhausted_one():
+    limiter = RateLimiter(per_minute=1, clock=Clock(), max_clients=100)
+    assert limiter.acquire("attacker") is None
+    for i in range(300):
+        limiter.acquire(f"new {i}")
+        assert limiter.acquire("attacker") is not None

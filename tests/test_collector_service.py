@@ -259,3 +259,46 @@ def test_drift_errors_are_messages(tmp_path, bundle, args, message):
     result = drift(filled_db(tmp_path, 1, shift=0.0), bundle, *args)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def get_status(url: str, **headers: str) -> int:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
+def test_a_collector_without_allowed_origins_warns_at_start(bundle, tmp_path):
+    db = f"sqlite:///{tmp_path / 'beacon.db'}"
+    with beacon(bundle, db) as bare:
+        bare.process.terminate()
+        bare.process.wait(timeout=10)
+        assert "warning: no --allow-origin" in bare.output()
+    with beacon(bundle, db, "--allow-origin", "http://127.0.0.1:8000") as configured:
+        configured.process.terminate()
+        configured.process.wait(timeout=10)
+        assert "warning" not in configured.output()
+
+
+def test_reports_answer_only_for_the_collector_s_own_names(bundle, tmp_path):
+    with beacon(bundle, f"sqlite:///{tmp_path / 'beacon.db'}") as running:
+        drift = running.url + f"v1/drift?release={RELEASE}"
+        assert get_status(drift, Host="attacker.example") == 400
+        assert get_status(drift.replace("127.0.0.1", "localhost")) == 200
+        assert send(running.url.replace("127.0.0.1", "localhost"), body(wine_summary())) == 202
+
+
+def test_the_report_token_comes_from_the_environment(bundle, tmp_path, monkeypatch):
+    token = "env-report-token-0123456789"
+    monkeypatch.setenv("STATICML_REPORT_TOKEN", token)
+    with beacon(bundle, f"sqlite:///{tmp_path / 'beacon.db'}") as running:
+        drift = running.url + f"v1/drift?release={RELEASE}"
+        assert get_status(drift) == 401
+        assert get_status(drift, Authorization=f"Bearer {token}") == 200
+        assert send(running.url, body(wine_summary())) == 202
+        running.process.terminate()
+        running.process.wait(timeout=10)
+        assert token not in running.output()

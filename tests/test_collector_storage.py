@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections import Counter
@@ -41,6 +42,38 @@ def test_a_summary_is_read_back(db_url):
         [tally] = store.read(RELEASE, HOUR, "2026-11-29T19")
         assert tally == HourTally(HOUR, 25, 1, 0, dict(expected_cells([summary(1)])))
         assert sum(c for (v, _), c in tally.cells.items() if v == "output") == 25
+    finally:
+        store.close()
+
+
+def with_id(item: Summary, summary_id: str) -> Summary:
+    return dataclasses.replace(item, id=summary_id)
+
+
+def test_a_summary_sent_twice_is_merged_once(db_url):
+    store = open_store(db_url)
+    try:
+        assert store.add(with_id(summary(1), "a" * 32)) is True
+        assert store.add(with_id(summary(1), "a" * 32)) is False
+        assert store.add(with_id(summary(2), "b" * 32)) is True
+        assert store.add(summary(3)) is True and store.add(summary(3)) is True  # no id: no check
+        [tally] = store.read(RELEASE, HOUR, "2026-11-29T19")
+        assert tally.summaries == 4
+        assert tally.cells == expected_cells([summary(1), summary(2), summary(3), summary(3)])
+    finally:
+        store.close()
+
+
+def test_an_id_is_forgotten_once_its_hour_is_a_week_older_than_the_newest(db_url):
+    store = open_store(db_url)
+    try:
+        old = with_id(summary(1, hour="2026-11-20T10"), "c" * 32)
+        assert store.add(old)
+        assert not store.add(old)
+        assert store.add(with_id(summary(2, hour="2026-11-27T10"), "d" * 32))  # 7 days later
+        assert not store.add(old)  # still remembered: exactly 7 days
+        assert store.add(with_id(summary(3, hour="2026-11-27T11"), "e" * 32))
+        assert store.add(old)  # forgotten: merged again
     finally:
         store.close()
 
@@ -106,6 +139,7 @@ def test_nothing_about_the_sender_has_a_place(db_url):
         "staticml_hours": ["dp_summaries", "hour", "n", "release", "summaries"],
         "staticml_baselines": ["baseline", "release"],
         "staticml_rollout": ["count", "hour", "metric", "release"],
+        "staticml_seen": ["hour", "id"],  # a summary's random id, to merge a resend once
     }
 
 

@@ -77,7 +77,7 @@ def test_a_summary_is_frozen_every_k_predictions_and_passes_the_collector(baseli
     assert len(monitor.ready) == 2 and monitor.n == 5
     summary = monitor.ready[0]["summary"]
     assert summary["hour"] == "2026-11-29T18" and summary["n"] == 20 and summary["dp"] is None
-    assert set(summary) == {"v", "release", "hour", "n", "features", "output", "dp"}
+    assert set(summary) == {"v", "id", "release", "hour", "n", "features", "output", "dp"}
     for name, counts in summary["features"].items():
         assert sum(counts["counts"]) + counts["missing"] == 20, name
     parse_summary(json.dumps(summary).encode(), {"r1": baseline}, now=NOW)
@@ -141,3 +141,12 @@ def test_handed_over_summaries_are_forgotten(baseline):
     first, second = (item["id"] for item in monitor.ready)
     monitor.sent([first])
     assert [item["id"] for item in monitor.ready] == [second]
+
+
+def test_every_summary_has_its_own_random_id(baseline):
+    monitor = Monitor(spec_for(baseline, k=20), clock=lambda: NOW)
+    for row, features, output in zip(ROWS[:40], FEATURES, OUTPUTS, strict=False):
+        monitor.observe(row, features, output)
+    first, second = monitor.ready
+    assert first["summary"]["id"] == first["id"] and second["summary"]["id"] == second["id"]
+    assert first["id"] != second["id"] and len(first["id"]) == 32

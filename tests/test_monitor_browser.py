@@ -183,7 +183,7 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
         # keys, one integer count per fixed bin, counts adding up to n. No room for a value.
         assert parse_summary(body, baselines).n == 20
         data = json.loads(body)
-        assert set(data) == {"v", "release", "hour", "n", "features", "output", "dp"}
+        assert set(data) == {"v", "id", "release", "hour", "n", "features", "output", "dp"}
         assert len(data["hour"]) == len("2026-11-29T18")
         assert all(isinstance(c, int) for f in data["features"].values() for c in f["counts"])
 
@@ -404,7 +404,8 @@ def test_page_hide_sends_what_fits_in_64_kib_and_keeps_the_rest(browser, tmp_pat
 MANY_WAITING = """(count) => {
   const key = "staticml-monitor:wine:outbox";
   const [item] = JSON.parse(localStorage.getItem(key));
-  const copies = Array.from({ length: count }, (_, i) => ({ id: `copy-${i}`, summary: item.summary }));
+  const id = (i) => i.toString(16).padStart(32, "0"); // the collector merges each summary id once
+  const copies = Array.from({ length: count }, (_, i) => ({ id: `copy-${i}`, summary: { ...item.summary, id: id(i) } }));
   localStorage.setItem(key, JSON.stringify(copies));
   return new TextEncoder().encode(JSON.stringify(item.summary)).length;
 }"""

@@ -118,6 +118,19 @@ def test_worker_prepare_returns_errors_as_data():
     assert len(good["features"]) == 64 and good["ms"] >= 0
 
 
+def test_worker_start_renews_what_a_snapshot_froze():
+    import random
+    import tempfile
+
+    random.seed(7)
+    frozen = random.random()
+    tempfile._get_candidate_names()
+    random.seed(7)
+    worker.start(json.dumps(SPEC))
+    assert random.random() != frozen
+    assert tempfile._name_sequence is None
+
+
 def test_runtime_imports_only_the_standard_library():
     import staticml.runtime
     from staticml.stages.purity import foreign_imports, pyodide_stdlib

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
-import subprocess
-import sys
 from pathlib import Path
 
 from staticml.settings import entry_point
 from staticml.stages.training import PORTABLE_KERNELS, cached_training, training_environment
-from tests.conftest import APP_DIR
 
 TRAIN = """
 import os
@@ -78,60 +74,3 @@ def test_the_child_gets_none_of_the_callers_math_settings(monkeypatch):
     if platform.machine().lower() in {"x86_64", "amd64"}:
         assert on_avx2["OPENBLAS_CORETYPE"] == PORTABLE_KERNELS
     assert "OPENBLAS_CORETYPE" not in without, "no kernel is forced on a processor that lacks it"
-
-
-CHILD = """
-import sys
-from pathlib import Path
-
-from staticml.config import load_config
-from staticml.stages.model import load_model
-
-model = load_model(load_config(Path(sys.argv[1])), cache_dir=Path(sys.argv[2]))
-Path(sys.argv[3]).write_bytes(model.onnx)
-"""
-
-BURN = """
-import sys, time
-from pathlib import Path
-
-stop, deadline = Path(sys.argv[1]), time.monotonic() + 900
-while not stop.exists() and time.monotonic() < deadline:
-    sum(i * i for i in range(10_000))
-"""
-
-
-def test_the_demo_trains_to_the_same_bytes_twice_at_once_on_a_busy_machine(tmp_path):
-    """Two builds' trainings of the demo side by side, each in a fresh process with its own
-    empty cache, one from a caller that asks for other BLAS kernels, threads and hash seeds,
-    while a third process keeps a core busy: the same ONNX bytes."""
-    stop = tmp_path / "stop"
-    burner = subprocess.Popen([sys.executable, "-c", BURN, str(stop)])
-    settings = {"OPENBLAS_CORETYPE": "Sandybridge", "OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "7"}
-    try:
-        trainings = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    CHILD,
-                    str(APP_DIR),
-                    str(tmp_path / f"cache{n}"),
-                    str(tmp_path / f"{n}.onnx"),
-                ],
-                env={**os.environ, **(settings if n else {})},
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for n in range(2)
-        ]
-        outcomes = [(p.communicate()[1], p.returncode) for p in trainings]
-        failures = [text for text, code in outcomes if code != 0]
-    finally:
-        stop.touch()
-        burner.wait()
-    assert not failures, failures
-    first, second = ((tmp_path / f"{n}.onnx").read_bytes() for n in range(2))
-    assert hashlib.sha256(first).hexdigest() == hashlib.sha256(second).hexdigest()
-    for n in range(2):
-        assert [p.suffix for p in (tmp_path / f"cache{n}" / "training").iterdir()] == [".joblib"]

@@ -10,10 +10,20 @@
 Domain errors become HTTP statuses in one place (`STATUS`); every other path or method is a
 JSON 404 or 405, malformed paths included (`staticml.request_path`). The client address is
 used, in memory only, by the rate limiter; it is never stored, logged or echoed.
+
+Replies say what the client can do and nothing about the collector's insides (no file
+paths, database hosts or users, no list of the releases it accepts); the detail of a failure
+goes to the log. The reports, the dashboard and /healthz answer only for the host names in
+`allowed_hosts` (against DNS rebinding), and with a `report_token` only to requests carrying
+it; summaries may be posted by anyone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -29,28 +39,39 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from staticml.baseline import Baseline
+from staticml.collector.connections import BodyTimeout
 from staticml.collector.dashboard import DASHBOARD_CSP, render_dashboard
 from staticml.collector.errors import (
+    HostNotAllowed,
     InvalidRequest,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     StorageUnavailable,
+    Unauthorized,
     UnsupportedMediaType,
 )
+from staticml.collector.limits import DEFAULT_BODY_TIMEOUT
 from staticml.collector.outcomes import rollout_report
 from staticml.collector.ratelimit import RateLimiter
 from staticml.collector.report import drift_report, psi_history
 from staticml.collector.rollout import parse_rollout
 from staticml.collector.storage import Store
-from staticml.collector.validate import parse_summary
+from staticml.collector.validate import parse_summary, unknown_release
 from staticml.drift import DEFAULT_THRESHOLDS, Thresholds
 from staticml.errors import CollectorError
 from staticml.request_path import raw_path_of, segments
 
+log = logging.getLogger("staticml.collector")
+
 MAX_BODY = 64 * 1024
+MIN_TOKEN = 16
 DEFAULT_WINDOW = "24h"
 MEDIA_TYPES = ("text/plain", "application/json", "")
 STATUS: dict[type[CollectorError], int] = {
+    HostNotAllowed: 400,
+    Unauthorized: 401,
+    RequestTimeout: 408,
     InvalidRequest: 422,
     UnsupportedMediaType: 415,
     PayloadTooLarge: 413,
@@ -67,6 +88,14 @@ NOT_FOUND = (
     "No such endpoint: the collector answers /v1/summaries, /v1/drift, /v1/rollout, / and "
     "/healthz (docs/collector.md)."
 )
+INTERNAL_ERROR = (
+    "The collector failed to answer this request; retry later. If it keeps failing, tell the "
+    "collector's operator (the detail is in its log)."
+)
+AUTH_CHALLENGE = 'Basic realm="staticml collector", charset="UTF-8"'
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?|\*")
+_TOKEN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN},256}}")
 _ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
@@ -85,6 +114,61 @@ def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
     return tuple(checked)
 
 
+def check_hosts(hosts: Iterable[str]) -> frozenset[str]:
+    """The host names (or IP addresses, or `*`) reports answer for, lower case, else an error."""
+    checked = set()
+    for host in hosts:
+        name = host.lower().removeprefix("[").removesuffix("]")
+        if not (_HOST_NAME.fullmatch(name) or _is_ip(name)):
+            raise CollectorError(
+                f"--allowed-host {host!r} is not a host name: write a name or address with no "
+                "scheme, port or path, e.g. collector.example.com or 192.0.2.10, or * for any."
+            )
+        checked.add(name.rstrip("."))
+    return frozenset(checked)
+
+
+def check_token(token: str | None) -> str | None:
+    if token is not None and not _TOKEN.fullmatch(token):
+        raise CollectorError(
+            f"The report token must be {MIN_TOKEN} to 256 printable ASCII characters without "
+            "spaces: make one with `python -c 'import secrets; print(secrets.token_urlsafe())'`."
+        )
+    return token
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def host_of(header: str) -> str:
+    """The host name of a Host header, lower case, without port or IPv6 brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def token_of(authorization: str) -> str:
+    """The token of `Bearer TOKEN`, or the password of `Basic base64(user:TOKEN)`, else ""."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
 def create_collector_app(
     baselines: Mapping[str, Baseline],
     store: Store,
@@ -93,9 +177,30 @@ def create_collector_app(
     limiter: RateLimiter | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    allowed_hosts: Iterable[str] = ("*",),
+    report_token: str | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The collector for `baselines` (by release) storing into `store`."""
     limiter = limiter or RateLimiter()
+    hosts = check_hosts(allowed_hosts)
+    token = check_token(report_token)
+
+    def check_host(request: Request) -> None:
+        if "*" not in hosts and host_of(request.headers.get("host", "")) not in hosts:
+            raise HostNotAllowed(
+                "This collector does not answer for the host name this request was sent to; "
+                "use the address its operator published."
+            )
+
+    def check_reader(request: Request) -> None:
+        check_host(request)
+        sent = token_of(request.headers.get("authorization", ""))
+        if token is not None and not hmac.compare_digest(sent.encode(), token.encode()):
+            raise Unauthorized(
+                "The reports need the collector's report token: send it as "
+                "`Authorization: Bearer TOKEN` (or as the password of HTTP Basic)."
+            )
 
     async def check_summary_request(request: Request) -> None:
         client = request.client.host if request.client else ""
@@ -122,18 +227,16 @@ def create_collector_app(
         return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
 
     async def rollout(request: Request) -> Response:
+        check_reader(request)
         window = request.query_params.get("window", DEFAULT_WINDOW)
         report = await run_in_threadpool(rollout_report, store, window, clock())
         return JSONResponse(report, headers=API_HEADERS)
 
     def report_for(request: Request) -> tuple[str, Baseline, str]:
+        check_reader(request)
         release = request.query_params.get("release") or min(baselines, default="")
         if release not in baselines:
-            raise InvalidRequest(
-                "release",
-                f"{release!r} is not a release this collector knows "
-                f"({', '.join(sorted(baselines))}).",
-            )
+            raise unknown_release("release", release)
         return release, baselines[release], request.query_params.get("window", DEFAULT_WINDOW)
 
     async def drift(request: Request) -> Response:
@@ -156,6 +259,7 @@ def create_collector_app(
         return HTMLResponse(page, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
 
     async def health(request: Request) -> Response:
+        check_host(request)
         await run_in_threadpool(store.ping)
         return JSONResponse({"status": "ok", "releases": sorted(baselines)}, headers=API_HEADERS)
 
@@ -171,15 +275,20 @@ def create_collector_app(
         CORSMiddleware,
         allow_origins=check_origins(allow_origins),
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
+        allow_headers=["Content-Type", "Authorization"],
         max_age=86400,
     )
     return Starlette(
         routes=routes,
-        middleware=[cors, Middleware(WellFormedPaths)],
+        middleware=[
+            cors,
+            Middleware(WellFormedPaths),
+            Middleware(BodyTimeout, seconds=body_timeout),
+        ],
         exception_handlers={
             CollectorError: collector_error,  # type: ignore[dict-item]
             HTTPException: http_error,  # type: ignore[dict-item]
+            Exception: internal_error,
         },
     )
 
@@ -222,13 +331,24 @@ async def http_error(request: Request, error: HTTPException) -> Response:
 
 
 async def collector_error(request: Request, error: CollectorError) -> Response:
-    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 500)
+    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), None)
+    if status is None:
+        return await internal_error(request, error)
     body: dict[str, object] = {"error": str(error)}
     headers = dict(API_HEADERS)
     if isinstance(error, InvalidRequest):
         body["key"] = error.key
+    if isinstance(error, StorageUnavailable):
+        body["error"] = error.public  # the store has logged what failed
     if isinstance(error, RateLimited | StorageUnavailable):
         headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, PayloadTooLarge):
+    if isinstance(error, PayloadTooLarge | RequestTimeout):
         headers["Connection"] = "close"  # the rest of the body is never read
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = AUTH_CHALLENGE
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def internal_error(request: Request, error: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"error": INTERNAL_ERROR}, status_code=500, headers=API_HEADERS)

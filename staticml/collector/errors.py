@@ -29,7 +29,26 @@ class RateLimited(CollectorError):
         self.retry_after = retry_after
 
 
+class HostNotAllowed(CollectorError):
+    """A report was asked of a host name the collector does not answer for."""
+
+
+class Unauthorized(CollectorError):
+    """A report was asked without the collector's report token."""
+
+
+class RequestTimeout(CollectorError):
+    """The client sent its request body too slowly."""
+
+
 class StorageUnavailable(CollectorError):
-    """The database could not commit or read; the sender keeps the summary and retries."""
+    """The database could not commit or read; the sender keeps the summary and retries.
+
+    The message names the database and what failed, for the log; clients get `public` only.
+    """
 
     retry_after = 60
+    public = (
+        "The collector cannot store or read summaries right now; nothing of this request was "
+        "kept. Keep the summary and send it again after Retry-After seconds."
+    )

@@ -24,6 +24,7 @@ from staticml.collector.validate import (
     _json,
     _object,
     check_hour,
+    unknown_release,
 )
 
 VERSION = 1
@@ -79,11 +80,7 @@ def parse_rollout(body: bytes, baselines: Mapping[str, Baseline], now: datetime)
 
 def _known(value: object, baselines: Mapping[str, Baseline], key: str) -> str:
     if not isinstance(value, str) or value not in baselines:
-        raise InvalidRequest(
-            key,
-            f"{value!r} is not a release this collector knows ({', '.join(sorted(baselines))}); "
-            "start it with --bundle for that release's build.",
-        )
+        raise unknown_release(key, value)
     return value
 
 

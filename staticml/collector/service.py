@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,13 @@ from rich.table import Table
 
 from staticml.baseline import Baseline
 from staticml.collector.alerts import DEFAULT_CONDITION, EXIT_CROSSED, crossed, parse_condition
-from staticml.collector.app import check_origins, create_collector_app
+from staticml.collector.app import check_hosts, check_origins, check_token, create_collector_app
+from staticml.collector.connections import ConnectionGuard, guarded_protocol
+from staticml.collector.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+)
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
 from staticml.collector.releases import load_bundles, parse_baselines
 from staticml.collector.report import DriftReport, drift_report, parse_window
@@ -22,6 +29,46 @@ from staticml.drift import NOT_ENOUGH_DATA, Comparison
 from staticml.errors import CollectorError
 
 TOO_FEW = "too few"
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def check_proxies(proxies: Sequence[str]) -> list[str]:
+    """The addresses (or networks) whose X-Forwarded-For is believed, else a CollectorError."""
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise CollectorError(
+                f"--trusted-proxy {proxy!r} is not an IP address or network: give the address "
+                "your reverse proxy connects from, e.g. 127.0.0.1 or 10.0.0.0/8."
+            ) from None
+    return list(proxies)
+
+
+def default_hosts(host: str) -> tuple[str, ...]:
+    """The host names the reports answer for when no --allowed-host is given."""
+    return tuple(dict.fromkeys([*([] if host in WILDCARDS else [host]), *LOCAL_NAMES]))
+
+
+def startup_warnings(
+    host: str, allow_origins: Sequence[str], allowed_hosts: Sequence[str]
+) -> list[str]:
+    warnings = []
+    if not allow_origins:
+        warnings.append(
+            "warning: no --allow-origin given. A page served from another origin can send "
+            "summaries but cannot read the replies, so it never learns they were stored and "
+            "sends them again (each is merged once, by its id). Pass --allow-origin with the "
+            "origin of your site, e.g. --allow-origin https://app.example.com."
+        )
+    if host in WILDCARDS and not allowed_hosts:
+        warnings.append(
+            f"warning: listening on {host or 'every address'} with no --allowed-host: the "
+            "reports, the dashboard and /healthz answer only to requests for "
+            f"{', '.join(LOCAL_NAMES)}. Pass --allowed-host with the name clients use."
+        )
+    return warnings
 
 
 def run_collector(
@@ -32,6 +79,12 @@ def run_collector(
     port: int = 8001,
     allow_origins: Sequence[str] = (),
     rate_limit: int = DEFAULT_PER_MINUTE,
+    trusted_proxies: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    report_token: str | None = None,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve the collector for the releases in `bundles` until interrupted."""
     import uvicorn
@@ -44,20 +97,43 @@ def run_collector(
     texts = load_bundles(bundles)
     baselines = parse_baselines(texts)
     origins = check_origins(allow_origins)
+    proxies = check_proxies(trusted_proxies)
+    hosts = check_hosts(allowed_hosts or default_hosts(host))
+    token = check_token(report_token)
+    guard = ConnectionGuard(max_connections, header_timeout)
     store = open_store(db)
     try:
         for release, text in texts.items():
             store.save_baseline(release, text)
         app = create_collector_app(
-            baselines, store, allow_origins=origins, limiter=RateLimiter(rate_limit)
+            baselines,
+            store,
+            allow_origins=origins,
+            limiter=RateLimiter(rate_limit),
+            allowed_hosts=hosts,
+            report_token=token,
+            body_timeout=body_timeout,
         )
+        for warning in startup_warnings(host, origins, allowed_hosts):
+            print(warning, file=sys.stderr, flush=True)
         print(
             f"Collecting summaries for {', '.join(sorted(baselines))} on http://{host}:{port}/ "
             "(Ctrl+C to stop)",
             flush=True,
         )
         # No access log: it would record the address and time of every visitor's summary.
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        # X-Forwarded-For is read only from --trusted-proxy addresses (uvicorn's default
+        # trusts 127.0.0.1, which lets any local client name itself anything).
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            http=guarded_protocol(guard),
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies,
+            log_level="warning",
+            access_log=False,
+        )
     finally:
         store.close()
 

@@ -18,13 +18,14 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from staticml.collector.errors import StorageUnavailable
 from staticml.collector.rollout import RolloutSummary
-from staticml.collector.validate import Summary
+from staticml.collector.validate import HOUR_FORMAT, Summary
 from staticml.errors import CollectorError
 
 log = logging.getLogger("staticml.collector")
@@ -45,7 +46,13 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS staticml_rollout (
         release TEXT NOT NULL, hour TEXT NOT NULL, metric TEXT NOT NULL, count BIGINT NOT NULL,
         PRIMARY KEY (release, hour, metric))""",
+    """CREATE TABLE IF NOT EXISTS staticml_seen (
+        id TEXT PRIMARY KEY, hour TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS staticml_seen_hour ON staticml_seen (hour)",
 )
+# A summary's id is remembered while its hour is less than this old (by the newest hour added),
+# so that a page's repeat of a summary it already sent is merged once.
+SEEN_HOURS = 7 * 24
 ADD_COUNT = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour, variable, bin)
     DO UPDATE SET count = staticml_counts.count + excluded.count"""
@@ -60,6 +67,8 @@ READ_COUNTS = """SELECT hour, variable, bin, count FROM staticml_counts
     WHERE release = ? AND hour >= ? AND hour < ?"""
 READ_HOURS = """SELECT hour, n, summaries, dp_summaries FROM staticml_hours
     WHERE release = ? AND hour >= ? AND hour < ?"""
+MARK_SEEN = "INSERT INTO staticml_seen (id, hour) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
+FORGET_SEEN = "DELETE FROM staticml_seen WHERE hour < ?"
 READ_BASELINES = "SELECT release, baseline FROM staticml_baselines"
 ADD_ROLLOUT = """INSERT INTO staticml_rollout (release, hour, metric, count) VALUES (?, ?, ?, ?)
     ON CONFLICT (release, hour, metric) DO UPDATE SET count = staticml_rollout.count + excluded.count"""
@@ -79,8 +88,9 @@ class HourTally:
 
 
 class Store(Protocol):
-    def add(self, summary: Summary) -> None:
-        """Merge one summary; returns only once it is committed."""
+    def add(self, summary: Summary) -> bool:
+        """Merge one summary; returns only once it is committed. False: its id was already
+        merged (a repeat), and nothing was written."""
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
@@ -157,6 +167,7 @@ class SQLStore:
     """The SQL both backends share; subclasses provide a transaction yielding a cursor."""
 
     placeholder = "?"
+    _seen_since = ""  # ids of hours before this one are already forgotten
 
     def _transaction(self, write: bool) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -169,14 +180,26 @@ class SQLStore:
             for statement in SCHEMA:
                 cursor.execute(statement)
 
-    def add(self, summary: Summary) -> None:
+    def add(self, summary: Summary) -> bool:
         rows = [(summary.release, summary.hour, *row) for row in summary_rows(summary)]
         with self._transaction(write=True) as cursor:
+            if summary.id is not None:
+                self._forget_old_ids(cursor, summary.hour)
+                cursor.execute(self._sql(MARK_SEEN), (summary.id, summary.hour))
+                if cursor.rowcount == 0:
+                    return False
             cursor.executemany(self._sql(ADD_COUNT), rows)
             cursor.execute(
                 self._sql(ADD_HOUR),
                 (summary.release, summary.hour, summary.n, int(summary.dp)),
             )
+        return True
+
+    def _forget_old_ids(self, cursor: Any, hour: str) -> None:
+        since = seen_since(hour)
+        if since > self._seen_since:
+            cursor.execute(self._sql(FORGET_SEEN), (since,))
+            self._seen_since = since
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         with self._transaction(write=False) as cursor:
@@ -209,6 +232,12 @@ class SQLStore:
         with self._transaction(write=False) as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchall()
+
+
+def seen_since(hour: str) -> str:
+    """The oldest hour whose summary ids are still remembered once `hour` was added."""
+    start = datetime.strptime(hour, HOUR_FORMAT) - timedelta(hours=SEEN_HOURS)
+    return start.strftime(HOUR_FORMAT)
 
 
 def _tallies(counts: Sequence[Sequence[Any]], hours: Sequence[Sequence[Any]]) -> list[HourTally]:

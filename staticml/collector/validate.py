@@ -27,11 +27,12 @@ MAX_EPSILON = 10.0
 DP_NOISE_BOUND = 30.0
 HOUR_FORMAT = "%Y-%m-%dT%H"
 
-_KEYS = ("v", "release", "hour", "n", "features", "output", "dp")
-_REQUIRED = frozenset(_KEYS) - {"dp"}
+_KEYS = ("v", "id", "release", "hour", "n", "features", "output", "dp")
+_REQUIRED = frozenset(_KEYS) - {"dp", "id"}
 _COUNT_KEYS = ("counts", "missing")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
 _HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
+_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Summary:
     features: tuple[tuple[str, Counts], ...]
     output: Counts
     epsilon: float | None = None
+    id: str | None = None  # random per summary (never per device): a repeat is merged once
 
     @property
     def dp(self) -> bool:
@@ -65,11 +67,7 @@ def parse_summary(
     release = data["release"]
     baseline = baselines.get(release) if isinstance(release, str) else None
     if baseline is None:
-        raise InvalidRequest(
-            "release",
-            f"{release!r} is not a release this collector knows ({', '.join(sorted(baselines))}); "
-            "start it with --bundle for that release's build.",
-        )
+        raise unknown_release("release", release)
     hour = check_hour(data["hour"], now or datetime.now(UTC))
     n = data["n"]
     if not _integer(n) or not MIN_N <= n <= MAX_N:
@@ -78,7 +76,15 @@ def parse_summary(
     bound = math.ceil(DP_NOISE_BOUND / epsilon) if epsilon is not None else None
     features = _features(data["features"], baseline, n, bound)
     output = _counts(data["output"], baseline.output, "output", n, bound)
-    return Summary(release, hour, n, features, output, epsilon)
+    return Summary(release, hour, n, features, output, epsilon, _summary_id(data.get("id")))
+
+
+def _summary_id(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and _ID.fullmatch(value)):
+        return value
+    raise InvalidRequest(
+        "id", f"is {_shown(value)}; expected 32 lowercase hex digits (random per summary) or null."
+    )
 
 
 def check_hour(value: object, now: datetime) -> str:
@@ -144,6 +150,21 @@ def _exact_keys(
     for key in allowed:
         if key in required and key not in data:
             raise InvalidRequest(prefix + key, f"is missing: {rule}.")
+
+
+def unknown_release(key: str, value: object) -> InvalidRequest:
+    """The refusal of a release id the collector was not started with (not naming the others)."""
+    return InvalidRequest(
+        key,
+        f"{_shown(value)} is not a release this collector accepts: check the release id, or ask "
+        "the operator to start the collector with that release's bundle.",
+    )
+
+
+def _shown(value: object) -> str:
+    """A value someone sent, short enough to echo in a message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _printable(key: str) -> str:

@@ -123,8 +123,11 @@ class Monitor:
         self._output_counts = [0] * (bin_count(self.output) + 1)  # the last one counts missing
 
     def _freeze(self) -> None:
+        # Random per summary, never per device: it lets the collector merge a resent summary once.
+        summary_id = secrets.token_hex(16)
         summary = {
             "v": 1,
+            "id": summary_id,
             "release": self.release,
             "hour": self._clock().strftime("%Y-%m-%dT%H"),
             "n": self.n,
@@ -145,7 +148,7 @@ class Monitor:
             if self.epsilon is None
             else {"mechanism": "geometric", "epsilon": self.epsilon},
         }
-        self.ready = ([*self.ready, {"id": secrets.token_hex(8), "summary": summary}])[-MAX_READY:]
+        self.ready = ([*self.ready, {"id": summary_id, "summary": summary}])[-MAX_READY:]
         self._reset()
 
     def _noisy(self, counts: Sequence[int]) -> list[int]:

@@ -14,6 +14,7 @@ from typing import Any
 from staticml.runtime._compat import float32_array, to_js, to_py
 from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.monitor import Monitor, noisy_rollout
+from staticml.runtime.restored import renew
 from staticml.runtime.schema import RecordError
 from staticml.runtime.table import CsvScorer, TableError
 
@@ -26,9 +27,12 @@ _last: tuple[dict[str, Any], Sequence[float]] | None = None
 def start(spec: str) -> None:
     """Import the app's preprocessing once, at boot, so the first prediction is not slower.
 
-    `spec` is the JSON text of the worker configuration's `python` part.
+    `spec` is the JSON text of the worker configuration's `python` part. The worker calls it
+    right after Python starts, also from the build's memory snapshot: what that froze is
+    renewed first (`restored.renew`).
     """
     global _predictor, _output, _monitor
+    renew()
     python = json.loads(spec)
     _predictor = Predictor(python)
     _output = python.get("output", {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 
 import staticml
 from staticml.config import AppConfig
+from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
 from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
@@ -22,9 +24,24 @@ def provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
         "source_sha256": source_digest(config),
         "original_sha256": sha256_hex(model.onnx),
         "training_data_sha256": _training_data_digest(config),
-        "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "built": build_time().isoformat(timespec="seconds"),
         "staticml": staticml.__version__,
     }
+
+
+def build_time() -> datetime.datetime:
+    """Now, or the time `SOURCE_DATE_EPOCH` gives: the reproducible-builds convention by which
+    two builds of the same sources say they were built at the same time."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise BuildError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is not a time: set it to whole seconds since "
+                "1970-01-01 UTC (for example `git log -1 --format=%ct`), or unset it."
+            ) from exc
+    return datetime.datetime.now(datetime.UTC)
 
 
 def source_digest(config: AppConfig) -> str | None:

@@ -8,8 +8,38 @@ was made with, which the site vendors next to it; the page falls back to a norma
 it cannot be used.
 
 The snapshot is made in headless Chromium, in a module worker like the site's own, and kept in
-the build cache under a digest of everything it was made from, so a rebuild of the same inputs
-ships the same bytes (the memory image itself is not reproducible byte for byte).
+the build cache under a digest of everything it was made from. The cache only saves time: the
+same inputs give the same bytes from an empty cache too. The memory image is the whole wasm
+heap, so everything the browser hands the interpreter up to the snapshot ends up in it. Left
+alone, that varies from one build to the next:
+
+- the wall clock (`Date.now`): the mtimes of every directory and file Pyodide creates in its
+  in-memory file system, held by importlib's FileFinder caches (`_path_mtime`), by stat
+  results left on the heap, and as the ints of source mtimes; the shifting sizes of those
+  values move later allocations too;
+- the monotonic clock (`performance.now`): start times CPython and libc keep, and the seed of
+  mimalloc's heap randomness (ChaCha20 state, seeded from the clock on wasm);
+- `crypto.getRandomValues`: the Mersenne Twister states of `random`'s shared generator and of
+  `tempfile`'s name sequence (the wheels are unpacked through a temporary file), 2,496 bytes
+  each, and the temporary names left on the heap;
+- the browser: its user agent (`sys._emscripten_info.runtime`, so the Chromium version),
+  language (`LANG` in the environment) and time zone (`time.tzname`, `time.timezone`).
+
+So the helper worker (`staticml/snapshot/worker.mjs`, never the site's) replaces the two
+clocks with fixed ones and `crypto.getRandomValues`/`Math.random` with a fixed xorshift
+stream before Pyodide loads, and the browser context has a fixed user agent, locale and time
+zone (`CONTEXT`). The hash secret was already fixed (PYTHONHASHSEED=0). The server's random
+port never reaches the interpreter (Pyodide resolves URLs in JavaScript), nor does the host's
+temporary folder.
+
+Pinned state that matters at run time is the same, publicly known, in every visitor's
+interpreter (it was public before too: the snapshot is a file of the site). The site's worker
+therefore renews it as soon as Python has started, before any of the app's functions run
+(`staticml.runtime.restored.renew`, called by `staticml.runtime.worker.start`): `random` is
+re-seeded from the browser's entropy and `tempfile`'s name sequence replaced. The hash secret
+cannot be changed in a running interpreter, randomness the app draws at import time is frozen
+too (SECURITY.md), and `time.tzname` says UTC (Pyodide has no `time.tzset`; before, it said
+the build machine's zone).
 """
 
 from __future__ import annotations
@@ -34,6 +64,14 @@ HELPER = Path(__file__).resolve().parent.parent / "snapshot"
 PURPOSE = "runtime.snapshot = true (the build makes the Pyodide snapshot in headless Chromium)"
 TIMEOUT_SECONDS = 300
 RUNTIME_MODULE = "staticml.runtime.worker"
+# The browser's traits that reach the interpreter's memory, the same on every build machine.
+# The user agent must still read as Chrome: Pyodide picks workarounds by it.
+CONTEXT = {
+    "locale": "en-US",
+    "timezone_id": "UTC",
+    "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/0.0.0.0 Safari/537.36 staticml-snapshot",
+}
 
 
 def entry_modules(config: AppConfig) -> tuple[str, ...]:
@@ -64,6 +102,7 @@ def _cache_key(wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]) 
     parts = [(path.name, sha256_hex(path.read_bytes())) for path in pyodide.files]
     parts += [(wheel.filename, sha256_hex(wheel.data)) for wheel in wheels.all()]
     parts += [("modules", ",".join(modules)), ("helper", _helper_digest())]
+    parts += [("context", json.dumps(CONTEXT, sort_keys=True))]
     return tree_digest(parts)
 
 
@@ -111,7 +150,7 @@ def _run(root: Path, plan: dict[str, Any]) -> bytes:
         _serving_with_upload(root, plan["upload"], received) as origin,
         chromium(PURPOSE, BuildError) as (browser, error),
     ):
-        context = browser.new_context()
+        context = browser.new_context(**CONTEXT)
         try:
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_SECONDS * 1000)
