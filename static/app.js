@@ -227,8 +227,13 @@ function startRuntime(onStatus, onMonitor = () => {}, monitorState = null) {
     if (!(file instanceof Blob)) throw new Error("predictFile takes a File or Blob of CSV text.");
     return request({ type: "batch", file }, { onProgress, signal });
   }
+  // A rollout summary with the same local-DP noise as drift summaries (staticml/runtime/monitor.py).
+  async function noise(summary, epsilon) {
+    await ready;
+    return JSON.parse(await request({ type: "rollout-noise", summary: JSON.stringify(summary), epsilon }));
+  }
   const tell = (message) => worker?.postMessage(message);
-  return { ready, predict, predictFile, tell };
+  return { ready, predict, predictFile, noise, tell };
 }
 
 // --- page: status ---------------------------------------------------------------------------
@@ -260,7 +265,13 @@ window.staticml = {
 function startRollout() {
   if (!config.rollout) return null;
   // The runtime as it is when asked: "Try again" replaces it.
-  const current = { get ready() { return runtime.ready; }, predict: (record) => runtime.predict(record) };
+  const current = {
+    get ready() {
+      return runtime.ready;
+    },
+    predict: (record) => runtime.predict(record),
+    noise: (summary, epsilon) => runtime.noise(summary, epsilon),
+  };
   const started = ownFile(config.rollout)
     .then(() => import(absolute(config.rollout)))
     .then((module) => module.start({ config, runtime: current, monitor: monitor.api, verifiedFetch, runtimeConfig }));
@@ -664,10 +675,26 @@ if (config.batch) setUpBatch();
 //
 // The worker counts; this page owns the outbox of frozen summaries. The outbox and the partial
 // counts live in localStorage (counts only, never inputs), so nothing is lost on reload. Summaries
-// go out with fetch during a visit (at most every intervalMinutes) and with sendBeacon at page
-// hide. Global Privacy Control and Do Not Track switch it off; so does the visitor's toggle.
+// go out with fetch during a visit (at most every intervalMinutes) and at page hide, always
+// without cookies (not sendBeacon, which sends the collector's). Global Privacy Control and Do
+// Not Track switch it off; so does the visitor's toggle.
 
 const RETRY_MS = 60_000;
+// Browsers refuse keepalive requests once their pending bodies would pass 64 KiB in total.
+const KEEPALIVE_BYTES = 64 * 1024;
+
+function post(url, body, keepalive) {
+  return fetch(url, {
+    method: "POST",
+    body,
+    headers: { "Content-Type": "text/plain" },
+    keepalive,
+    credentials: "omit",
+    referrerPolicy: "no-referrer",
+  });
+}
+
+const byteLength = (text) => new TextEncoder().encode(text).length;
 
 function startMonitor() {
   const settings = config.monitor;
@@ -688,6 +715,7 @@ function startMonitor() {
   let timer = null;
   let sending = false;
   let retryAt = 0; // after a failed send, new predictions do not make the page try again sooner
+  const inFlight = new Map(); // id -> body bytes of the summaries on their way to the collector
   const received = new Set(); // ids of the summaries this page took from its worker
   const enabled = () => Boolean(settings) && !browserDeclines && store.get("consent", "yes") === "yes";
 
@@ -728,19 +756,19 @@ function startMonitor() {
     let failed = false;
     try {
       for (const item of outbox()) {
+        // Handed over at page hide meanwhile (still on its way, or already gone from the outbox).
+        if (inFlight.has(item.id) || !outbox().some((kept) => kept.id === item.id)) continue;
+        const body = JSON.stringify(item.summary);
+        const bytes = byteLength(body);
         let response;
+        inFlight.set(item.id, bytes);
         try {
-          response = await fetch(settings.endpoint, {
-            method: "POST",
-            body: JSON.stringify(item.summary),
-            headers: { "Content-Type": "text/plain" },
-            keepalive: true,
-            credentials: "omit",
-            referrerPolicy: "no-referrer",
-          });
+          response = await post(settings.endpoint, body, bytes <= KEEPALIVE_BYTES);
         } catch {
           failed = true; // collector unreachable: keep everything for a later try
           break;
+        } finally {
+          inFlight.delete(item.id);
         }
         if (response.status === 429 || response.status >= 500) {
           failed = true;
@@ -757,17 +785,37 @@ function startMonitor() {
     }
   }
 
+  // At page hide the answer may never be seen, so a summary leaves the outbox when it is handed
+  // over; if the page is still there when the send fails, it is put back for a later try.
   function flushOnHide() {
-    if (!enabled() || typeof navigator.sendBeacon !== "function") return;
-    // While the collector asked the page to wait, a beacon (whose answer the page never sees)
+    if (!enabled()) return;
+    // While the collector asked the page to wait, a send whose answer the page may never see
     // would hand the summary to a collector that refuses it; the outbox keeps it for later.
     if (Date.now() < retryAt) return;
+    let budget = KEEPALIVE_BYTES - [...inFlight.values()].reduce((sum, bytes) => sum + bytes, 0);
     const handed = [];
     for (const item of outbox()) {
-      const body = new Blob([JSON.stringify(item.summary)], { type: "text/plain" });
-      if (navigator.sendBeacon(settings.endpoint, body)) handed.push(item.id);
+      if (inFlight.has(item.id)) continue;
+      const body = JSON.stringify(item.summary);
+      const bytes = byteLength(body);
+      if (bytes > budget) break; // the rest waits for the next visit
+      budget -= bytes;
+      handed.push(item);
+      inFlight.set(item.id, bytes);
+      post(settings.endpoint, body, true)
+        .then((response) => {
+          if (response.status === 429 || response.status >= 500) putBack(item);
+        }, () => putBack(item))
+        .finally(() => inFlight.delete(item.id));
     }
-    if (handed.length) forget(handed);
+    if (handed.length) forget(handed.map((item) => item.id));
+  }
+
+  function putBack(item) {
+    retryAt = Date.now() + RETRY_MS;
+    if (enabled() && !outbox().some((kept) => kept.id === item.id)) store.set("outbox", [item, ...outbox()]);
+    show();
+    schedule();
   }
 
   function show() {

@@ -181,18 +181,28 @@ export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }
     save(`${key}:tally`, tally);
   }
 
+  // With monitor.epsilon every count gets the drift summaries' noise, in the worker's Python,
+  // and which parts are present no longer depends on the counts (a shadow part whenever a
+  // shadow runs, a feedback part always). A summary that could not be noised is not sent.
   function freeze() {
-    const summary = {
+    const noised = settings.epsilon != null;
+    const exact = {
       v: 1,
       id: summaryId(),
       release: tally.release,
       hour: new Date().toISOString().slice(0, 13),
-      shadow: tally.shadow?.n ? tally.shadow : null,
-      feedback: tally.feedback.right + tally.feedback.wrong ? tally.feedback : null,
+      shadow: (noised ? tally.shadow : tally.shadow?.n) ? tally.shadow : null,
+      feedback: noised || tally.feedback.right + tally.feedback.wrong ? tally.feedback : null,
     };
-    save(`${key}:outbox`, [...stored(`${key}:outbox`, []), summary].slice(-MAX_OUTBOX));
     tally = emptyTally(config, shadowRelease);
-    send();
+    const ready = noised ? runtime.noise(exact, settings.epsilon) : Promise.resolve(exact);
+    ready.then(
+      (summary) => {
+        save(`${key}:outbox`, [...stored(`${key}:outbox`, []), summary].slice(-MAX_OUTBOX));
+        send();
+      },
+      (error) => console.warn(`A rollout summary was not sent: adding its noise failed (${error.message}).`),
+    );
   }
 
   let busy = false;

@@ -76,7 +76,10 @@ def _listen_options(
     "--node-modules",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="node_modules holding the pinned runtimes (default: ./node_modules, then the checkout's).",
+    help=(
+        "node_modules holding the pinned runtimes (default: $STATICML_NODE_MODULES, else "
+        "./node_modules, else the checkout's); its files must match staticml's pinned digests."
+    ),
 )
 @click.option(
     "--verify",

@@ -1,18 +1,22 @@
 """The browser runtimes staticml vendors: versions in one place, and exactly which files.
 
 Versions are pinned here and in `package.json` / `package-lock.json` (a test keeps them equal).
+Each copied file must match the sha256 pinned for its version in `staticml/runtime_digests.py`
+(generated from the npm tarballs the lock file pins), whichever `node_modules` it came from.
 Only the files the page loads are copied: the Pyodide core (no wheels ship in its npm package)
 and onnxruntime-web's plain-wasm loader with its 14 MB wasm, not the 28 MB JSEP build.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from staticml.errors import AssetError
+from staticml.runtime_digests import DIGESTS
 
 NODE_MODULES_ENV = "STATICML_NODE_MODULES"
 
@@ -64,7 +68,11 @@ class RuntimeFiles:
 
 
 def default_node_modules() -> Path:
-    """`$STATICML_NODE_MODULES`, else `./node_modules`, else the one beside the staticml checkout."""
+    """Where the runtimes are read from, first match wins (docs/cli.md):
+
+    `$STATICML_NODE_MODULES`, else `./node_modules` in the current folder, else the one beside
+    the staticml checkout. Whichever wins, `locate` checks every file against the pinned digests.
+    """
     if os.environ.get(NODE_MODULES_ENV):
         return Path(os.environ[NODE_MODULES_ENV])
     here = Path.cwd() / "node_modules"
@@ -73,25 +81,51 @@ def default_node_modules() -> Path:
     return Path(__file__).resolve().parent.parent / "node_modules"
 
 
-def locate(spec: RuntimeSpec, node_modules: Path) -> RuntimeFiles:
-    """The pinned files of one runtime, checked to exist at the pinned version."""
-    package_dir = node_modules / spec.package
-    manifest = package_dir / "package.json"
-    fix = (
+def _fix() -> str:
+    return (
         "run `npm ci` in the staticml checkout (it installs the versions pinned in "
         f"package-lock.json), or point {NODE_MODULES_ENV} at a node_modules folder that has them"
     )
+
+
+def locate(spec: RuntimeSpec, node_modules: Path) -> RuntimeFiles:
+    """The pinned files of one runtime, checked to exist at the pinned version and digests."""
+    package_dir = node_modules / spec.package
+    manifest = package_dir / "package.json"
     if not manifest.is_file():
-        raise AssetError(f"{spec.package} is not installed in {node_modules}: {fix}.")
+        raise AssetError(f"{spec.package} is not installed in {node_modules}: {_fix()}.")
     found = json.loads(manifest.read_text(encoding="utf-8")).get("version")
     if found != spec.version:
         raise AssetError(
-            f"{manifest} is version {found}, but staticml is pinned to {spec.package} {spec.version}: {fix}."
+            f"{manifest} is version {found}, but staticml is pinned to {spec.package} "
+            f"{spec.version}: {_fix()}."
         )
     paths = tuple(package_dir / spec.source / name for name in spec.files)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise AssetError(
-            f"{spec.package} {spec.version} is incomplete, missing {', '.join(missing)}: {fix}."
+            f"{spec.package} {spec.version} is incomplete, missing {', '.join(missing)}: {_fix()}."
         )
+    check_digests(spec, paths)
     return RuntimeFiles(spec, paths)
+
+
+def check_digests(spec: RuntimeSpec, paths: tuple[Path, ...]) -> None:
+    """Refuse any file whose sha256 is not the one pinned for this runtime version."""
+    pinned = DIGESTS.get((spec.package, spec.version))
+    if pinned is None:
+        raise AssetError(
+            f"staticml has no pinned digests for {spec.package} {spec.version}: run "
+            "`python scripts/runtime_digests.py` in the staticml checkout after changing a "
+            "pinned version."
+        )
+    for path in paths:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != pinned[path.name]:
+            raise AssetError(
+                f"{path} is not the file of {spec.package} {spec.version} staticml pins (its "
+                f"sha256 is {digest}, expected {pinned[path.name]}): it was changed after "
+                "installation, or this node_modules is not one package-lock.json pins (a "
+                "./node_modules in the current folder is used before staticml's own, see "
+                f"docs/cli.md). Reinstall it: {_fix()}."
+            )

@@ -28,6 +28,7 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _COLLECTOR = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 _REQUIREMENT = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*([<>=!~]=?[^;\s]+(\s*,\s*[<>=!~]=?[^;\s]+)*)?"
+    r"([ ]+--hash=sha256:[0-9a-f]{64})*"
 )
 
 
@@ -277,7 +278,8 @@ def requirements(value: Any) -> tuple[str, ...]:
     for requirement in parsed:
         if not _REQUIREMENT.fullmatch(requirement.strip()):
             raise ValueError(
-                f"{requirement!r} is not a requirement like 'package' or 'package==1.2'"
+                f"{requirement!r} is not a requirement like "
+                "'package==1.2 --hash=sha256:<64 hex digits>'"
             )
     return parsed
 
@@ -374,8 +376,9 @@ SETTINGS: tuple[Setting, ...] = (
         "preprocess.dependencies",
         requirements,
         (),
-        "Extra pure-Python packages the preprocessing imports (pip requirements); the build "
-        "downloads their wheels for Pyodide's Python and ships them.",
+        "Extra pure-Python packages the preprocessing imports, each pinned as "
+        "`name==version --hash=sha256:…`; the build downloads their wheels for Pyodide's "
+        "Python with `pip download --require-hashes` and ships them.",
     ),
     Setting(
         "samples.source",
@@ -401,7 +404,7 @@ SETTINGS: tuple[Setting, ...] = (
         "monitor.collector",
         collector_url,
         None,
-        "URL of a `staticml beacon` collector; when set, pages send anonymised summaries "
+        "URL of a `staticml beacon` collector; when set, pages send summaries of counts "
         "(bin counts, never values) for drift monitoring. Off when unset.",
     ),
     Setting(
@@ -421,7 +424,8 @@ SETTINGS: tuple[Setting, ...] = (
         "monitor.min_predictions",
         int_range(5, 10_000),
         20,
-        "k: predictions a summary must aggregate before it may be sent.",
+        "k: predictions (all from one browser, not k people) a summary must aggregate before "
+        "it may be sent.",
     ),
     Setting(
         "monitor.interval_minutes",

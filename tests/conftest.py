@@ -201,12 +201,12 @@ def serve_subprocess(site: Path, ready: str = "bundle.json") -> Iterator[Server]
 
 
 @contextlib.contextmanager
-def serve_in_thread(app, ready: str = "bundle.json") -> Iterator[Server]:
+def serve_in_thread(app, ready: str = "bundle.json", port: int | None = None) -> Iterator[Server]:
     """An ASGI app on a real uvicorn server in this process (for deliberately odd servers),
-    once it answers `ready`."""
+    on `port` (else a free one), once it answers `ready`."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,10 @@ from staticml.collector.errors import InvalidRequest
 from staticml.collector.outcomes import rollout_report
 from staticml.collector.rollout import LATENCY_BINS, parse_rollout
 from staticml.collector.storage import open_store
+from staticml.collector.validate import DP_NOISE_BOUND
 from staticml.rollout.stats import two_proportion_p_value, wilson_interval
+from staticml.runtime.monitor import noisy_rollout, two_sided_geometric
+from staticml.runtime.worker import rollout_noise
 from tests.collector_data import HOUR, RELEASE, wine_baseline
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
@@ -186,3 +190,66 @@ def test_wilson_interval_and_z_test_match_textbook_values():
         math.erfc(2.8284271 / math.sqrt(2))
     )
     assert wilson_interval(0, 0) is None and two_proportion_p_value(0, 0, 1, 2) is None
+
+
+def noised(data: dict, epsilon: float, seed: int) -> dict:
+    return noisy_rollout(data, epsilon, random.Random(seed))
+
+
+def every_count(data: dict) -> list[int]:
+    shadow = data["shadow"]
+    counts = [data["feedback"]["right"], data["feedback"]["wrong"], shadow["n"], shadow["agree"]]
+    counts += [c for row in shadow["confusion"] for c in row]
+    return counts + shadow["latency"]["primary"] + shadow["latency"]["shadow"]
+
+
+def test_rollout_counts_get_the_drift_summaries_noise():
+    """Each count, in document order, moves by the next draw of `two_sided_geometric`: the
+    mechanism drift summaries use, not a second one."""
+    exact = summary()
+    result = noised(exact, 0.5, seed=7)
+    draws = random.Random(7)
+    shadow, counts = exact["shadow"], result["shadow"]
+    expected, found = every_count(exact), every_count(result)
+    assert found == [c + two_sided_geometric(0.5, draws) for c in expected]
+    assert found != expected
+    assert result["dp"] == {"mechanism": "geometric", "epsilon": 0.5}
+    assert counts["release"] == shadow["release"] and result["hour"] == exact["hour"]
+
+
+def test_noised_rollout_summaries_are_accepted_and_only_within_the_bound():
+    seen_negative = False
+    for seed in range(200):
+        data = noised(summary(right=0, wrong=1, n=1, agree=1), 0.1, seed)
+        cells = dict(parse(data).cells)  # the collector's validator accepts it
+        seen_negative |= min(cells.values()) < 0
+    assert seen_negative, "small counts with noise go below zero"
+    far = noised(summary(), 0.1, seed=1)
+    far["feedback"]["right"] = -(math.ceil(DP_NOISE_BOUND / 0.1) + 1)
+    with pytest.raises(InvalidRequest) as raised:
+        parse(far)
+    assert raised.value.key == "feedback.right"
+    exact = summary()
+    exact["feedback"]["right"] = -1
+    with pytest.raises(InvalidRequest):
+        parse(exact | {"dp": None})
+
+
+def test_noisy_totals_are_clamped_and_agreement_stays_a_rate(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'beacon.db'}")
+    data = summary(right=0, wrong=2, n=2, agree=2)
+    data["feedback"]["right"] = -3
+    data["shadow"]["n"], data["shadow"]["agree"] = 1, 4
+    store.add_rollout(parse(data | {"dp": {"mechanism": "geometric", "epsilon": 1.0}}))
+    report = rollout_report(store, "24h", NOW)
+    store.close()
+    assert report["variants"][RELEASE]["right"] == 0
+    shadow = report["shadows"][RELEASE][SHADOW]
+    assert (shadow["n"], shadow["agree"], shadow["agreement"]) == (1, 1, 1.0)
+
+
+def test_the_worker_noises_a_rollout_summary_given_as_json():
+    text = rollout_noise(json.dumps(summary()), 2)
+    data = json.loads(text)
+    assert data["dp"] == {"mechanism": "geometric", "epsilon": 2.0}
+    assert parse(data).cells

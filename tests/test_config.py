@@ -215,16 +215,23 @@ def test_a_category_needs_choices(tmp_path):
 
 
 def test_dependencies_must_be_requirements(tmp_path):
+    pinned = "six==1.16.0 --hash=sha256:" + "0" * 64
     good = MINIMAL.replace(
         'entry = "pkg.pre:features"',
-        'entry = "pkg.pre:features"\ndependencies = ["six==1.16.0", "attrs"]',
+        f'entry = "pkg.pre:features"\ndependencies = ["{pinned}", "attrs"]',
     )
-    assert load_config(write(tmp_path, good)).preprocess.dependencies == ("six==1.16.0", "attrs")
+    assert load_config(write(tmp_path, good)).preprocess.dependencies == (pinned, "attrs")
     bad = MINIMAL.replace(
         'entry = "pkg.pre:features"',
         'entry = "pkg.pre:features"\ndependencies = ["not a package!"]',
     )
     assert "'not a package!' is not a requirement" in problems(tmp_path, bad)
+    for option in ("six==1.16.0 --index-url=http://x", "six==1.16.0 --hash=md5:00"):
+        other = MINIMAL.replace(
+            'entry = "pkg.pre:features"',
+            f'entry = "pkg.pre:features"\ndependencies = ["{option}"]',
+        )
+        assert f"{option!r} is not a requirement" in problems(tmp_path, other)
 
 
 def test_a_page_template_and_a_samples_file_must_exist(tmp_path):

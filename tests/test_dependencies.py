@@ -13,6 +13,8 @@ from staticml.stages.purity import check_browser_imports
 from staticml.stages.wheels import pack_wheels
 from tests.conftest import ROOT
 
+SIX = "six==1.16.0 --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"
+
 
 def with_dependencies(*requirements: str):
     config = load_config(ROOT / "examples" / "wine")
@@ -22,7 +24,7 @@ def with_dependencies(*requirements: str):
 
 
 def test_a_pure_package_is_downloaded_with_its_top_level_names():
-    (wheel,) = fetch_dependencies(with_dependencies("six==1.16.0"))
+    (wheel,) = fetch_dependencies(with_dependencies(SIX))
     assert wheel.filename == "six-1.16.0-py2.py3-none-any.whl"
     assert wheel.top_level == ("six",)
     wheels = pack_wheels(with_dependencies(), (wheel,))
@@ -48,3 +50,46 @@ def test_imports_of_declared_dependencies_are_allowed(tmp_path):
 
 def test_no_dependencies_means_no_download():
     assert fetch_dependencies(with_dependencies()) == ()
+
+
+def test_a_requirement_without_a_hash_is_refused_with_the_line_to_paste():
+    with pytest.raises(BuildError) as refused:
+        fetch_dependencies(with_dependencies("six==1.16.0"))
+    message = str(refused.value)
+    assert "'six==1.16.0' is not pinned with a hash" in message
+    assert f'"{SIX}",' in message
+
+
+def test_an_unpinned_version_is_refused_with_the_version_and_hash_downloaded():
+    with pytest.raises(
+        BuildError,
+        match=r"(?s)'six' is not pinned with a hash.*\n  \"six==[\d.]+ --hash=sha256:[0-9a-f]{64}\",",
+    ):
+        fetch_dependencies(with_dependencies("six"))
+
+
+def test_a_wrong_hash_is_refused():
+    wrong = SIX[: -len("0254")] + "0000"
+    with pytest.raises(BuildError, match=r"does not match its pinned hash"):
+        fetch_dependencies(with_dependencies(wrong))
+
+
+def test_a_dependency_of_a_pinned_package_needs_its_own_hash():
+    with pytest.raises(BuildError) as refused:
+        fetch_dependencies(with_dependencies("python-dateutil==2.9.0.post0"))
+    message = str(refused.value)
+    assert "'python-dateutil==2.9.0.post0' is not pinned with a hash" in message
+    assert '"python-dateutil==2.9.0.post0 --hash=sha256:' in message
+    assert '"six==' in message
+
+
+def test_a_hashed_package_whose_dependency_has_no_hash_gets_that_line():
+    dateutil = (
+        "python-dateutil==2.9.0.post0 "
+        "--hash=sha256:a8b2bc7bffae282281c8140a97d3aa9c14da0b136dfe83f850eea9a5f7470427"
+    )
+    with pytest.raises(
+        BuildError,
+        match=r"(?s)a package they need is not pinned with a hash.*\n  \"six==[\d.]+ --hash=sha256:",
+    ):
+        fetch_dependencies(with_dependencies(dateutil))

@@ -15,7 +15,9 @@ import time
 import pytest
 
 import staticml
+from staticml.collector.app import create_collector_app
 from staticml.collector.releases import load_bundle, parse_baselines
+from staticml.collector.storage import open_store
 from staticml.collector.validate import parse_summary
 from tests.conftest import (
     ROOT,
@@ -24,6 +26,7 @@ from tests.conftest import (
     free_port,
     get_json,
     postgres_database,
+    serve_in_thread,
     serve_subprocess,
     watch,
 )
@@ -34,7 +37,7 @@ WINE = ROOT / "examples" / "wine"
 SHIFTED = ("alcohol", "color_intensity")
 
 
-def build_monitored(root, port: int, interval: float):
+def build_monitored(root, port: int, interval: float, extra: str = ""):
     app = root / "wine"
     shutil.copytree(WINE, app)
     config = app / "staticml.toml"
@@ -43,7 +46,8 @@ def build_monitored(root, port: int, interval: float):
     config.write_text(
         config.read_text().replace(
             monitor,
-            monitor + f'collector = "http://127.0.0.1:{port}"\ninterval_minutes = {interval}\n',
+            monitor
+            + f'collector = "http://127.0.0.1:{port}"\ninterval_minutes = {interval}\n{extra}',
         )
     )
     return staticml.build(app, root / "site")
@@ -288,29 +292,62 @@ def test_global_privacy_control_and_do_not_track_are_honoured(monitored, browser
     watched.context.close()
 
 
-def test_summaries_ready_at_page_hide_go_by_beacon(browser, tmp_path):
+def recording_headers(app, seen: list[tuple[str, str, dict[str, str]]]):
+    """The ASGI app, keeping the method, path and headers of every request it receives."""
+
+    async def recorded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            seen.append((scope["method"], scope["path"], headers))
+        await app(scope, receive, send)
+
+    return recorded
+
+
+ONE_WAITING = "() => window.staticml.monitor.outbox().length === 1"
+
+
+def test_no_send_carries_the_collectors_cookies(browser, tmp_path):
+    """A cookie for the collector's host is never sent with a summary, during the visit or at
+    page hide (`navigator.sendBeacon` would send it: the beacon to /healthz shows it can)."""
     port = free_port()
     result = build_monitored(tmp_path, port, 60)
-    with (
-        serve_subprocess(result.out_dir) as server,
-        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector,
-    ):
-        watched, page = open_monitored(browser, server, port)
-        page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
-        predict_all(page, drawn(25, shift=False))
-        page.wait_for_timeout(300)
-        assert len(page.evaluate("window.staticml.monitor.outbox()")) == 1, (
-            "the interval holds it back"
+    store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    with serve_subprocess(result.out_dir) as server:
+        app = create_collector_app(
+            parse_baselines(dict([load_bundle(result.out_dir)])),
+            store,
+            allow_origins=(origin(server.url),),
         )
-        page.close(run_before_unload=True)
-        deadline = time.monotonic() + 60  # the browser sends the beacon after the page is gone
-        while True:
+        with serve_in_thread(recording_headers(app, seen), ready="healthz", port=port) as collector:
+            watched, page = open_monitored(browser, server, port)
+            watched.context.add_cookies([{"name": "visitor", "value": "v-1", "url": collector.url}])
+            watched.expect_errors(r"status of 405 \(Method Not Allowed\)")  # the control beacon
+            page.evaluate(
+                "(url) => navigator.sendBeacon(url, 'control')", collector.url + "healthz"
+            )
+            page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
+            predict_all(page, drawn(25, shift=False))
+            page.wait_for_function(ONE_WAITING)
+            page.evaluate("window.staticml.monitor.flush()")
+            assert page.evaluate("window.staticml.monitor.outbox()") == [], "sent during the visit"
+            predict_all(page, drawn(15, shift=False, seed=5))
+            page.wait_for_function(ONE_WAITING)
+            page.close(run_before_unload=True)
+            for _ in range(600):  # the browser sends it after the page is gone
+                if sum(path == "/v1/summaries" for _, path, _ in seen) == 2:
+                    break
+                time.sleep(0.1)
             report = get_json(collector.url + f"v1/drift?release={result.release}&window=24h")
-            if report["current"]["n"] or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert report["current"]["n"] == 20
-        watched.context.close()
+            watched.context.close()
+    store.close()
+    control = [h for method, path, h in seen if (method, path) == ("POST", "/healthz")]
+    assert control and control[0].get("cookie") == "visitor=v-1", "the cookie is the host's"
+    summaries = [h for method, path, h in seen if path == "/v1/summaries"]
+    assert len(summaries) == 2, seen
+    assert all("cookie" not in headers for headers in summaries), summaries
+    assert report["current"]["n"] == 40
 
 
 def test_csv_batch_predictions_are_summarised_too(monitored, browser, tmp_path):
@@ -329,3 +366,73 @@ def test_csv_batch_predictions_are_summarised_too(monitored, browser, tmp_path):
         watched.context.close()
     assert scored == 60
     assert (report["current"]["n"], report["current"]["summaries"]) == (60, 3)
+
+
+def test_page_hide_sends_what_fits_in_64_kib_and_keeps_the_rest(browser, tmp_path):
+    """Keepalive bodies pending at once may not pass 64 KiB: what fits is sent, the rest waits
+    for the next visit. (The page stops at the budget; a send the browser refuses anyway is put
+    back. Chromium rejects while the closing page still runs, so this passes with either one,
+    and fails without both.)"""
+    port = free_port()
+    result = build_monitored(tmp_path, port, 60)
+    with (
+        serve_subprocess(result.out_dir) as server,
+        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector,
+    ):
+        watched, page = open_monitored(browser, server, port)
+        page.evaluate("localStorage.setItem(`staticml-monitor:wine:last`, String(Date.now()))")
+        predict_all(page, drawn(20, shift=False))
+        page.wait_for_function(ONE_WAITING)
+        bytes_each = page.evaluate(MANY_WAITING, 100)
+        fits = 64 * 1024 // bytes_each
+        assert fits < 100
+        page.close(run_before_unload=True)
+        drift = collector.url + f"v1/drift?release={result.release}&window=24h"
+        for _ in range(600):  # the browser sends them after the page is gone
+            if get_json(drift)["current"]["n"] == 20 * fits:
+                break
+            time.sleep(0.1)
+        assert get_json(drift)["current"]["n"] == 20 * fits
+        again = watched.new_page()
+        again.goto(server.url)
+        again.evaluate("window.staticml.ready")
+        assert len(again.evaluate("window.staticml.monitor.outbox()")) == 100 - fits
+        watched.context.close()
+
+
+# The one waiting summary, copied under fresh ids until `count` wait; returns one's body bytes.
+MANY_WAITING = """(count) => {
+  const key = "staticml-monitor:wine:outbox";
+  const [item] = JSON.parse(localStorage.getItem(key));
+  const id = (i) => i.toString(16).padStart(32, "0"); // the collector merges each summary id once
+  const copies = Array.from({ length: count }, (_, i) => ({ id: `copy-${i}`, summary: { ...item.summary, id: id(i) } }));
+  localStorage.setItem(key, JSON.stringify(copies));
+  return new TextEncoder().encode(JSON.stringify(item.summary)).length;
+}"""
+
+
+def test_rollout_counts_get_local_dp_noise_with_epsilon(browser, tmp_path):
+    """With monitor.epsilon the feedback counts are noised in the worker's Python (the drift
+    summaries' mechanism; tests/test_collector_rollout.py checks the draws) and the collector
+    accepts them."""
+    port = free_port()
+    result = build_monitored(tmp_path, port, 0, "epsilon = 0.5\nmin_predictions = 5\n")
+    with (
+        serve_subprocess(result.out_dir) as server,
+        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}"),
+    ):
+        watched, page = open_monitored(browser, server, port)
+        records = drawn(5, shift=False)
+        for record in records[:4]:
+            page.evaluate("(r) => window.staticml.predict(r)", record)
+            page.locator("#feedback-right").click()
+        page.evaluate("(r) => window.staticml.predict(r)", records[4])
+        with page.expect_response(lambda r: r.url.endswith("/v1/rollout")) as answered:
+            page.locator("#feedback-right").click()
+        response = answered.value
+        body = json.loads(response.request.post_data or "null")
+        assert response.status == 202, response.text()
+        watched.context.close()
+    assert body["dp"] == {"mechanism": "geometric", "epsilon": 0.5}
+    assert set(body["feedback"]) == {"right", "wrong"} and body["shadow"] is None
+    assert all(isinstance(count, int) for count in body["feedback"].values())

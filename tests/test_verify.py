@@ -50,7 +50,7 @@ def small_app(root: Path) -> Path:
             target = "sum"
             [preprocess]
             entry = "scorer.features:features"
-            dependencies = ["six==1.16.0"]
+            dependencies = ["six==1.16.0 --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"]
             [samples]
             file = "samples.json"
             [page]

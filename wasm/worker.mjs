@@ -8,6 +8,7 @@
 //                  {type: "cancel", id}              stops a running batch
 //                  {type: "monitor-sent", ids}       these summaries were handed over for delivery
 //                  {type: "monitor-stop"}            the visitor opted out: stop counting
+//                  {type: "rollout-noise", id, summary, epsilon}  a rollout summary (JSON text) to add local-DP noise to
 //   worker → page  {type: "status", stage, message, loaded, total}   during boot
 //                  {type: "ready", info}                             once, when predictions work;
 //                                                    info.phases: ms from boot to each step's end
@@ -77,11 +78,22 @@ self.onmessage = (event) => {
     cancelled.add(message.id);
   } else if (message.type === "monitor-sent" && python?.monitoring) {
     post("monitor", { state: python.runtime.monitor_sent(JSON.stringify(message.ids)) });
+  } else if (message.type === "rollout-noise") {
+    queue = queue.then(() => rolloutNoise(message.id, message.summary, message.epsilon));
   } else if (message.type === "monitor-stop" && python) {
     python.runtime.monitor_stop();
     python.monitoring = false;
   }
 };
+
+function rolloutNoise(id, summary, epsilon) {
+  try {
+    if (!python) throw new Error("the runtime has not started");
+    post("result", { id, result: python.runtime.rollout_noise(summary, epsilon) });
+  } catch (error) {
+    post("error", { id, error: describe(error, "monitor") });
+  }
+}
 
 function post(type, body) {
   self.postMessage({ type, ...body });

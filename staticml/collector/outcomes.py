@@ -101,6 +101,7 @@ def _shadows(metrics: dict[str, int]) -> dict[str, Any]:
         else:
             entry["latency"].setdefault(parts[3], {})[parts[4]] = count
     for entry in shadows.values():
+        entry["agree"] = min(entry["agree"], entry["n"])  # noisy counts can disagree
         interval = wilson_interval(entry["agree"], entry["n"])
         entry["agreement"] = entry["agree"] / entry["n"] if entry["n"] else None
         entry["ci95"] = list(interval) if interval else None

@@ -152,9 +152,41 @@ class Monitor:
         self._reset()
 
     def _noisy(self, counts: Sequence[int]) -> list[int]:
-        if self.epsilon is None:
-            return list(counts)
-        return [c + two_sided_geometric(self.epsilon, self._rng) for c in counts]
+        return noisy(counts, self.epsilon, self._rng)
+
+
+def noisy(counts: Sequence[int], epsilon: float | None, rng: Any) -> list[int]:
+    """Each count with its own two-sided geometric noise; the counts as they are without ε."""
+    if epsilon is None:
+        return list(counts)
+    return [c + two_sided_geometric(epsilon, rng) for c in counts]
+
+
+def noisy_rollout(summary: Mapping[str, Any], epsilon: float, rng: Any = None) -> dict[str, Any]:
+    """A rollout summary (docs/summaries.md) with the same noise as drift summaries on every
+    count: feedback, and the shadow's n, agree, confusion and latency bins."""
+    rng = rng or random.SystemRandom()
+    result = {**summary, "dp": {"mechanism": "geometric", "epsilon": epsilon}}
+    feedback = summary.get("feedback")
+    if feedback is not None:
+        right, wrong = noisy([feedback["right"], feedback["wrong"]], epsilon, rng)
+        result["feedback"] = {"right": right, "wrong": wrong}
+    shadow = summary.get("shadow")
+    if shadow is not None:
+        n, agree = noisy([shadow["n"], shadow["agree"]], epsilon, rng)
+        confusion = shadow["confusion"]
+        result["shadow"] = {
+            "release": shadow["release"],
+            "n": n,
+            "agree": agree,
+            "confusion": None
+            if confusion is None
+            else [noisy(row, epsilon, rng) for row in confusion],
+            "latency": {
+                side: noisy(shadow["latency"][side], epsilon, rng) for side in ("primary", "shadow")
+            },
+        }
+    return result
 
 
 def two_sided_geometric(epsilon: float, rng: Any) -> int:

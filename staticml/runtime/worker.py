@@ -13,7 +13,7 @@ from typing import Any
 
 from staticml.runtime._compat import float32_array, to_js, to_py
 from staticml.runtime.engine import Predictor, PreprocessError
-from staticml.runtime.monitor import Monitor
+from staticml.runtime.monitor import Monitor, noisy_rollout
 from staticml.runtime.restored import renew
 from staticml.runtime.schema import RecordError
 from staticml.runtime.table import CsvScorer, TableError
@@ -83,6 +83,11 @@ def monitor_sent(ids: str) -> str | None:
     if _monitor is not None:
         _monitor.sent(json.loads(ids))
     return monitor_state()
+
+
+def rollout_noise(summary: str, epsilon: float) -> str:
+    """A rollout summary (JSON text) with local-DP noise on every count, as JSON text."""
+    return json.dumps(noisy_rollout(json.loads(summary), float(epsilon)))
 
 
 def monitor_stop() -> None:
