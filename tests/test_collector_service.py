@@ -39,6 +39,11 @@ def send(url: str, data: bytes, content_type: str = "text/plain;charset=UTF-8") 
     request = urllib.request.Request(
         url + "v1/summaries", data=data, headers={"Content-Type": content_type}, method="POST"
     )
+    return status_of(request)
+
+
+def status_of(request: urllib.request.Request) -> int:
+    """The HTTP status the collector answers `request` with, errors included."""
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -262,13 +267,7 @@ def test_drift_errors_are_messages(tmp_path, bundle, args, message):
 
 
 def get_status(url: str, **headers: str) -> int:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        error.close()
-        return error.code
+    return status_of(urllib.request.Request(url, headers=headers))
 
 
 def test_a_collector_without_allowed_origins_warns_at_start(bundle, tmp_path):
