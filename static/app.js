@@ -780,9 +780,18 @@ function startMonitor() {
       }
     } finally {
       sending = false;
-      if (failed) retryAt = Date.now() + RETRY_MS;
-      if (outbox().length) schedule();
+      if (failed) backOff();
+      else if (outbox().length) schedule();
     }
+  }
+
+  // A send that was scheduled before the collector asked the page to wait must not go now: the
+  // pending timer is replaced by one at the end of the wait.
+  function backOff() {
+    retryAt = Date.now() + RETRY_MS;
+    clearTimeout(timer);
+    timer = null;
+    schedule();
   }
 
   // At page hide the answer may never be seen, so a summary leaves the outbox when it is handed
@@ -812,10 +821,9 @@ function startMonitor() {
   }
 
   function putBack(item) {
-    retryAt = Date.now() + RETRY_MS;
     if (enabled() && !outbox().some((kept) => kept.id === item.id)) store.set("outbox", [item, ...outbox()]);
     show();
-    schedule();
+    backOff();
   }
 
   function show() {
