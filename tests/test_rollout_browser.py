@@ -1,8 +1,8 @@
 """Rollout in Chromium: the shipped router on a real `staticml serve` of a real site.
 
-The canary tests open many fresh browser contexts (fresh storage: a new anonymous id each),
-and stop each at the router's decision: the release page it navigates to is answered by a
-stub, so no context boots Pyodide. The release tests boot the real pages (a few times only).
+The canary test has many visitors (each its own anonymous id in localStorage) and stops each
+at the router's decision: the release page it navigates to is answered by a stub, so no visit
+boots Pyodide. The release tests boot the real pages (a few times only).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from tests.rollout_data import sample_records
 
 pytestmark = pytest.mark.browser
 
-CONTEXTS = 100
+VISITORS = 100
+ID_KEY = "staticml-rollout:id"  # static/router.js
 TAIL = 1e-3  # chance that a correct router fails one share check
 RELEASE_URL = re.compile(r"/releases/([A-Za-z0-9_-]+)/$")
 
@@ -31,7 +32,7 @@ def binomial_bounds(n: int, p: float, tail: float) -> tuple[int, int]:
     """[lo, hi] holding Binomial(n, p) with probability at least 1 - tail (tail/2 each side).
 
     E.g. n = 100, p = 0.3: mean 30, sd sqrt(100 * 0.3 * 0.7) = 4.6; with tail = 1e-3 the
-    bounds are about 3.3 sd either side, 16 to 46 of 100. Wide, because each context costs a
+    bounds are about 3.3 sd either side, 16 to 46 of 100. Wide, because each visitor costs a
     real page load; the exact check beside it (every context's choice equals the documented
     hash of its id) is what pins the router down, this one that the shares come out right."""
     pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
@@ -67,8 +68,14 @@ def served_site(tmp_path_factory, wine_releases):
         yield site, server, a, b
 
 
-class Visitor:
-    """A fresh browser context that stops at the router's choice."""
+class Visitors:
+    """Visitors of the site's root in one browser context, each with its own anonymous id: a
+    new visitor's storage starts empty, a returning one's holds the id it was given. A visit
+    stops at the router's decision (the release page it navigates to is answered by a stub).
+
+    One context and one page: a context each would cost Chromium a renderer process a visit,
+    and the router reads nothing but the id in localStorage and manifest.json (revalidated on
+    every load)."""
 
     def __init__(self, browser, origin: str) -> None:
         self.watched = watch(browser, origin)
@@ -80,51 +87,56 @@ class Visitor:
         self.origin = origin
         self.bodies: list[str] = []
         self.page.on("request", lambda r: self.bodies.append(r.post_data or ""))
+        self.page.goto(f"{origin}releases/none/")  # the origin's storage, before any visit
 
-    def start(self) -> None:
+    def visit(self, anonymous_id: str | None) -> tuple[str, str]:
+        """(the release the router chose, the id it used) for a visitor with `anonymous_id`
+        (None: a new visitor)."""
+        self.page.evaluate(STORED_ID, [ID_KEY, anonymous_id])
         self.page.goto(self.origin, wait_until="commit")
-
-    def chosen(self) -> str:
         self.page.wait_for_url(RELEASE_URL)
-        return RELEASE_URL.search(urlsplit(self.page.url).path)[1]
+        chosen = RELEASE_URL.search(urlsplit(self.page.url).path)[1]
+        return chosen, self.page.evaluate("(key) => localStorage.getItem(key)", ID_KEY)
 
-    def anonymous_id(self) -> str:
-        return self.page.evaluate("localStorage.getItem('staticml-rollout:id')")
+
+# A visitor's storage as the router finds it: empty, or holding only the visitor's own id.
+STORED_ID = (
+    "([key, id]) => { localStorage.clear(); if (id !== null) localStorage.setItem(key, id); }"
+)
 
 
 def test_canary_shares_and_ramp_keep_earlier_users(browser, served_site):
     site_api, server, _, b = served_site
-    visitors = [Visitor(browser, server.url) for _ in range(CONTEXTS)]
+    visitors = Visitors(browser, server.url)
+    ids: list[str | None] = [None] * VISITORS
     try:
         shares = {}
         for percent in (10, 30):
             plan = site_api.canary(b, percent)
             started = time.monotonic()
-            for visitor in visitors:  # all routers run at once; then read their choices
-                visitor.start()
-            chosen = [v.chosen() for v in visitors]
+            visits = [visitors.visit(i) for i in ids]
             seconds = time.monotonic() - started
-            ids = [v.anonymous_id() for v in visitors]
-            assert len(set(ids)) == CONTEXTS  # fresh storage: every context its own id
+            known, ids = ids, [i for _, i in visits]
+            chosen = [release for release, _ in visits]
+            assert len(set(ids)) == VISITORS  # empty storage: every new visitor its own id
+            assert known in ([None] * VISITORS, ids)  # a returning visitor keeps it
             # The shipped router computes exactly the documented bucket...
             assert chosen == [expected_release(plan, bucket(i, plan.salt)) for i in ids]
-            # ...and the share is what was asked, within the binomial tolerance for CONTEXTS.
-            lo, hi = binomial_bounds(CONTEXTS, percent / 100, TAIL)
+            # ...and the share is what was asked, within the binomial tolerance for VISITORS.
+            lo, hi = binomial_bounds(VISITORS, percent / 100, TAIL)
             count = chosen.count(b)
-            assert lo <= count <= hi, f"{count} of {CONTEXTS} got the {percent}% canary"
+            assert lo <= count <= hi, f"{count} of {VISITORS} got the {percent}% canary"
             shares[percent] = {i for i, r in zip(ids, chosen, strict=True) if r == b}
             print(
-                f"{percent}%: {count}/{CONTEXTS} canary, {seconds / CONTEXTS * 1000:.0f} ms a visit"
+                f"{percent}%: {count}/{VISITORS} canary, {seconds / VISITORS * 1000:.0f} ms a visit"
             )
         assert shares[10] <= shares[30], "ramping up moved earlier canary users back"
-        for visitor in visitors:
-            visitor.watched.assert_clean()
-            identifier = visitor.anonymous_id()
-            assert not any(identifier in url for url in visitor.watched.requests)
-            assert not any(identifier in body for body in visitor.bodies)
+        visitors.watched.assert_clean()
+        for identifier in ids:
+            assert not any(identifier in url for url in visitors.watched.requests)
+            assert not any(identifier in body for body in visitors.bodies)
     finally:
-        for visitor in visitors:
-            visitor.watched.context.close()
+        visitors.watched.context.close()
         site_api.rollback()
 
 

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.browser
 
 
 def small_app(root: Path) -> Path:
+    """An app with a dependency and its own page; a quick brotli (`build.brotli_quality`),
+    since nothing here is about the bytes served."""
     app = root / "app"
     (app / "scorer").mkdir(parents=True)
     linear_onnx(app / "model.onnx", features=2)
@@ -55,6 +57,8 @@ def small_app(root: Path) -> Path:
             file = "samples.json"
             [page]
             template = "page.html"
+            [build]
+            brotli_quality = 5
             [[input]]
             name = "a"
             type = "number"
