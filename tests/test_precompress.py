@@ -4,9 +4,10 @@ import gzip
 import os
 
 import brotli
+import pytest
 
 from staticml.stages.assets import from_bytes
-from staticml.stages.precompress import precompress
+from staticml.stages.precompress import precompress, precompress_ahead
 
 TEXT = b"".join(
     f"line {i % 50} of some very repetitive javascript;\n".encode() for i in range(2000)
@@ -38,3 +39,26 @@ def test_the_cache_is_used_and_a_corrupt_entry_is_replaced(tmp_path):
     assert [p.stat().st_mtime_ns for p in cached] == stamps, "cached variants were recomputed"
     cached[0].write_bytes(b"garbage")
     assert precompress([asset], 5, tmp_path) == first
+
+
+def test_precompressing_ahead_leaves_precompress_nothing_to_do(tmp_path):
+    assets = [from_bytes(f"runtime/{i}.wasm", TEXT * (i + 1), "runtime") for i in range(3)]
+    assert precompress_ahead(assets, 5, tmp_path).result(timeout=60) is None
+    cached = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert len(cached) == 6
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    encoded = precompress(assets, 5, tmp_path)
+    assert [p.stat().st_mtime_ns for p in cached] == stamps, "precompress did the work again"
+    for asset in assets:
+        by = {e.encoding: e.data for e in encoded[asset.path]}
+        assert brotli.decompress(by["br"]) == asset.data
+
+
+def test_a_failure_ahead_is_left_for_precompress_to_report(tmp_path):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    asset = from_bytes("runtime/a.wasm", TEXT, "runtime")
+    failure = precompress_ahead([asset], 5, blocked).exception(timeout=60)
+    assert isinstance(failure, OSError)
+    with pytest.raises(OSError):
+        precompress([asset], 5, blocked)

@@ -1,12 +1,13 @@
 """The build: small stages from the app config to a folder of static files.
 
-    config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ load_model ─ compress_model
-           ─ reference_predictions ─ vendor runtimes ─ make_snapshot ─ web_manifest
+    config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ make_snapshot
+           ─ load_model ─ compress_model ─ reference_predictions ─ vendor runtimes ─ web_manifest
            ─ page_config/render_page ─ service_worker ─ precompress ─ bundle_manifest
            ─ hosting_files ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
-touches the output folder. The model report (`model.json`, `model.html`) is written beside the
+touches the output folder. The runtimes and the snapshot do not depend on the model, so their
+precompression (`precompress_ahead`) runs beside the model's stages. The model report (`model.json`, `model.html`) is written beside the
 release but is not part of it: it records this build's time and timings. So are the hosting
 configs (`_headers`, `nginx.conf`).
 """
@@ -42,7 +43,12 @@ from staticml.stages.page import (
     template_source,
     wheel_key,
 )
-from staticml.stages.precompress import Encoded, default_cache_dir, precompress
+from staticml.stages.precompress import (
+    Encoded,
+    default_cache_dir,
+    precompress,
+    precompress_ahead,
+)
 from staticml.stages.purity import check_browser_imports
 from staticml.stages.reference import SampleSet, reference_predictions
 from staticml.stages.report import REPORT_JSON, REPORT_PAGE, render_report, report_json
@@ -115,14 +121,26 @@ def _build(
     wheels = pack_wheels(config, fetch_dependencies(config))
     check_browser_imports(wheels.app.sources, wheels.importable(), config.app_dir)
 
+    cache = cache_dir or default_cache_dir()
+    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
+    snapshot = None
+    if config.runtime.snapshot:
+        report.stage("Making the Pyodide snapshot in headless Chromium")
+        snapshot = make.runtime_file(
+            "python",
+            "python.snapshot",
+            make_snapshot(config, wheels, runtimes[0], cache),
+            "snapshot",
+        )
+    unchanging = [*(a for r in runtimes for a in make.runtime_assets(r)), *filter(None, [snapshot])]
+    ahead = precompress_ahead(unchanging, config.brotli_quality, cache)
+
     report.stage(
         "Training the model and converting it to ONNX"
         if config.model.train
         else f"Loading {config.model.file.name if config.model.file else 'the model'}"
     )
-    cache = cache_dir or default_cache_dir()
     model = load_model(config, cache)
-    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
 
     report.stage(
         "Measuring the model (compression off)"
@@ -140,10 +158,8 @@ def _build(
     report.stage("Vendoring Pyodide and onnxruntime-web")
     site = site_root()
     named = _named_assets(model, wheels, samples, runtimes, site)
-    if config.runtime.snapshot:
-        report.stage("Making the Pyodide snapshot in headless Chromium")
-        snapshot = make_snapshot(config, wheels, runtimes[0], cache)
-        named[SNAPSHOT] = make.runtime_file("python", "python.snapshot", snapshot, "snapshot")
+    if snapshot is not None:
+        named[SNAPSHOT] = snapshot
     named[WEB_MANIFEST] = web_manifest(config, named["static/icon.svg"])
     if monitor is not None:
         named["baseline.json"] = make.from_bytes(
@@ -171,6 +187,7 @@ def _build(
         with lock:
             report.advance()
 
+    ahead.exception()  # done, or failed: then `precompress` does (and reports) that part again
     encoded = precompress(everything, config.brotli_quality, cache, advance)
     manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
     records |= hosting_files(
