@@ -7,9 +7,9 @@
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
 touches the output folder. The runtimes and the snapshot do not depend on the model, so their
-precompression (`precompress_ahead`) runs beside the model's stages. The model report (`model.json`, `model.html`) is written beside the
-release but is not part of it: it records this build's time and timings. So are the hosting
-configs (`_headers`, `nginx.conf`).
+precompression (`precompress_ahead`) runs beside the model's stages. The model report
+(`model.json`, `model.html`) is written beside the release but is not part of it: it records
+this build's time and timings. So are the hosting configs (`_headers`, `nginx.conf`).
 """
 
 from __future__ import annotations
