@@ -555,14 +555,6 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(str(error)) from error
 
 
-def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="staticml")
-
-
-if __name__ == "__main__":
-    main()
-
-
 _registry_option = click.option(
     "--registry",
     type=click.Path(file_okay=False, path_type=Path),
@@ -670,3 +662,11 @@ def lineage(site_dir: Path, registry: Path | None, as_json: bool) -> None:
         )
         for reason in entry["reasons"]:
             click.echo(f"    {reason}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="staticml")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import staticml
+import staticml.cli
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -16,6 +17,18 @@ def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0
     assert "build" in result.stdout and "serve" in result.stdout
+
+
+def test_both_module_entry_points_reach_every_command():
+    commands = sorted(staticml.cli.cli.commands)
+    assert {"build", "retrain", "watch", "lineage"} <= set(commands)
+    for module in ("staticml", "staticml.cli"):
+        for command in commands:
+            result = subprocess.run(
+                [sys.executable, "-m", module, command, "--help"], capture_output=True, text=True
+            )
+            assert result.returncode == 0, (module, command, result.stderr)
+            assert result.stdout.startswith(f"Usage: staticml {command} "), (module, command)
 
 
 def test_version():
