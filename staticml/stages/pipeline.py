@@ -133,7 +133,7 @@ def _build(
             "snapshot",
         )
     unchanging = [*(a for r in runtimes for a in make.runtime_assets(r)), *filter(None, [snapshot])]
-    ahead = precompress_ahead(unchanging, config.brotli_quality, cache)
+    precompress_ahead(unchanging, config.brotli_quality, cache)
 
     report.stage(
         "Training the model and converting it to ONNX"
@@ -187,7 +187,6 @@ def _build(
         with lock:
             report.advance()
 
-    ahead.exception()  # done, or failed: then `precompress` does (and reports) that part again
     encoded = precompress(everything, config.brotli_quality, cache, advance)
     manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
     records |= hosting_files(

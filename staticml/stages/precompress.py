@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 import brotli
@@ -72,11 +73,12 @@ def precompress(
 
 
 def precompress_ahead(assets: Sequence[Asset], quality: int, cache_dir: Path) -> Future[None]:
-    """Starts precompressing `assets` into the cache, one at a time, biggest first, so that
-    `precompress` later finds them there. The build starts this with the runtimes and the Python
-    snapshot, which do not depend on the model, so that brotli (40 s for a 30 MB snapshot)
-    runs on a second core while the model is trained and measured. The thread is a daemon: a
-    build that fails meanwhile exits without waiting, and an entry is only ever stored whole.
+    """Starts precompressing `assets` into the cache, one at a time, biggest first. The build
+    starts this with the runtimes and the Python snapshot, which do not depend on the model, so
+    that brotli (40 s for a 30 MB snapshot) runs on a second core while the model is trained
+    and measured. `precompress` later finds the results in the cache, or waits for the one in
+    progress (`_once`) while its other threads take the rest. The thread is a daemon: a build
+    that fails meanwhile exits without waiting, and an entry is only ever stored whole.
     """
     done: Future[None] = Future()
 
@@ -85,7 +87,7 @@ def precompress_ahead(assets: Sequence[Asset], quality: int, cache_dir: Path) ->
             for asset in sorted(filter(_compressible, assets), key=lambda a: -a.size):
                 _encodings(asset, quality, cache_dir)
             done.set_result(None)
-        except BaseException as exc:  # seen (and redone) by `precompress`
+        except BaseException as exc:  # raised again to `precompress` if it waits for this entry
             done.set_exception(exc)
 
     threading.Thread(target=run, name="staticml-precompress-ahead", daemon=True).start()
@@ -97,7 +99,6 @@ def _compressible(asset: Asset) -> bool:
 
 
 def _encodings(asset: Asset, quality: int, cache_dir: Path) -> tuple[Encoded, ...]:
-    data: bytes | None = None
     kept = []
     for encoding, compress in (
         ("br", lambda d: brotli.compress(d, quality=quality)),
@@ -107,12 +108,42 @@ def _encodings(asset: Asset, quality: int, cache_dir: Path) -> tuple[Encoded, ..
         cached = cache_dir / key[:2] / key
         packed = cached.read_bytes() if cached.is_file() else b""
         if not packed or not _decodes_to(encoding, packed, asset.sha256):
-            data = asset.read() if data is None else data
-            packed = compress(data)
-            _store(cached, packed)
+            packed = _once(cached, partial(_make, cached, compress, asset))
         if len(packed) <= asset.size * (1 - MIN_SAVING):
             kept.append(Encoded(encoding, packed))
     return tuple(kept)
+
+
+def _make(cached: Path, compress: Callable[[bytes], bytes], asset: Asset) -> bytes:
+    return _store(cached, compress(asset.read()))
+
+
+_running: dict[Path, Future[bytes]] = {}
+_running_lock = threading.Lock()
+
+
+def _once(entry: Path, make: Callable[[], bytes]) -> bytes:
+    """`make()`, unless another thread is making this cache entry: then its result."""
+    with _running_lock:
+        running = _running.get(entry)
+        if running is None:
+            running = _running[entry] = Future()
+            mine = True
+        else:
+            mine = False
+    if not mine:
+        return running.result()
+    try:
+        packed = make()
+    except BaseException as exc:
+        running.set_exception(exc)
+        raise
+    else:
+        running.set_result(packed)
+        return packed
+    finally:
+        with _running_lock:
+            del _running[entry]
 
 
 def _decodes_to(encoding: str, packed: bytes, digest: str) -> bool:
@@ -124,8 +155,9 @@ def _decodes_to(encoding: str, packed: bytes, digest: str) -> bool:
     return sha256_hex(data) == digest
 
 
-def _store(path: Path, data: bytes) -> None:
+def _store(path: Path, data: bytes) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
         handle.write(data)
     os.replace(handle.name, path)
+    return data
