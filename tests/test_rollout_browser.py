@@ -33,7 +33,7 @@ def binomial_bounds(n: int, p: float, tail: float) -> tuple[int, int]:
 
     E.g. n = 100, p = 0.3: mean 30, sd sqrt(100 * 0.3 * 0.7) = 4.6; with tail = 1e-3 the
     bounds are about 3.3 sd either side, 16 to 46 of 100. Wide, because each visitor costs a
-    real page load; the exact check beside it (every context's choice equals the documented
+    real page load; the exact check beside it (every visitor's choice equals the documented
     hash of its id) is what pins the router down, this one that the shares come out right."""
     pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
     lo = 0
