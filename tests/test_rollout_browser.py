@@ -242,7 +242,11 @@ def test_shadow_disagreement_and_feedback_reach_the_collector(
                 labels.append(page.evaluate("(r) => window.staticml.predict(r)", record)["label"])
                 page.locator("#feedback-right").click()
             identifier = page.evaluate("localStorage.getItem('staticml-rollout:id')")
-            report = wait_for(lambda: get_json(collector + "/v1/rollout"), lambda r: r["shadows"])
+            # The page sends a summary per `min_predictions` (5) events: 5 comparisons and
+            # 5 clicks arrive in two summaries, so wait for all ten events.
+            report = wait_for(
+                lambda: get_json(collector + "/v1/rollout"), lambda r: events(r, a, b) >= 10
+            )
             shadow = report["shadows"][a][b]
             assert shadow["n"] == 5
             disagreeing = sum(label in ("cultivar 1", "cultivar 2") for label in labels)
@@ -263,6 +267,13 @@ def test_shadow_disagreement_and_feedback_reach_the_collector(
         strings = [leaf for leaf in leaves(body) if not isinstance(leaf, int)]
         assert set(strings) <= {a, b, body["hour"], body["id"]}, strings
         assert identifier not in json.dumps(body)
+
+
+def events(report: dict, a: str, b: str) -> int:
+    """The shadow comparisons and feedback clicks the collector has counted for release a."""
+    shadow = report["shadows"].get(a, {}).get(b, {}).get("n", 0)
+    feedback = report["variants"].get(a, {})
+    return shadow + feedback.get("right", 0) + feedback.get("wrong", 0)
 
 
 def leaves(value):
