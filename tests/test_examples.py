@@ -76,6 +76,16 @@ def test_the_api_returns_what_was_built(wine, diabetes):
         assert json.loads((result.out_dir / "bundle.json").read_text())["release"] == result.release
 
 
+def test_apps_without_dependencies_ship_one_python_snapshot(wine, diabetes, built_site):
+    """The snapshot holds staticml's runtime, not the app: three apps, one file."""
+    snapshots = [
+        next(site.glob("runtime/python-*/python.snapshot"))
+        for site in (wine[0].out_dir, diabetes[0].out_dir, built_site.path)
+    ]
+    assert len({path.parent.name for path in snapshots}) == 1
+    assert len({path.read_bytes() for path in snapshots}) == 1
+
+
 def test_wine_form_entry_gives_the_cpython_prediction(wine, page_for):
     result, server = wine
     page = page_for(server)

@@ -3,11 +3,17 @@ test_build.py's test_a_second_cold_build_is_the_same_site)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from staticml.config import load_config
+from staticml.stages.dependencies import fetch_dependencies
+from staticml.stages.snapshot import RUNTIME_MODULE, snapshot_modules, snapshot_wheels
+from staticml.stages.wheels import pack_wheels
+from tests.conftest import ROOT
+from tests.test_dependencies import SIX, with_dependencies
 
 # Restores the site's snapshot as its worker does, then draws from what the snapshot froze,
 # renews it as the worker's start() does, and draws again.
@@ -47,6 +53,23 @@ def site_runtime(site: Path) -> dict[str, object]:
     }
 
 
+def test_the_snapshot_holds_the_runtime_and_the_dependencies_but_not_the_app():
+    wine = pack_wheels(load_config(ROOT / "examples" / "wine"))
+    demo = pack_wheels(load_config(ROOT / "app"))
+    assert snapshot_wheels(wine) == snapshot_wheels(demo) == (wine.runtime,)
+    assert snapshot_modules(wine) == (RUNTIME_MODULE,)
+
+    with_six = pack_wheels(with_dependencies(SIX), fetch_dependencies(with_dependencies(SIX)))
+    assert [w.filename for w in snapshot_wheels(with_six)] == [
+        with_six.runtime.filename,
+        "six-1.16.0-py2.py3-none-any.whl",
+    ]
+    assert snapshot_modules(with_six) == (RUNTIME_MODULE, "six")
+    another_app = dataclasses.replace(with_six, app=demo.app)
+    assert snapshot_wheels(another_app) == snapshot_wheels(with_six)
+
+
+@pytest.mark.browser
 def test_every_visit_renews_the_randomness_the_snapshot_froze(open_browser, server, built_site):
     runtime = site_runtime(built_site.path)
     visits = []

@@ -1,5 +1,6 @@
-// Boots Pyodide with the site's wheels installed and the app's modules imported, then uploads
-// the interpreter's memory (pyodide.makeMemorySnapshot, Pyodide's private snapshot API).
+// Boots Pyodide with staticml's runtime (and the app's dependencies) installed and imported, then
+// uploads the interpreter's memory (pyodide.makeMemorySnapshot, Pyodide's private snapshot API).
+// The app's own package is not in it: the site's worker imports that at start.
 //
 // Everything the memory captures must depend only on the build's inputs, so this worker (and
 // only this one: the site's worker uses the browser's own) gets a fixed clock and a fixed

@@ -129,7 +129,7 @@ def _build(
         snapshot = make.runtime_file(
             "python",
             "python.snapshot",
-            make_snapshot(config, wheels, runtimes[0], cache),
+            make_snapshot(wheels, runtimes[0], cache),
             "snapshot",
         )
     unchanging = [*(a for r in runtimes for a in make.runtime_assets(r)), *filter(None, [snapshot])]

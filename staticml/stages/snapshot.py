@@ -1,11 +1,18 @@
-"""Stage: a Pyodide memory snapshot with the app's Python already imported.
+"""Stage: a Pyodide memory snapshot with staticml's runtime already imported.
 
-Starting CPython inside Pyodide (unpacking the stdlib, running site and the app's imports) is
-the largest part of a cold start. A snapshot of the interpreter's memory taken after that work
-lets the page skip it: `loadPyodide({_loadSnapshot})` restores the memory instead (Pyodide's
-private snapshot API). A snapshot only fits the Pyodide build and the `python_stdlib.zip` it
-was made with, which the site vendors next to it; the page falls back to a normal start when
-it cannot be used.
+Starting CPython inside Pyodide (unpacking the stdlib, running site, importing the runtime and
+the stdlib modules it needs) is the largest part of a cold start. A snapshot of the
+interpreter's memory taken after that work lets the page skip it: `loadPyodide({_loadSnapshot})`
+restores the memory instead (Pyodide's private snapshot API). A snapshot only fits the Pyodide
+build and the `python_stdlib.zip` it was made with, which the site vendors next to it; the page
+falls back to a normal start when it cannot be used.
+
+The snapshot holds staticml's runtime and the app's dependency wheels, imported, but not the
+app's own package: the page imports that at start, after the snapshot's frozen state is renewed
+(a few small modules of the app, whose standard-library imports the runtime has already made).
+So a snapshot depends on Pyodide, staticml and the app's dependencies only. An edit to the
+preprocessing keeps it, every app without dependencies shares one (made and compressed once per
+machine), and a release that changed the preprocessing leaves the visitor's cached copy valid.
 
 The snapshot is made in headless Chromium, in a module worker like the site's own, and kept in
 the build cache under a digest of everything it was made from. The cache only saves time: the
@@ -38,7 +45,7 @@ therefore renews it as soon as Python has started, before any of the app's funct
 (`staticml.runtime.restored.renew`, called by `staticml.runtime.worker.start`): `random` is
 re-seeded from the browser's entropy and `tempfile`'s name sequence replaced. The hash secret
 cannot be changed in a running interpreter, randomness the app draws at import time is frozen
-too (SECURITY.md), and `time.tzname` says UTC (Pyodide has no `time.tzset`; before, it said
+too (SECURITY.md; the app's own modules are imported after the renewal), and `time.tzname` says UTC (Pyodide has no `time.tzset`; before, it said
 the build machine's zone).
 """
 
@@ -54,11 +61,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex, tree_digest
 from staticml.runtimes import RuntimeFiles
-from staticml.stages.wheels import Wheels
+from staticml.stages.wheels import Wheel, Wheels
 
 HELPER = Path(__file__).resolve().parent.parent / "snapshot"
 PURPOSE = "runtime.snapshot = true (the build makes the Pyodide snapshot in headless Chromium)"
@@ -74,23 +80,25 @@ CONTEXT = {
 }
 
 
-def entry_modules(config: AppConfig) -> tuple[str, ...]:
-    """The modules the worker imports at start: staticml's runtime and the app's entry points."""
-    entries = [config.preprocess.entry, config.preprocess.batch]
-    names = [str(entry).partition(":")[0] for entry in entries if entry]
+def snapshot_wheels(wheels: Wheels) -> tuple[Wheel, ...]:
+    """What the snapshot installs: everything but the app's own package, in install order."""
+    return (wheels.runtime, *wheels.dependencies)
+
+
+def snapshot_modules(wheels: Wheels) -> tuple[str, ...]:
+    """What the snapshot imports: staticml's runtime and the dependencies' top-level modules."""
+    names = [name for wheel in wheels.dependencies for name in wheel.top_level]
     return tuple(dict.fromkeys([RUNTIME_MODULE, *names]))
 
 
-def make_snapshot(
-    config: AppConfig, wheels: Wheels, pyodide: RuntimeFiles, cache_dir: Path
-) -> bytes:
-    """The snapshot for these wheels and this Pyodide, from the cache or made now."""
-    modules = entry_modules(config)
-    key = _cache_key(wheels, pyodide, modules)
+def make_snapshot(wheels: Wheels, pyodide: RuntimeFiles, cache_dir: Path) -> bytes:
+    """The snapshot for this runtime, these dependencies and this Pyodide, cached or made now."""
+    installed, modules = snapshot_wheels(wheels), snapshot_modules(wheels)
+    key = _cache_key(installed, pyodide, modules)
     cached = cache_dir / "snapshots" / f"{key}.snapshot"
     if cached.is_file():
         return cached.read_bytes()
-    data = _make(wheels, pyodide, modules)
+    data = _make(installed, pyodide, modules)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as handle:
         handle.write(data)
@@ -98,9 +106,9 @@ def make_snapshot(
     return data
 
 
-def _cache_key(wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]) -> str:
+def _cache_key(wheels: tuple[Wheel, ...], pyodide: RuntimeFiles, modules: tuple[str, ...]) -> str:
     parts = [(path.name, sha256_hex(path.read_bytes())) for path in pyodide.files]
-    parts += [(wheel.filename, sha256_hex(wheel.data)) for wheel in wheels.all()]
+    parts += [(wheel.filename, sha256_hex(wheel.data)) for wheel in wheels]
     parts += [("modules", ",".join(modules)), ("helper", _helper_digest())]
     parts += [("context", json.dumps(CONTEXT, sort_keys=True))]
     return tree_digest(parts)
@@ -110,7 +118,7 @@ def _helper_digest() -> str:
     return tree_digest((p.name, sha256_hex(p.read_bytes())) for p in sorted(HELPER.iterdir()))
 
 
-def _make(wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]) -> bytes:
+def _make(wheels: tuple[Wheel, ...], pyodide: RuntimeFiles, modules: tuple[str, ...]) -> bytes:
     with tempfile.TemporaryDirectory(prefix="staticml-snapshot-") as folder:
         root = Path(folder)
         plan = _lay_out(root, wheels, pyodide, modules)
@@ -120,7 +128,7 @@ def _make(wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]) -> by
 
 
 def _lay_out(
-    root: Path, wheels: Wheels, pyodide: RuntimeFiles, modules: tuple[str, ...]
+    root: Path, wheels: tuple[Wheel, ...], pyodide: RuntimeFiles, modules: tuple[str, ...]
 ) -> dict[str, Any]:
     for path in HELPER.iterdir():
         shutil.copyfile(path, root / path.name)
@@ -128,13 +136,13 @@ def _lay_out(
     for path in pyodide.files:
         shutil.copyfile(path, root / "pyodide" / path.name)
     (root / "wheels").mkdir()
-    for wheel in wheels.all():
+    for wheel in wheels:
         (root / "wheels" / wheel.filename).write_bytes(wheel.data)
     (root / "bundle.json").write_text(json.dumps({"assets": {}}))  # nothing here is immutable
     plan = {
         "module": "/pyodide/pyodide.mjs",
         "indexURL": "/pyodide/",
-        "wheels": [f"/wheels/{wheel.filename}" for wheel in wheels.all()],
+        "wheels": [f"/wheels/{wheel.filename}" for wheel in wheels],
         "modules": list(modules),
         "upload": "/snapshot",
     }
