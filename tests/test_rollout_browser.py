@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from staticml.headers import SECURITY_HEADERS
 from staticml.rollout import Site
 from tests.conftest import beacon, get_json, serve_subprocess, watch
 from tests.rollout_data import sample_records
@@ -71,7 +72,9 @@ def served_site(tmp_path_factory, wine_releases):
 class Visitors:
     """Visitors of the site's root in one browser context, each with its own anonymous id: a
     new visitor's storage starts empty, a returning one's holds the id it was given. A visit
-    stops at the router's decision (the release page it navigates to is answered by a stub).
+    stops at the router's decision: the release page it navigates to is answered by a stub,
+    with the site's headers (cross-origin isolated like the real page, so Chromium keeps the
+    visits in one process instead of swapping it twice a visit).
 
     One context and one page: a context each would cost Chromium a renderer process a visit,
     and the router reads nothing but the id in localStorage and manifest.json (revalidated on
@@ -81,7 +84,9 @@ class Visitors:
         self.watched = watch(browser, origin)
         self.watched.context.route(
             "**/releases/**",
-            lambda route: route.fulfill(status=200, content_type="text/html", body="<p>stub</p>"),
+            lambda route: route.fulfill(
+                status=200, content_type="text/html", body="<p>stub</p>", headers=SECURITY_HEADERS
+            ),
         )
         self.page = self.watched.new_page()
         self.origin = origin
