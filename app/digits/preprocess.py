@@ -15,6 +15,7 @@ to any drawing:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import mul
 from typing import Any
 
 GRID = 32
@@ -51,17 +52,13 @@ def image_features(image: dict[str, Any]) -> list[float]:
 
 def ink_box(width: int, height: int, pixels: Sequence[int]) -> tuple[int, int, int, int] | None:
     """Bounding box (left, top, right, bottom; right/bottom exclusive) of the ink, or None."""
-    rows = [
-        y
-        for y in range(height)
-        if any(pixels[i] > INK_THRESHOLD for i in range(y * width, (y + 1) * width))
-    ]
+    pixels = list(pixels)  # slices and max() run in C, not a Python loop per pixel
+    rows = [y for y in range(height) if max(pixels[y * width : (y + 1) * width]) > INK_THRESHOLD]
     if not rows:
         return None
+    first, last = rows[0] * width, rows[-1] * width
     columns = [
-        x
-        for x in range(width)
-        if any(pixels[y * width + x] > INK_THRESHOLD for y in range(rows[0], rows[-1] + 1))
+        x for x in range(width) if max(pixels[first + x : last + x + 1 : width]) > INK_THRESHOLD
     ]
     return columns[0], rows[0], columns[-1] + 1, rows[-1] + 1
 
@@ -73,14 +70,19 @@ def resample(
     cell = side / n
     x_weights = [_overlaps(x0 + i * cell, cell, width) for i in range(n)]
     y_weights = [_overlaps(y0 + j * cell, cell, height) for j in range(n)]
+    # Each cell's source columns as (first column, weights): a row's products and their sum
+    # then run in C (map, sum), in the same order as a loop would add them.
+    spans = [(weights[0][0] if weights else 0, [w for _, w in weights]) for weights in x_weights]
+    pixels = list(pixels)
     scale = cell * cell * 255
     grid = []
     for weights_y in y_weights:
         sums = [0.0] * n
         for y, wy in weights_y:
             offset = y * width
-            for i, weights_x in enumerate(x_weights):
-                sums[i] += wy * sum(wx * pixels[offset + x] for x, wx in weights_x)
+            for i, (first, weights) in enumerate(spans):
+                start = offset + first
+                sums[i] += wy * sum(map(mul, weights, pixels[start : start + len(weights)]))
         grid.append([total / scale for total in sums])
     return grid
 
