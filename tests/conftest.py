@@ -11,6 +11,7 @@ it expects exactly that error (`Watched.expect_errors`).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import glob
 import json
@@ -64,8 +65,8 @@ def wait_for_http(url: str, process: subprocess.Popen | None = None, seconds: fl
 class BuiltSite:
     path: Path
     build_output: str
-    # The second cold build of the reproducibility test, once started: its folder and process.
-    again: tuple[Path, DemoBuild] | None = None
+    # The reproducibility test's second cold build: its folder, and what it printed once done.
+    again: tuple[Path, concurrent.futures.Future[str]] | None = None
 
 
 # Builds of the demo say they were built at this time (the reproducible-builds convention), so
@@ -145,33 +146,118 @@ PERTURBED = {"OPENBLAS_CORETYPE": "Sandybridge", "OMP_NUM_THREADS": "2", "PYTHON
 AGAIN = "test_a_second_cold_build_is_the_same_site"
 
 
-@pytest.fixture(scope="session")
-def built_site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BuiltSite]:
-    """The demo app built by `python build.py -o DIR`, as the README runs it, from a cold cache
-    (trained and snapshotted anew: see `cold_cache`).
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need the demo site run after the others (in their own order), so that
+    its builds (`DemoBuilds`) run beside the tests that need none."""
+    items.sort(key=lambda item: "built_site" in getattr(item, "fixturenames", ()))
 
-    When the session holds `test_build.py`'s reproducibility test, its second cold build starts
-    as soon as this one is done and runs in the background, beside the tests that come before
-    it, with a burner keeping a core busy (see `BuiltSite.again`)."""
-    folder = tmp_path_factory.mktemp("site")
-    cache = cold_cache(folder)
-    output = start_demo_build(folder / "dist", cache).output()
-    keep_in_user_cache(cache)
-    if not any(item.name == AGAIN for item in request.session.items):
-        yield BuiltSite(folder / "dist", output)
+
+class DemoBuilds:
+    """The session's cold builds of the demo, one after the other in a background thread,
+    started with the session:
+
+    1. what a cold build may take from the user's cache (`cold_cache`), made here, in this
+       process, where the suite's own builds share it: the runtimes and the Python snapshot
+       brotli-compressed at the demo's quality;
+    2. `built_site`'s build, `python build.py` from a cold cache;
+    3. when the session holds `test_build.py`'s reproducibility test, its second cold build,
+       with a burner keeping a core busy meanwhile.
+
+    `first` and `second` hold what each build printed once it is done.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, again: bool) -> None:
+        self.folder = tmp_path_factory.mktemp("site")
+        self.other = tmp_path_factory.mktemp("again") if again else None
+        self.first: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self.second: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._running: DemoBuild | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-builds", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for future, make in ((self.first, self._first), (self.second, self._second)):
+            try:
+                future.set_result(make())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def _first(self) -> str:
+        precompress_shared_runtimes()
+        cache = cold_cache(self.folder)
+        output = self._build(self.folder / "dist", cache)
+        keep_in_user_cache(cache)
+        return output
+
+    def _second(self) -> str:
+        if self.other is None:
+            return ""
+        stop_burning = start_burner(self.other)
+        try:
+            return self._build(self.other / "dist", cold_cache(self.other), PERTURBED)
+        finally:
+            stop_burning()
+
+    def _build(self, out: Path, cache: Path, env: dict[str, str] | None = None) -> str:
+        if self._stopped.is_set():
+            raise RuntimeError("the session ended before this build started")
+        self._running = start_demo_build(out, cache, env)
+        return self._running.output()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._running is not None and self._running.process.poll() is None:
+            self._running.process.kill()
+        self._thread.join(timeout=120)
+
+
+def precompress_shared_runtimes() -> None:
+    """The runtimes and the Python snapshot (the same for every app without dependencies),
+    brotli-compressed at the demo's quality into the user's cache, as a build would."""
+    from staticml.config import load_config
+    from staticml.runtimes import RUNTIMES, default_node_modules, locate
+    from staticml.stages import assets as make
+    from staticml.stages.precompress import precompress_ahead
+    from staticml.stages.snapshot import make_snapshot
+    from staticml.stages.wheels import pack_wheels
+
+    config = load_config(APP_DIR)
+    pyodide, ort = (locate(spec, default_node_modules()) for spec in RUNTIMES)
+    snapshot = make_snapshot(pack_wheels(config), pyodide, user_cache())
+    shared = [
+        *make.runtime_assets(pyodide),
+        *make.runtime_assets(ort),
+        make.runtime_file("python", "python.snapshot", snapshot, "snapshot"),
+    ]
+    precompress_ahead(shared, config.brotli_quality, user_cache()).result()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_builds(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoBuilds | None]:
+    """Starts the demo's builds with the session when any test needs `built_site`."""
+    items = request.session.items
+    if not any("built_site" in getattr(item, "fixturenames", ()) for item in items):
+        yield None
         return
-    other = tmp_path_factory.mktemp("again")
-    stop_burning = start_burner(other)
-    again = start_demo_build(other / "dist", cold_cache(other), PERTURBED)
-    threading.Thread(target=lambda: (again.process.wait(), stop_burning()), daemon=True).start()
+    builds = DemoBuilds(tmp_path_factory, again=any(item.name == AGAIN for item in items))
     try:
-        yield BuiltSite(folder / "dist", output, again=(other / "dist", again))
+        yield builds
     finally:
-        again.process.kill()
-        again.process.wait()
-        stop_burning()
+        builds.stop()
+
+
+@pytest.fixture(scope="session")
+def built_site(demo_builds: DemoBuilds | None) -> BuiltSite:
+    """The demo app built by `python build.py -o DIR`, as the README runs it, from a cold cache
+    (trained and snapshotted anew: see `cold_cache`), in the background since the session
+    started (`DemoBuilds`)."""
+    assert demo_builds is not None, "demo_builds starts the build for every test that uses this"
+    output = demo_builds.first.result()
+    again = None if demo_builds.other is None else (demo_builds.other / "dist", demo_builds.second)
+    return BuiltSite(demo_builds.folder / "dist", output, again=again)
 
 
 BURN = """

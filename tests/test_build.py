@@ -123,12 +123,12 @@ def test_the_build_prints_progress_and_a_summary(built_site):
 def test_a_second_cold_build_is_the_same_site(built_site):
     """Another build in a fresh process with its own empty cache (it trains the model and makes
     the Python snapshot again), started by a caller that asks the math libraries for other
-    kernels and threads, while another process keeps a core busy and the tests before this one
-    run (`built_site` starts it): every file is the same bytes. Only the latencies the build
-    measures differ, and they are left out."""
-    assert built_site.again is not None, "built_site starts this build when this test is run"
+    kernels and threads, while another process keeps a core busy and other tests run
+    (`DemoBuilds` starts it after the first): every file is the same bytes. Only the latencies
+    the build measures differ, and they are left out."""
+    assert built_site.again is not None, "DemoBuilds makes this build when this test is run"
     again, build = built_site.again
-    output = build.output()
+    output = build.result()
     first, second = site_files(built_site.path), site_files(again)
     assert sorted(first) == sorted(second)
     changed = sorted(path for path in first if first[path] != second[path])
