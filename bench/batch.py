@@ -10,7 +10,7 @@ time, from the example's samples and a fixed seed, with one bad row in 10,000), 
 - single process: `staticml.batch(bundle, input, output)`;
 - local cluster: the same with `cluster="local"` (2 worker processes, 1 thread each);
 - in the browser: `window.staticml.predictFile(file)` on the served wine site in headless
-  Chromium (Debian's, with `staticml.verify.CHROMIUM_ARGS`), the file fetched from the same
+  Chromium (Debian's, with `staticml.headless.CHROMIUM_ARGS`), the file fetched from the same
   origin first, the runtime already started.
 
 Peak memory: for the Python modes, the peak RSS of the process running `staticml.batch`
@@ -185,7 +185,7 @@ class TreeSampler:
 def browser_runs(bundle: Path, source: Path, runs: int, work: Path) -> list[dict[str, Any]]:
     from playwright.sync_api import sync_playwright
 
-    from staticml.verify import CHROMIUM_ARGS
+    from staticml.headless import CHROMIUM_ARGS
 
     site = work / "site"
     shutil.copytree(bundle, site, dirs_exist_ok=True)

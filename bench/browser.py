@@ -20,7 +20,7 @@ from typing import Any
 
 from serving import Served
 
-from staticml.verify import CHROMIUM_ARGS
+from staticml.headless import CHROMIUM_ARGS
 
 # measureUserAgentSpecificMemory() answers at the next garbage collection (up to 20 s) unless
 # this feature is on.

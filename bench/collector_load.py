@@ -160,7 +160,7 @@ def _databases(scratch: Path):
 def measure(
     backend: str, bundle: Path, db: str, bodies: list[bytes], clients: int, release: str
 ) -> tuple[dict[str, object], bool]:
-    from staticml.collector.storage import open_store
+    from staticml.collector.stores import open_store
     from tests.conftest import beacon
 
     with beacon(bundle, db, "--rate-limit", str(10 * len(bodies))) as running:

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from staticml.baseline import Baseline, compute_baseline
+from staticml.collector.proportions import wilson_interval
 from staticml.collector.report import drift_report
 from staticml.collector.storage import MISSING_BIN, OUTPUT, HourTally, feature_key
-from staticml.rollout.stats import wilson_interval
 from staticml.runtime.monitor import Monitor, bin_of
 
 EPSILONS: tuple[float | None, ...] = (None, 8.0, 4.0, 2.0, 1.0)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from staticml.headless import serving_app
 from staticml.serve import create_app
-from staticml.verify import serving_app
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from staticml.version import __version__
+
+__all__ = ["__version__", "batch", "build"]
 
 
 def build(app_dir, out_dir="dist", **options):  # type: ignore[no-untyped-def]

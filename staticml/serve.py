@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from staticml.contract import MANIFEST
 from staticml.errors import StaticMLError
 from staticml.headers import file_headers, origin_of, security_headers
 from staticml.request_path import raw_path_of, segments
 from staticml.rollout.hosting import SitePolicy, is_site
-from staticml.stages.manifest import MANIFEST
 
 log = logging.getLogger("staticml.serve")
 

@@ -8,32 +8,14 @@ page's origin and the console must stay free of errors.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from staticml.contract import TOLERANCE
 from staticml.errors import StaticMLError
-from staticml.serve import create_app
-from staticml.stages.measure import TOLERANCE
-
-CHROMIUM_ENV = "STATICML_CHROMIUM"
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--proxy-server=http://127.0.0.1:9",
-)
+from staticml.headless import chromium, serving
 
 
 class VerifyError(StaticMLError):
@@ -54,42 +36,9 @@ class Verification:
         )
 
 
-def chromium_path(purpose: str = "--verify", error: type[StaticMLError] = VerifyError) -> str:
-    found = (
-        os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-    if not found or not Path(found).exists():
-        raise error(
-            f"{purpose} needs Chromium: install Debian's `chromium` package (apt-get install chromium) "
-            f"or point {CHROMIUM_ENV} at a Chromium binary."
-        )
-    return found
-
-
-@contextmanager
-def chromium(
-    purpose: str = "--verify", error: type[StaticMLError] = VerifyError
-) -> Iterator[tuple[Any, type[Exception]]]:
-    """Headless Chromium driven by Playwright, and Playwright's error type."""
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        raise error(
-            f"{purpose} drives Chromium with Playwright, which is not installed: pip install playwright."
-        ) from exc
-    executable = chromium_path(purpose, error)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
-        try:
-            yield browser, PlaywrightError
-        finally:
-            browser.close()
-
-
 def verify_site(site: Path, timeout: float = 120.0) -> Verification:
     """Open the site in headless Chromium and check the runtime and every sample."""
-    with serving(site) as origin, chromium() as (browser, playwright_error):
+    with serving(site) as origin, chromium("--verify", VerifyError) as (browser, playwright_error):
         return _check_page(browser, origin, timeout, playwright_error)
 
 
@@ -183,34 +132,3 @@ def _compare(outcomes: list[dict[str, Any]]) -> float:
 def _page_message(exc: Exception) -> str:
     text = str(exc).splitlines()[0]
     return text.split("Error: ", 1)[-1]
-
-
-@contextmanager
-def serving(site: Path) -> Iterator[str]:
-    """`site` served as `staticml serve` serves it, on a free port of 127.0.0.1."""
-    with serving_app(create_app(site)) as origin:
-        yield origin
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving_app(app: Any) -> Iterator[str]:
-    """An ASGI app on a real uvicorn server in a thread, on a free port of 127.0.0.1."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started and thread.is_alive():
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

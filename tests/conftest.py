@@ -34,7 +34,7 @@ from typing import IO
 import pytest
 from hypothesis import settings
 
-from staticml.verify import CHROMIUM_ARGS as VERIFY_CHROMIUM_ARGS
+from staticml.headless import CHROMIUM_ARGS as VERIFY_CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from staticml.cli import cli
 from staticml.collector.releases import load_bundles, parse_baselines
 from staticml.collector.rollout import parse_rollout
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.errors import RolloutError
 from staticml.rollout import Site
 from staticml.rollout.bandit import Guardrails, guarded_shares

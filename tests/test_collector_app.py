@@ -17,7 +17,7 @@ from staticml.collector.app import MAX_BODY, check_origins, create_collector_app
 from staticml.collector.dashboard import STYLE
 from staticml.collector.errors import PayloadTooLarge, StorageUnavailable
 from staticml.collector.ratelimit import RateLimiter
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.errors import CollectorError
 from tests.collector_data import HOUR, RELEASE, body, wine_baseline, wine_summary
 

@@ -27,7 +27,8 @@ from starlette.testclient import TestClient
 
 from staticml.collector.app import create_collector_app
 from staticml.collector.ratelimit import RateLimiter
-from staticml.collector.storage import Store, open_store
+from staticml.collector.storage import Store
+from staticml.collector.stores import open_store
 from staticml.errors import CollectorError
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
 from tests.conftest import beacon, database_down, free_port, postgres_database

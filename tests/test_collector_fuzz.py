@@ -22,7 +22,8 @@ from starlette.testclient import TestClient
 from staticml.collector.app import MAX_BODY, create_collector_app
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.ratelimit import RateLimiter
-from staticml.collector.storage import HourTally, Store, open_store, summary_rows
+from staticml.collector.storage import HourTally, Store, summary_rows
+from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary
 

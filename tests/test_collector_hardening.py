@@ -15,7 +15,7 @@ from staticml.collector.app import check_hosts, check_token, create_collector_ap
 from staticml.collector.connections import timed_body
 from staticml.collector.errors import RequestTimeout, StorageUnavailable
 from staticml.collector.service import check_proxies, default_hosts, startup_warnings
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.errors import CollectorError
 from tests.collector_data import HOUR, RELEASE, body, wine_baseline, wine_summary
 from tests.test_collector_app import run_async

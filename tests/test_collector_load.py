@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench.collector_load import LoadResult, run_load
-from staticml.collector.storage import HourTally, open_store, summary_rows
+from staticml.collector.storage import HourTally, summary_rows
+from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
 from tests.conftest import beacon

@@ -12,7 +12,7 @@ import pytest
 from staticml.collector.alerts import crossed, parse_condition
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.report import drift_report, parse_window, psi_history
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from staticml.drift import NOT_ENOUGH_DATA
 from staticml.errors import CollectorError

@@ -13,10 +13,10 @@ from starlette.testclient import TestClient
 from staticml.collector.app import create_collector_app
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.outcomes import rollout_report
+from staticml.collector.proportions import two_proportion_p_value, wilson_interval
 from staticml.collector.rollout import LATENCY_BINS, parse_rollout
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.collector.validate import DP_NOISE_BOUND
-from staticml.rollout.stats import two_proportion_p_value, wilson_interval
 from staticml.runtime.monitor import noisy_rollout, two_sided_geometric
 from staticml.runtime.worker import rollout_noise
 from tests.collector_data import HOUR, RELEASE, wine_baseline

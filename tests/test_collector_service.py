@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
 from tests.conftest import beacon, free_port, get_json, postgres_database

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from staticml.collector.errors import StorageUnavailable
-from staticml.collector.storage import HourTally, open_store, redact, summary_rows
+from staticml.collector.storage import HourTally, redact, summary_rows
+from staticml.collector.stores import open_store
 from staticml.collector.validate import Summary, parse_summary
 from staticml.errors import CollectorError
 from tests.collector_data import HOUR, RELEASE, body, wine_baseline, wine_summary

@@ -17,7 +17,7 @@ import pytest
 import staticml
 from staticml.collector.app import create_collector_app
 from staticml.collector.releases import load_bundle, parse_baselines
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from tests.conftest import (
     ROOT,

@@ -22,7 +22,7 @@ from staticml.cli import cli
 from staticml.collector.releases import load_bundle as load_baseline
 from staticml.collector.releases import parse_baselines
 from staticml.collector.rollout import parse_rollout
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from staticml.config import load_config
 from staticml.errors import StaticMLError

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from typing import Any
 
+from staticml.collector.proportions import two_proportion_p_value, wilson_interval
 from staticml.collector.report import current_end, hour_label, parse_window
 from staticml.collector.rollout import cells_by_metric
 from staticml.collector.storage import Store
-from staticml.rollout.stats import two_proportion_p_value, wilson_interval
 
 ALPHA = 0.05
 

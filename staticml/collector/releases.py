@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from staticml.baseline import Baseline, BaselineError, baseline_from_json
+from staticml.contract import MANIFEST
 from staticml.errors import CollectorError
 from staticml.hashing import sha256_hex
-from staticml.stages.manifest import MANIFEST
 
 BASELINE_KIND = "baseline"
 

@@ -24,7 +24,7 @@ from staticml.collector.limits import (
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
 from staticml.collector.releases import load_bundles, parse_baselines
 from staticml.collector.report import DriftReport, drift_report, parse_window
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.drift import NOT_ENOUGH_DATA, Comparison
 from staticml.errors import CollectorError
 

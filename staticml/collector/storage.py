@@ -5,8 +5,8 @@ summary, so summaries may arrive in any order, from any number of collector proc
 `add` returning means the summary is committed. Nothing about the sender is stored: there is
 no column for it.
 
-`open_store(url)` picks the backend: `sqlite:///PATH` (the zero-setup default) or
-`postgresql://...` (several collector processes sharing one database; `staticml[postgres]`).
+Two backends share the SQL here: `SQLiteStore` and `postgres.PostgresStore`; `stores.open_store`
+picks one by URL.
 """
 
 from __future__ import annotations
@@ -129,21 +129,6 @@ def summary_rows(summary: Summary) -> list[tuple[str, int, int]]:
     return rows
 
 
-def open_store(url: str) -> Store:
-    """The store a database URL names, with its tables created."""
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
-        return SQLiteStore(_sqlite_path(url))
-    if scheme in ("postgresql", "postgres"):
-        from staticml.collector.postgres import PostgresStore
-
-        return PostgresStore(url)
-    raise CollectorError(
-        f"Database URL {redact(url)!r} is not supported: use sqlite:///PATH (a file, created "
-        "if missing) or postgresql://USER@HOST/DATABASE."
-    )
-
-
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
@@ -151,17 +136,6 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _sqlite_path(url: str) -> str:
-    prefix = "sqlite:///"
-    path = url[len(prefix) :] if url.startswith(prefix) else ""
-    if not path:
-        raise CollectorError(
-            f"Database URL {url!r} names no file: write sqlite:///relative/path.db or "
-            "sqlite:////absolute/path.db."
-        )
-    return path
 
 
 class SQLStore:

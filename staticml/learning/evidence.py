@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from staticml.collector.outcomes import rollout_report
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from staticml.collector.alerts import crossed, parse_condition
 from staticml.collector.releases import load_bundles, parse_baselines
 from staticml.collector.report import drift_report
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.config import AppConfig, load_config
 from staticml.learning import evidence
 from staticml.learning import site as releases

@@ -13,11 +13,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from staticml.contract import MANIFEST
 from staticml.errors import StaticMLError
 from staticml.headers import origin_of
 from staticml.rollout.release import RELEASES, RUNTIME
 from staticml.rollout.site import SITE_MANIFEST
-from staticml.stages.manifest import MANIFEST
 
 _ROUTER = re.compile(r"router\.[0-9a-f]{12}\.js")
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from staticml.collector.outcomes import outcomes_of, read_outcomes, rollout_report
-from staticml.collector.storage import open_store
+from staticml.collector.stores import open_store
 from staticml.rollout.bandit import Guardrails, decide
 from staticml.rollout.plan import Plan
 from staticml.rollout.site import Site

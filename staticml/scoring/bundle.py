@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from staticml.contract import MANIFEST
 from staticml.errors import ScoringError
 from staticml.hashing import sha256_hex
-from staticml.stages.manifest import MANIFEST
 from staticml.stages.wheels import RUNTIME_DIST, Wheel, runtime_wheel
 
 

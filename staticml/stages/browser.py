@@ -67,7 +67,7 @@ def run_in_browser(
 
 
 def _measure(folder: Path, plan: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    from staticml.verify import chromium, serving
+    from staticml.headless import chromium, serving
 
     with serving(folder) as origin, chromium(PURPOSE, BuildError) as (browser, error):
         try:

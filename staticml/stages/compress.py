@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-import staticml
 from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
@@ -44,6 +43,7 @@ from staticml.stages.provenance import provenance
 from staticml.stages.report import FORMAT
 from staticml.stages.variants import Variant, make_variants, original
 from staticml.stages.wheels import Wheels
+from staticml.version import __version__
 
 log = logging.getLogger("staticml.build")
 
@@ -218,7 +218,7 @@ def _report(
     shipped_row = next(r for r in rows if r["name"] == chosen.name)
     return {
         "format": FORMAT,
-        "generator": f"staticml {staticml.__version__}",
+        "generator": f"staticml {__version__}",
         "app": config.name,
         "release": None,
         "kind": model.kind,

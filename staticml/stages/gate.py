@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from staticml.stages.measure import TOLERANCE, Invariance, Parity, Quality
+from staticml.contract import TOLERANCE
+from staticml.stages.measure import Invariance, Parity, Quality
 
 ORIGINAL = "fp32"
 

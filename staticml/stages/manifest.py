@@ -9,15 +9,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import staticml
 from staticml.config import AppConfig
+from staticml.contract import MANIFEST_FORMAT
 from staticml.hashing import NAME_HASH_LENGTH, tree_digest
 from staticml.runtimes import RUNTIMES
 from staticml.stages.assets import Asset
 from staticml.stages.precompress import Encoded
-
-MANIFEST = "bundle.json"
-FORMAT = 1
+from staticml.version import __version__
 
 
 def release_id(assets: Iterable[Asset], page_source: str) -> str:
@@ -53,8 +51,8 @@ def bundle_manifest(
         for asset in sorted(assets, key=lambda a: a.path)
     }
     manifest = {
-        "format": FORMAT,
-        "generator": f"staticml {staticml.__version__}",
+        "format": MANIFEST_FORMAT,
+        "generator": f"staticml {__version__}",
         "app": {"name": config.name, "title": config.title},
         "release": release,
         "entry": "index.html",

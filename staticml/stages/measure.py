@@ -21,8 +21,6 @@ import onnx
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import reference_session
 
-# How far the browser may be from CPython: probabilities absolutely, regression values relatively.
-TOLERANCE = 1e-5
 # The shuffled chunkings' row order: fixed, so two builds measure the same batches.
 SHUFFLE_SEED = 0
 # Operators whose outputs for a row depend on the other rows of the call.

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from staticml.config import AppConfig
+from staticml.contract import SERVICE_WORKER
 from staticml.hashing import integrity
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
 
-SERVICE_WORKER = "sw.js"
 WEB_MANIFEST = "manifest.webmanifest"
 PAGE = "index.html"
 

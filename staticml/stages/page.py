@@ -8,7 +8,6 @@ from typing import Any
 
 import jinja2
 
-import staticml
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
@@ -17,6 +16,7 @@ from staticml.stages.assets import Asset
 from staticml.stages.model import ModelArtifact
 from staticml.stages.monitoring import MonitorArtifact
 from staticml.stages.offline import SERVICE_WORKER, WEB_MANIFEST
+from staticml.version import __version__
 
 PAGE_TEMPLATE = "index.html"
 WHEEL_PREFIX = "wheel/"
@@ -61,7 +61,7 @@ def page_config(
     return {
         "app": {"name": config.name, "title": config.title},
         "release": release,
-        "staticml": staticml.__version__,
+        "staticml": __version__,
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
         "worker": assets["wasm/worker.mjs"].path,
         "serviceWorker": SERVICE_WORKER,
@@ -155,7 +155,7 @@ def render_page(
         html = template.render(
             app=config,
             page=page,
-            staticml_version=staticml.__version__,
+            staticml_version=__version__,
             style=_link(assets["static/style.css"]),
             script=_link(assets["static/app.js"]),
             rollout=_link(assets["static/rollout.js"]),

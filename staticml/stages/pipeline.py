@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import staticml
 from staticml.config import AppConfig
+from staticml.contract import MANIFEST
 from staticml.headers import origin_of
 from staticml.progress import Reporter, SilentReporter
 from staticml.runtimes import RUNTIMES, RuntimeFiles, default_node_modules, locate
@@ -32,7 +32,7 @@ from staticml.stages.assets import Asset
 from staticml.stages.compress import compress_model
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.hosting import hosting_files
-from staticml.stages.manifest import MANIFEST, bundle_manifest, release_id
+from staticml.stages.manifest import bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
 from staticml.stages.monitoring import monitoring_baseline
 from staticml.stages.offline import WEB_MANIFEST, service_worker, web_manifest
@@ -55,6 +55,7 @@ from staticml.stages.report import REPORT_JSON, REPORT_PAGE, render_report, repo
 from staticml.stages.snapshot import make_snapshot
 from staticml.stages.wheels import Wheels, pack_wheels
 from staticml.stages.write import write_site
+from staticml.version import __version__
 
 if TYPE_CHECKING:
     from staticml.verify import Verification
@@ -239,4 +240,4 @@ def _site_kind(served: str) -> str:
 
 
 def config_text(config: AppConfig) -> str:
-    return staticml.__version__ + config.source.read_text(encoding="utf-8")
+    return __version__ + config.source.read_text(encoding="utf-8")

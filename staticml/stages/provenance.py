@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-import staticml
 from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
 from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
+from staticml.version import __version__
 
 
 def provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def provenance(config: AppConfig, model: ModelArtifact) -> dict[str, Any]:
         "original_sha256": sha256_hex(model.onnx),
         "training_data_sha256": _training_data_digest(config),
         "built": build_time().isoformat(timespec="seconds"),
-        "staticml": staticml.__version__,
+        "staticml": __version__,
     }
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import jinja2
 
-import staticml
 from staticml.hashing import integrity
 from staticml.stages.assets import Asset
+from staticml.version import __version__
 
 REPORT_JSON = "model.json"
 REPORT_PAGE = "model.html"
@@ -42,7 +42,7 @@ def render_report(report: dict[str, Any], style: Asset, icon: Asset, site: Path)
         json_url=REPORT_JSON,
         style={"url": style.path, "integrity": integrity(style.sha256)},
         icon={"url": icon.path},
-        staticml_version=staticml.__version__,
+        staticml_version=__version__,
     )
     return html.encode("utf-8")
 

@@ -151,7 +151,7 @@ def _lay_out(
 
 
 def _run(root: Path, plan: dict[str, Any]) -> bytes:
-    from staticml.verify import chromium
+    from staticml.headless import chromium
 
     received: dict[str, bytes] = {}
     with (
@@ -188,8 +188,8 @@ def _serving_with_upload(root: Path, upload: str, received: dict[str, bytes]) ->
     from starlette.responses import Response
     from starlette.routing import Mount, Route
 
+    from staticml.headless import serving_app
     from staticml.serve import create_app
-    from staticml.verify import serving_app
 
     async def store(request: Request) -> Response:
         received["snapshot"] = await request.body()

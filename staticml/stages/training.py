@@ -28,9 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import staticml
 from staticml.errors import BuildError
 from staticml.settings import EntryPoint
+from staticml.version import PACKAGE, __version__
 
 SINGLE_THREAD = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -60,7 +60,7 @@ def training_environment(cpu_flags: frozenset[str] | None = None) -> dict[str, s
         name: value for name, value in os.environ.items() if not name.startswith(_NUMERIC_PREFIXES)
     }
     environment.update(SINGLE_THREAD)
-    paths = [str(Path(staticml.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]
+    paths = [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]
     environment["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     flags = _cpu_flags() if cpu_flags is None else cpu_flags
     if platform.machine().lower() in {"x86_64", "amd64"} and {"avx2", "fma"} <= flags:
@@ -143,9 +143,7 @@ def cached_training(entry: EntryPoint, app_dir: Path, cache_dir: Path) -> Any:
 def _training_key(entry: EntryPoint, app_dir: Path) -> str:
     import importlib.metadata
 
-    import staticml
-
-    digest = hashlib.sha256(f"{entry}\n{sys.version}\n{staticml.__version__}\n".encode())
+    digest = hashlib.sha256(f"{entry}\n{sys.version}\n{__version__}\n".encode())
     for library in ("scikit-learn", "numpy", "scipy", "joblib"):
         try:
             version = importlib.metadata.version(library)

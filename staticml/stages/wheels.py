@@ -14,15 +14,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import staticml
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.version import PACKAGE, __version__
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 RUNTIME_DIST = "staticml_runtime"
-_RUNTIME_INIT = f'"""staticml browser runtime."""\n\n__version__ = "{staticml.__version__}"\n'
+_RUNTIME_INIT = f'"""staticml browser runtime."""\n\n__version__ = "{__version__}"\n'
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,13 @@ def app_wheel(config: AppConfig) -> Wheel:
 
 
 def runtime_wheel() -> Wheel:
-    runtime_dir = Path(staticml.__file__).parent / "runtime"
+    runtime_dir = PACKAGE / "runtime"
     sources = package_sources(runtime_dir)
     files = {
         f"staticml/runtime/{p.relative_to(runtime_dir).as_posix()}": p.read_bytes() for p in sources
     }
     files["staticml/__init__.py"] = _RUNTIME_INIT.encode("utf-8")
-    version = staticml.__version__
+    version = __version__
     return Wheel(
         filename=f"{RUNTIME_DIST}-{version}-py3-none-any.whl",
         data=make_wheel(RUNTIME_DIST, version, files),
@@ -107,7 +107,7 @@ def make_wheel(name: str, version: str, files: dict[str, bytes]) -> bytes:
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
     wheel = (
         "Wheel-Version: 1.0\nGenerator: staticml "
-        f"{staticml.__version__}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        f"{__version__}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     ).encode()
     entries = dict(sorted(files.items()))
     entries[f"{dist_info}/METADATA"] = metadata
