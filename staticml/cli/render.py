@@ -1,15 +1,26 @@
-"""The tables printed after a build: what was written, what a visitor downloads, and the model."""
+"""What the commands print: the build's tables, the drift report and the outcome rates."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from staticml.collector.report import DriftReport
+from staticml.drift import NOT_ENOUGH_DATA, Comparison
 from staticml.stages import BuildResult
 from staticml.stages.report import REPORT_PAGE, figure, human_size, metric_text
+
+TOO_FEW = "too few"
+
+
+def _stdout() -> Console:
+    # Not a terminal (CI logs, a pipe): wide enough for the whole table rather than 80 columns.
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
 
 
 def print_summary(
@@ -91,3 +102,74 @@ def verdict(report: dict[str, Any], row: dict[str, Any]) -> str:
     if row["name"] == report["choice"]["variant"]:
         return "shipped"
     return "passed" if row["passed"] else "rejected"
+
+
+def print_drift(report: DriftReport, failures: Sequence[str]) -> None:
+    console = _stdout()
+    current, previous = report.current, report.previous
+    table = Table(
+        title=f"Release {report.release}: {report.window} to {current.end} UTC, "
+        f"{current.n} predictions ({previous.n} in the window before)",
+        title_justify="left",
+    )
+    for column in ("variable", "skew PSI", "JS", "p", "skew", "drift PSI", "JS", "p", "drift"):
+        table.add_column(column, justify="left" if column == "variable" else "right")
+    for variable in report.variables:
+        label = f"{variable.name} (output)" if variable.role == "output" else variable.name
+        table.add_row(label, *_cells(variable.skew), *_cells(variable.drift))
+    console.print(table)
+    if any(
+        v.skew.verdict == NOT_ENOUGH_DATA or v.drift.verdict == NOT_ENOUGH_DATA
+        for v in report.variables
+    ):
+        console.print(
+            f"{TOO_FEW}: not enough data, fewer than {report.thresholds.min_n} predictions in "
+            "the window or the one it is compared with; not judged."
+        )
+    for line in failures:
+        console.print(f"[bold red]crossed:[/bold red] {line}")
+    if not failures:
+        console.print(f"Verdict: {report.verdict}; no --fail-on condition crossed.")
+
+
+def _cells(comparison: Comparison) -> list[str]:
+    psi, js, p = (
+        "–" if v is None else f"{v:{spec}}"
+        for v, spec in (
+            (comparison.psi, ".3f"),
+            (comparison.js, ".3f"),
+            (comparison.p_value, ".2g"),
+        )
+    )
+    verdict = TOO_FEW if comparison.verdict == NOT_ENOUGH_DATA else comparison.verdict
+    return [psi, js, p, verdict]
+
+
+def print_outcomes(report: dict[str, Any], window: str) -> None:
+    console = _stdout()
+    table = Table(title=f"Feedback per release, last {window}", title_justify="left")
+    for column in ("release", "right", "wrong", "rate", "95% interval"):
+        table.add_column(column, justify="left" if column == "release" else "right")
+    for release, rate in report["variants"].items():
+        low, high = rate["ci95"]
+        table.add_row(
+            release,
+            str(rate["right"]),
+            str(rate["wrong"]),
+            f"{rate['rate']:.1%}",
+            f"{low:.1%} – {high:.1%}",
+        )
+    console.print(table)
+    for pair in report["comparisons"]:
+        verdict = "significant" if pair["significant"] else "not significant"
+        p = "–" if pair["p_value"] is None else f"{pair['p_value']:.3g}"
+        console.print(
+            f"{pair['a']} vs {pair['b']}: difference {pair['difference']:+.1%}, p = {p} ({verdict} at {pair['alpha']:.3g})"
+        )
+    for release, shadows in report["shadows"].items():
+        for shadow, entry in shadows.items():
+            low, high = entry["ci95"]
+            console.print(
+                f"shadow {shadow} beside {release}: agreed {entry['agree']} of {entry['n']} "
+                f"({entry['agreement']:.1%}, 95% interval {low:.1%} – {high:.1%})"
+            )

@@ -1,0 +1,97 @@
+"""`staticml build`, `serve` and `verify`: make a site, serve it, check it in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from staticml.cli.options import DEFAULT_OUT, listen_options, user_errors
+
+
+@click.command()
+@click.argument("app_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder to write the site to (replaced atomically).",
+)
+@click.option(
+    "--node-modules",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=(
+        "node_modules holding the pinned runtimes (default: $STATICML_NODE_MODULES, else "
+        "./node_modules, else the checkout's); its files must match staticml's pinned digests."
+    ),
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Run the built site in headless Chromium: the runtime must start and every sample "
+    "must match its CPython reference.",
+)
+@click.option(
+    "--compress",
+    default=None,
+    metavar="off|auto|VARIANT",
+    help="Override compress.mode: off ships the model as given, auto the smallest variant that "
+    "passes the accuracy gate, a variant name (fp16, int8-dynamic, ...) that one.",
+)
+@click.option("--serve", "then_serve", is_flag=True, help="Serve the site after building it.")
+@listen_options(" (with --serve)")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def build(
+    app_dir: Path,
+    out: Path,
+    node_modules: Path | None,
+    verify: bool,
+    compress: str | None,
+    then_serve: bool,
+    host: str,
+    port: int,
+    quiet: bool,
+) -> None:
+    """Build the app in APP_DIR (it holds staticml.toml) into a static site."""
+    from staticml.cli.render import print_summary
+    from staticml.config import load_config, with_compress_mode
+    from staticml.progress import RichReporter, SilentReporter
+    from staticml.stages import build_app
+
+    with user_errors():
+        config = with_compress_mode(load_config(app_dir), compress)
+        reporter = SilentReporter() if quiet else RichReporter()
+        result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
+        if not quiet:
+            print_summary(result, next_step=None if then_serve else f"staticml serve {out}")
+        if then_serve:
+            from staticml.serve import serve as run_server
+
+            run_server(result.out_dir, host=host, port=port)
+
+
+@click.command()
+@click.argument("site_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT)
+@listen_options()
+def serve(site_dir: Path, host: str, port: int) -> None:
+    """Serve a built site (default: dist) with the headers it needs."""
+    from staticml.serve import serve as run_server
+
+    with user_errors():
+        run_server(site_dir, host=host, port=port)
+
+
+@click.command()
+@click.argument("site_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT)
+def verify(site_dir: Path) -> None:
+    """Run a built site (default: dist) in headless Chromium and check it against its samples."""
+    from staticml.verify import verify_site
+
+    with user_errors():
+        click.echo(verify_site(site_dir).describe())
+
+
+COMMANDS = (build, serve, verify)
