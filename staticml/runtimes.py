@@ -67,6 +67,23 @@ class RuntimeFiles:
     files: tuple[Path, ...]
 
 
+@dataclass(frozen=True)
+class Runtimes:
+    """The two browser runtimes a build vendors, by name."""
+
+    pyodide: RuntimeFiles
+    ort: RuntimeFiles
+
+    def all(self) -> tuple[RuntimeFiles, ...]:
+        return (self.pyodide, self.ort)
+
+
+def locate_runtimes(node_modules: Path) -> Runtimes:
+    return Runtimes(
+        pyodide=locate(PYODIDE, node_modules), ort=locate(ONNXRUNTIME_WEB, node_modules)
+    )
+
+
 def default_node_modules() -> Path:
     """Where the runtimes are read from, first match wins (docs/cli.md):
 

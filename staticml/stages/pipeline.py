@@ -25,7 +25,7 @@ from staticml.config import AppConfig
 from staticml.contract import MANIFEST
 from staticml.headers import origin_of
 from staticml.progress import Reporter, SilentReporter
-from staticml.runtimes import RUNTIMES, RuntimeFiles, default_node_modules, locate
+from staticml.runtimes import Runtimes, default_node_modules, locate_runtimes
 from staticml.site import site_files, site_root
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
@@ -123,17 +123,20 @@ def _build(
     check_browser_imports(wheels.app.sources, wheels.importable(), config.app_dir)
 
     cache = cache_dir or default_cache_dir()
-    runtimes = [locate(spec, node_modules) for spec in RUNTIMES]
+    runtimes = locate_runtimes(node_modules)
     snapshot = None
     if config.runtime.snapshot:
         report.stage("Making the Pyodide snapshot in headless Chromium")
         snapshot = make.runtime_file(
             "python",
             "python.snapshot",
-            make_snapshot(wheels, runtimes[0], cache),
+            make_snapshot(wheels, runtimes.pyodide, cache),
             "snapshot",
         )
-    unchanging = [*(a for r in runtimes for a in make.runtime_assets(r)), *filter(None, [snapshot])]
+    unchanging = [
+        *(a for r in runtimes.all() for a in make.runtime_assets(r)),
+        *filter(None, [snapshot]),
+    ]
     precompress_ahead(unchanging, config.brotli_quality, cache)
 
     report.stage(
@@ -148,7 +151,7 @@ def _build(
         if config.compress.mode == "off"
         else "Compressing the model: every variant measured in CPython and in Chromium"
     )
-    compression = compress_model(config, model, wheels, runtimes[1], cache)
+    compression = compress_model(config, model, wheels, runtimes.ort, cache)
     model = compression.model
 
     report.stage("Computing reference predictions and the monitoring baseline in CPython")
@@ -214,11 +217,11 @@ def _named_assets(
     model: ModelArtifact,
     wheels: Wheels,
     samples: SampleSet,
-    runtimes: list[RuntimeFiles],
+    runtimes: Runtimes,
     site: Path,
 ) -> dict[str, Asset]:
     named: dict[str, Asset] = {}
-    for runtime in runtimes:
+    for runtime in runtimes.all():
         for asset in make.runtime_assets(runtime):
             named[f"{runtime.spec.key}/{asset.path.rsplit('/', 1)[1]}"] = asset
     for served, path in site_files(site):
