@@ -41,13 +41,7 @@ def _predict(scorer: Scorer, record: dict[str, Any]) -> dict[str, Any]:
     except RecordError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     features = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-    spec = scorer.model
-    label, scores = scorer.session.run(
-        [spec["label"], spec["probabilities"]], {spec["input"]: features}
-    )
-    classes, values = spec["classes"], spec["classValues"]
-    scores = np.asarray(scores).reshape(-1)
-    return {
-        "label": classes[values.index(str(label[0]))],
-        "probabilities": {name: float(p) for name, p in zip(classes, scores, strict=True)},
-    }
+    spec = scorer.spec
+    fetched = scorer.session.run(spec.fetches(), {spec.input: features})
+    [prediction] = spec.predictions(*spec.split(fetched))
+    return prediction.to_json()

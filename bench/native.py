@@ -24,12 +24,13 @@ def main() -> None:
 
     records = [s["record"] for s in json.loads(samples.read_text())["samples"]]
     with open_scorer(load_bundle(site)) as scorer:
-        spec = scorer.model
+        spec = scorer.spec
 
         def predict(record: dict) -> object:
             _, vector = scorer.predictor.prepare(record)
             features = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-            return scorer.session.run(None, {spec["input"]: features})
+            fetched = scorer.session.run(spec.fetches(), {spec.input: features})
+            return spec.predictions(*spec.split(fetched))
 
         predict(records[0])
         print("first", flush=True)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from staticml.runtime.engine import Predictor
+from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.table import CsvScorer, TableError
 
 PACKAGE = """
@@ -28,8 +29,14 @@ FIELDS = [
     {"name": "y", "type": "number", "required": False},
     {"name": "kind", "type": "category", "choices": ["a", "b"], "default": "a"},
 ]
-CLASSIFIER = {"kind": "classification", "classValues": ["0", "1"], "classes": ["low", "high"]}
-REGRESSOR = {"kind": "regression", "classValues": [], "classes": [], "target": "score"}
+# The worker configuration's `output`: the model's outputs and how they are shown.
+CLASSIFIER = OutputSpec(
+    "classification", "input", 2, "label", "probabilities", None, ("0", "1"), ("low", "high")
+).to_json() | {"target": "", "unit": ""}
+REGRESSOR = OutputSpec("regression", "input", 2, value="variable").to_json() | {
+    "target": "score",
+    "unit": "",
+}
 
 
 @pytest.fixture

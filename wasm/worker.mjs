@@ -350,16 +350,14 @@ function ensureReady(id) {
   return false;
 }
 
-async function runModel(features, rows) {
+// The model's outputs for `rows` rows of features, as its tensors hold them: [labels, the
+// probabilities row by row] for a classifier, [null, the values] for a regressor.
+async function modelOutputs(features, rows) {
   const model = config.model;
   const input = new ort.Tensor("float32", features, [rows, model.nFeatures]);
-  return session.run({ [model.input]: input });
-}
-
-function labelFor(value) {
-  const text = String(value);
-  const index = config.model.classValues.indexOf(text);
-  return index >= 0 ? config.model.classes[index] : text;
+  const outputs = await session.run({ [model.input]: input });
+  if (model.kind === "regression") return [null, outputs[model.value].data];
+  return [outputs[model.label].data, outputs[model.probabilities].data];
 }
 
 async function predict(id, record) {
@@ -379,19 +377,14 @@ async function predict(id, record) {
   const preprocessed = performance.now();
   const model = config.model;
   try {
-    const outputs = await runModel(prepared.features, 1);
+    const [labels, values] = await modelOutputs(prepared.features, 1);
     const done = performance.now();
-    const result = { model: { sha256: model.sha256, kind: model.kind, classes: model.classes } };
-    if (model.kind === "regression") {
-      result.value = outputs[model.value].data[0];
-    } else {
-      const scores = outputs[model.probabilities].data;
-      result.label = labelFor(outputs[model.label].data[0]);
-      result.probabilities = Object.fromEntries(model.classes.map((name, i) => [name, scores[i]]));
-    }
+    // Python turns the outputs into the prediction (staticml.runtime.prediction) and counts it.
+    const { monitor, ...prediction } = python.runtime.predicted(labels, values);
+    const result = { model: { sha256: model.sha256, kind: model.kind, classes: model.classes }, ...prediction };
     result.timings = { preprocessMs: preprocessed - started, inferenceMs: done - preprocessed, totalMs: done - started };
     post("result", { id, result });
-    if (python.monitoring) post("monitor", { state: python.runtime.observe(result.label ?? result.value) });
+    if (monitor) post("monitor", { state: monitor });
   } catch (error) {
     post("error", { id, error: describe(error, "inference") });
   }
@@ -430,7 +423,7 @@ async function batch(id, file) {
         post("error", { id, error: prepared.error });
         return;
       }
-      const [labels, values] = prepared.count ? await batchOutputs(prepared) : [null, new Float32Array(0)];
+      const [labels, values] = prepared.count ? await modelOutputs(prepared.features, prepared.count) : [null, new Float32Array(0)];
       totals = job.complete(config.model.kind === "regression" ? null : labels || [], values);
       parts.push(totals.csv);
       if (totals.monitor) post("monitor", { state: totals.monitor });
@@ -451,12 +444,6 @@ function nextTask() {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-async function batchOutputs(prepared) {
-  const model = config.model;
-  const outputs = await runModel(prepared.features, prepared.count);
-  if (model.kind === "regression") return [null, outputs[model.value].data];
-  return [Array.from(outputs[model.label].data, String), outputs[model.probabilities].data];
-}
 
 function describe(error, stageName) {
   let message = error && error.message ? error.message : String(error);

@@ -15,6 +15,7 @@ import numpy as np
 
 from staticml.errors import BuildError
 from staticml.learning.data import Labelled
+from staticml.runtime.prediction import class_text
 from staticml.scoring.bundle import Bundle, load_bundle
 from staticml.scoring.scorer import open_scorer
 
@@ -35,8 +36,7 @@ class Score:
 def score_bundle(directory: Path, data: Labelled, where: str) -> Score:
     bundle = load_bundle(directory)
     predictions = predict(bundle, data.records, where)
-    kind = bundle.model_spec["kind"]
-    if kind == "classification":
+    if bundle.spec.classifies:
         truth = [_class_value(bundle, label, where, i) for i, label in enumerate(data.labels)]
         right = sum(p == t for p, t in zip(predictions, truth, strict=True))
         return Score("accuracy", 100.0 * right / len(truth), len(truth), tuple(predictions))
@@ -56,16 +56,12 @@ def predict(bundle: Bundle, records: Sequence[dict[str, Any]], where: str) -> li
                 f"{where}: {len(rows)} records do not fit release {bundle.release}'s input "
                 f"schema ({shown}); fix or remove them."
             )
-        spec = scorer.model
-        features = np.frombuffer(prepared.features, dtype=np.float32).reshape(
-            -1, int(spec["nFeatures"])
-        )
-        inputs = {spec["input"]: features}
-        if spec["kind"] == "classification":
-            (labels,) = scorer.session.run([spec["label"]], inputs)
-            return [_text(v) for v in np.asarray(labels).reshape(-1).tolist()]
-        (values,) = scorer.session.run([spec["value"]], inputs)
-        return np.asarray(values, dtype=float).reshape(len(features), -1)[:, 0].tolist()
+        spec = scorer.spec
+        features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, spec.n_features)
+        labels, values = spec.split(scorer.session.run(spec.fetches(), {spec.input: features}))
+        if labels is not None:
+            return [class_text(v) for v in labels]
+        return [float(v) for v in values]
 
 
 def agreement(left: Score, right: Score) -> float:
@@ -75,24 +71,14 @@ def agreement(left: Score, right: Score) -> float:
 
 
 def _class_value(bundle: Bundle, label: Any, where: str, index: int) -> str:
-    values, shown = bundle.output["classValues"], bundle.output["classes"]
-    text = _text(label)
-    if text in values:
-        return text
-    if text in shown:
-        return values[shown.index(text)]
-    raise BuildError(
-        f"{where}: row {index + 1} has label {text!r}, not one of the model's classes "
-        f"({', '.join(values)})."
-    )
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    spec = bundle.spec
+    value = spec.class_value(label)
+    if value is None:
+        raise BuildError(
+            f"{where}: row {index + 1} has label {class_text(label)!r}, not one of the model's "
+            f"classes ({', '.join(spec.class_values)})."
+        )
+    return value
 
 
 def _number(value: Any, where: str, index: int) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from staticml.runtime.engine import Predictor, Prepared
+from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.schema import RecordError
 
 MAX_ERRORS_KEPT = 1000
@@ -40,7 +41,8 @@ class Totals:
 
 
 class CsvScorer:
-    """One CSV scoring job. `output` is the worker config's output spec (kind, classes, ...)."""
+    """One CSV scoring job. `output` is the worker config's `output`: the `OutputSpec` and how
+    it is shown (target, unit)."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class CsvScorer:
     ) -> None:
         self.predictor = predictor
         self.output = output
+        self.spec = OutputSpec.from_json(output)
         self.observer = observer
         self.header: list[str] | None = None
         self.totals = Totals()
@@ -87,7 +90,7 @@ class CsvScorer:
         if self.header is None:
             return ""  # no complete row yet, not even the header
         prepared = pending.prepared
-        width = len(self.output["classValues"]) if labels is not None else 1
+        width = self.spec.width if labels is not None else 1
         outputs = {
             row: (position, self._prediction(labels, values, position, width))
             for position, row in enumerate(prepared.rows)
@@ -127,7 +130,7 @@ class CsvScorer:
         if labels is None:
             return [format_number(values[position])]
         probabilities = values[position * width : (position + 1) * width]
-        return [class_label(self.output, labels[position]), *map(format_number, probabilities)]
+        return [self.spec.shown(labels[position]), *map(format_number, probabilities)]
 
     def _output_header(self) -> list[str]:
         assert self.header is not None
@@ -197,13 +200,6 @@ def output_columns(header: Sequence[str], output: Mapping[str, Any]) -> list[str
     else:
         names = [output.get("target") or "prediction"]
     return [_unique(name, taken) for name in [*names, "error"]]
-
-
-def class_label(output: Mapping[str, Any], value: Any) -> str:
-    """The label shown for a class value the model returned (its `classes` entry)."""
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    class_values = list(output["classValues"])
-    return output["classes"][class_values.index(text)] if text in class_values else text
 
 
 def format_number(value: float) -> str:

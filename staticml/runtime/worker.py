@@ -14,12 +14,14 @@ from typing import Any
 from staticml.runtime._compat import float32_array, to_js, to_py
 from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.monitor import Monitor, noisy_rollout
+from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.restored import renew
 from staticml.runtime.schema import RecordError
 from staticml.runtime.table import CsvScorer, TableError
 
 _predictor: Predictor | None = None
 _output: Mapping[str, Any] = {}
+_spec: OutputSpec | None = None
 _monitor: Monitor | None = None
 _last: tuple[dict[str, Any], Sequence[float]] | None = None
 
@@ -31,11 +33,12 @@ def start(spec: str) -> None:
     right after Python starts, also from the build's memory snapshot: what that froze is
     renewed first (`restored.renew`).
     """
-    global _predictor, _output, _monitor
+    global _predictor, _output, _spec, _monitor
     renew()
     python = json.loads(spec)
     _predictor = Predictor(python)
     _output = python.get("output", {})
+    _spec = OutputSpec.from_json(_output) if _output else None
     _monitor = Monitor(python["monitor"]) if python.get("monitor") else None
 
 
@@ -52,6 +55,18 @@ def prepare(record: Any) -> Any:
     _last = (checked, vector)
     elapsed = (time.perf_counter() - began) * 1000
     return to_js({"features": float32_array(vector), "ms": elapsed})
+
+
+def predicted(labels: Any, values: Any) -> Any:
+    """The prediction for the record `prepare` last prepared, from the model's outputs (the
+    output tensors' data: `labels` null for a regressor): `{label, probabilities}` or
+    `{value}`, with `monitor`, the monitor's state once it counted the prediction."""
+    if _spec is None:
+        raise RuntimeError("staticml runtime started without the model's outputs")
+    names = to_py(labels)
+    [prediction] = _spec.predictions(None if names is None else list(names), to_py(values))
+    shown = prediction.value if prediction.label is None else prediction.label
+    return to_js({**prediction.to_json(), "monitor": observe(shown)})
 
 
 def observe(output: Any) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 from staticml.contract import MANIFEST
 from staticml.errors import ScoringError
 from staticml.hashing import sha256_hex
+from staticml.runtime.prediction import OutputSpec
 from staticml.stages.wheels import RUNTIME_DIST, Wheel, runtime_wheel
 
 
@@ -30,6 +31,11 @@ class Bundle:
     model_spec: Mapping[str, Any]
     wheels: tuple[Wheel, ...]
     model: bytes
+
+    @property
+    def spec(self) -> OutputSpec:
+        """The model's outputs, as every path turns them into predictions."""
+        return OutputSpec.from_json(self.model_spec)
 
     @property
     def output(self) -> Mapping[str, Any]:

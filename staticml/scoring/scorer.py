@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from staticml.errors import ScoringError
 from staticml.runtime.engine import Predictor, Prepared
+from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.schema import RecordError
-from staticml.runtime.table import class_label, output_columns
+from staticml.runtime.table import output_columns
 from staticml.scoring.bundle import Bundle, check_runtime
 from staticml.stages.reference import reference_session, wheels_on_path
 
@@ -51,7 +52,7 @@ class Scored:
 class Scorer:
     predictor: Predictor
     session: onnxruntime.InferenceSession
-    model: Mapping[str, Any]
+    spec: OutputSpec
     output: Mapping[str, Any]
 
 
@@ -67,7 +68,7 @@ def open_scorer(bundle: Bundle) -> Iterator[Scorer]:
                 f"bundle {bundle.directory}: its preprocessing ({bundle.python.get('entry')}) "
                 f"cannot be imported from its wheels ({type(exc).__name__}: {exc}); rebuild it."
             ) from exc
-        yield Scorer(predictor, reference_session(bundle.model), bundle.model_spec, bundle.output)
+        yield Scorer(predictor, reference_session(bundle.model), bundle.spec, bundle.output)
 
 
 def prediction_fields(header: Sequence[str], output: Mapping[str, Any]) -> list[pa.Field]:
@@ -113,28 +114,16 @@ def _records(table: pa.Table, predictor: Predictor, problems: Mapping[int, str])
 
 def _predict(scorer: Scorer, prepared: Prepared) -> list[np.ndarray]:
     """The model's outputs for the prepared rows: [labels, p per class...] or [values]."""
-    n_features = int(scorer.model["nFeatures"])
-    features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, n_features)
-    classification = scorer.model["kind"] == "classification"
+    spec = scorer.spec
+    features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, spec.n_features)
     if not len(features):
-        width = len(scorer.model["classes"]) if classification else 0
         empty = np.zeros(0, dtype=np.float32)
-        return [np.zeros(0, dtype=object), *[empty] * width] if classification else [empty]
-    inputs = {scorer.model["input"]: features}
-    if not classification:
-        (values,) = scorer.session.run([scorer.model["value"]], inputs)
-        return [np.asarray(values, dtype=np.float32).reshape(len(features), -1)[:, 0]]
-    labels, probabilities = scorer.session.run(
-        [scorer.model["label"], scorer.model["probabilities"]], inputs
-    )
-    return [_labels(scorer.output, np.asarray(labels).reshape(-1)), *np.asarray(probabilities).T]
-
-
-def _labels(output: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
-    """The shown label of each predicted class value (mapped once per distinct value)."""
-    distinct, positions = np.unique(values, return_inverse=True)
-    shown = np.asarray([class_label(output, v) for v in distinct.tolist()], dtype=object)
-    return shown[positions]
+        return [np.zeros(0, dtype=object), *[empty] * spec.width] if spec.classifies else [empty]
+    labels, values = spec.split(scorer.session.run(spec.fetches(), {spec.input: features}))
+    scores = np.asarray(values, dtype=np.float32).reshape(len(features), spec.width)
+    if labels is None:
+        return [scores[:, 0]]
+    return [np.asarray(spec.labels(labels), dtype=object), *scores.T]
 
 
 def _placed(values: np.ndarray, rows: np.ndarray, length: int, kind: pa.DataType) -> pa.Array:

@@ -19,6 +19,7 @@ import numpy as np
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.runtime.prediction import class_text
 from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import feature_vectors, load_samples
@@ -155,17 +156,13 @@ def _target(value: Any, where: str, index: int) -> float:
 
 def _class_value(value: Any, model: ModelArtifact, where: str, index: int) -> str:
     """A label as the model's class value; the displayed class names are accepted too."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value)
-    if text in model.class_values:
-        return text
-    if text in model.classes:
-        return model.class_values[model.classes.index(text)]
-    raise BuildError(
-        f"{where}: item {index + 1} has label {text!r}, which is not one of the model's classes "
-        f"({', '.join(model.class_values)})."
-    )
+    class_value = model.spec().class_value(value)
+    if class_value is None:
+        raise BuildError(
+            f"{where}: item {index + 1} has label {class_text(value)!r}, which is not one of the "
+            f"model's classes ({', '.join(model.class_values)})."
+        )
+    return class_value
 
 
 def _matrix(vectors: list[Any]) -> np.ndarray:

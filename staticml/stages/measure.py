@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from staticml.runtime.prediction import class_text
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import reference_session
 
@@ -81,11 +82,7 @@ class Invariance:
 
 
 def output_names(model: ModelArtifact) -> list[str]:
-    if model.kind == "regression":
-        assert model.value_output is not None
-        return [model.value_output]
-    assert model.label_output is not None and model.probabilities_output is not None
-    return [model.label_output, model.probabilities_output]
+    return model.spec().fetches()
 
 
 def run_rows(data: bytes, model: ModelArtifact, features: np.ndarray) -> tuple[Outputs, float]:
@@ -161,26 +158,15 @@ def per_batch_causes(data: bytes) -> tuple[str, ...]:
 
 def outputs_from(model: ModelArtifact, columns: dict[str, list[Any]]) -> Outputs:
     """Outputs from per-row output values (each row's array or flat list), by output name."""
-    if model.kind == "regression":
-        values = [
-            np.asarray(v, dtype=np.float64).reshape(-1)[0]
-            for v in columns[model.value_output or ""]
-        ]
-        return Outputs(None, np.asarray(values, dtype=np.float64))
-    labels = tuple(_text(np.asarray(v).reshape(-1)[0]) for v in columns[model.label_output or ""])
-    rows = [
-        np.asarray(v, dtype=np.float64).reshape(-1)
-        for v in columns[model.probabilities_output or ""]
+    spec = model.spec()
+    fetched = [
+        np.concatenate([np.asarray(v).reshape(-1) for v in columns[n]]) for n in spec.fetches()
     ]
-    return Outputs(labels, np.vstack(rows))
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    labels, values = spec.split(fetched)
+    scores = np.asarray(values, dtype=np.float64)
+    if labels is None:
+        return Outputs(None, scores)
+    return Outputs(tuple(class_text(v) for v in labels), scores.reshape(len(labels), spec.width))
 
 
 def quality(

@@ -22,6 +22,7 @@ import onnxruntime
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.runtime.prediction import OutputSpec
 from staticml.stages.precompress import default_cache_dir
 from staticml.stages.training import cached_training
 
@@ -45,14 +46,22 @@ class ModelArtifact:
     class_values: tuple[str, ...]
     classes: tuple[str, ...]
 
+    def spec(self) -> OutputSpec:
+        return OutputSpec(
+            kind=self.kind,
+            input=self.input_name,
+            n_features=self.n_features,
+            label=self.label_output,
+            probabilities=self.probabilities_output,
+            value=self.value_output,
+            class_values=self.class_values,
+            classes=self.classes,
+        )
+
     def output_spec(self, target: str, unit: str) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "classValues": list(self.class_values),
-            "classes": list(self.classes),
-            "target": target,
-            "unit": unit,
-        }
+        """The worker configuration's `output`: the outputs (`OutputSpec`) and how they are
+        shown."""
+        return {**self.spec().to_json(), "target": target, "unit": unit}
 
 
 def load_model(config: AppConfig, cache_dir: Path | None = None) -> ModelArtifact:

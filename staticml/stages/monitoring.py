@@ -23,7 +23,6 @@ from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import (
     checked_records,
-    display_label,
     named_records_from_file,
     reference_session,
     wheels_on_path,
@@ -131,12 +130,11 @@ def _columns(
 
 
 def _outputs(model: ModelArtifact, features: np.ndarray) -> list[Any]:
-    session = reference_session(model.onnx)
-    if model.kind == "regression":
-        (values,) = session.run([model.value_output], {model.input_name: features})
-        return [float(v) for v in np.asarray(values).reshape(-1)]
-    (labels,) = session.run([model.label_output], {model.input_name: features})
-    return [display_label(model, label) for label in labels]
+    """Each row's shown label (a classifier) or value (a regressor)."""
+    spec = model.spec()
+    fetched = reference_session(model.onnx).run(spec.fetches(), {spec.input: features})
+    labels, values = spec.split(fetched)
+    return [float(v) for v in values] if labels is None else spec.labels(labels)
 
 
 def _origin(config: AppConfig) -> str:

@@ -21,23 +21,11 @@ import onnxruntime
 from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.runtime.engine import Predictor
+from staticml.runtime.prediction import Prediction
 from staticml.runtime.schema import RecordError
-from staticml.runtime.table import class_label
 from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheel, Wheels
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str | None = None
-    probabilities: dict[str, float] | None = None
-    value: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        if self.value is not None:
-            return {"value": self.value}
-        return {"label": self.label, "probabilities": self.probabilities}
 
 
 @dataclass(frozen=True)
@@ -108,21 +96,10 @@ def load_samples(config: AppConfig) -> list[tuple[str, dict[str, Any]]]:
 def predict_one(
     session: onnxruntime.InferenceSession, model: ModelArtifact, vector: Any
 ) -> Prediction:
+    spec = model.spec()
     batch = np.asarray(vector, dtype=np.float32).reshape(1, model.n_features)
-    if model.kind == "regression":
-        (value,) = session.run([model.value_output], {model.input_name: batch})
-        return Prediction(value=float(np.asarray(value).reshape(-1)[0]))
-    label, probabilities = session.run(
-        [model.label_output, model.probabilities_output], {model.input_name: batch}
-    )
-    return Prediction(
-        label=display_label(model, label[0]),
-        probabilities={c: float(p) for c, p in zip(model.classes, probabilities[0], strict=True)},
-    )
-
-
-def display_label(model: ModelArtifact, value: Any) -> str:
-    return class_label({"classValues": model.class_values, "classes": model.classes}, value)
+    [prediction] = spec.predictions(*spec.split(session.run(spec.fetches(), {spec.input: batch})))
+    return prediction
 
 
 def _samples_from_file(path: Path) -> list[tuple[str, dict[str, Any]]]:
