@@ -216,21 +216,20 @@ def precompress_shared_runtimes() -> None:
     """The runtimes and the Python snapshot (the same for every app without dependencies),
     brotli-compressed at the demo's quality into the user's cache, as a build would."""
     from staticml.config import load_config
-    from staticml.runtimes import RUNTIMES, default_node_modules, locate
+    from staticml.runtimes import default_node_modules, locate_runtimes
     from staticml.stages import assets as make
     from staticml.stages.precompress import precompress_ahead
     from staticml.stages.snapshot import make_snapshot
     from staticml.stages.wheels import pack_wheels
 
     config = load_config(APP_DIR)
-    pyodide, ort = (locate(spec, default_node_modules()) for spec in RUNTIMES)
-    snapshot = make_snapshot(pack_wheels(config), pyodide, user_cache())
+    runtimes, cache = locate_runtimes(default_node_modules()), user_cache()
+    snapshot = make_snapshot(pack_wheels(config), runtimes.pyodide, cache)
     shared = [
-        *make.runtime_assets(pyodide),
-        *make.runtime_assets(ort),
+        *(asset for runtime in runtimes.all() for asset in make.runtime_assets(runtime)),
         make.runtime_file("python", "python.snapshot", snapshot, "snapshot"),
     ]
-    precompress_ahead(shared, config.brotli_quality, user_cache()).result()
+    precompress_ahead(shared, config.brotli_quality, cache).result()
 
 
 @pytest.fixture(scope="session", autouse=True)
