@@ -106,7 +106,7 @@ def beacon(
     max_connections: int,
 ) -> None:
     """Collect drift summaries from the pages of the given bundles' releases."""
-    from staticml.collector.service import prepare_collector
+    from staticml.collector.service import check_proxies, prepare_collector
     from staticml.rollout.site import Site
 
     with user_errors():
@@ -117,6 +117,7 @@ def beacon(
                 "No bundle given: pass --bundle DIR for each release to accept, or --site SITE "
                 "for every release of a site."
             )
+        check_proxies(trusted_proxies, given_as="--trusted-proxy")
         collector = prepare_collector(
             bundles,
             db,

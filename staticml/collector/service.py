@@ -29,14 +29,15 @@ LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
-def check_proxies(proxies: Sequence[str]) -> list[str]:
-    """The addresses (or networks) whose X-Forwarded-For is believed, else a CollectorError."""
+def check_proxies(proxies: Sequence[str], given_as: str = "The trusted proxy") -> list[str]:
+    """The addresses (or networks) whose X-Forwarded-For is believed, else a CollectorError
+    that names each as the caller's user gave it (`given_as`: the CLI's option, say)."""
     for proxy in proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise CollectorError(
-                f"The trusted proxy {proxy!r} is not an IP address or network: give the address "
+                f"{given_as} {proxy!r} is not an IP address or network: give the address "
                 "your reverse proxy connects from, e.g. 127.0.0.1 or 10.0.0.0/8."
             ) from None
     return list(proxies)
