@@ -182,6 +182,9 @@ class DemoBuilds:
                 future.set_result(make())
             except BaseException as exc:
                 future.set_exception(exc)
+                if future is self.first:  # the second build would fail the same way
+                    self.second.set_exception(exc)
+                    return
 
     def _first(self) -> str:
         precompress_shared_runtimes()

@@ -15,7 +15,7 @@ import numpy as np
 
 from staticml.errors import BuildError
 from staticml.learning.data import Labelled
-from staticml.runtime.prediction import class_text
+from staticml.runtime.prediction import OutputSpec, class_text
 from staticml.scoring.bundle import Bundle, load_bundle
 from staticml.scoring.scorer import open_scorer
 
@@ -36,8 +36,9 @@ class Score:
 def score_bundle(directory: Path, data: Labelled, where: str) -> Score:
     bundle = load_bundle(directory)
     predictions = predict(bundle, data.records, where)
-    if bundle.spec.classifies:
-        truth = [_class_value(bundle, label, where, i) for i, label in enumerate(data.labels)]
+    spec = bundle.spec
+    if spec.classifies:
+        truth = [_class_value(spec, label, where, i) for i, label in enumerate(data.labels)]
         right = sum(p == t for p, t in zip(predictions, truth, strict=True))
         return Score("accuracy", 100.0 * right / len(truth), len(truth), tuple(predictions))
     targets = np.asarray([_number(label, where, i) for i, label in enumerate(data.labels)])
@@ -70,8 +71,7 @@ def agreement(left: Score, right: Score) -> float:
     return same / max(1, len(left.predictions))
 
 
-def _class_value(bundle: Bundle, label: Any, where: str, index: int) -> str:
-    spec = bundle.spec
+def _class_value(spec: OutputSpec, label: Any, where: str, index: int) -> str:
     value = spec.class_value(label)
     if value is None:
         raise BuildError(

@@ -19,7 +19,7 @@ import numpy as np
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
-from staticml.runtime.prediction import class_text
+from staticml.runtime.prediction import OutputSpec, class_text
 from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import feature_vectors, load_samples
@@ -144,7 +144,8 @@ def _labels(
         )
     if model.kind == "regression":
         return tuple(_target(item["label"], where, i) for i, item in enumerate(items))
-    return tuple(_class_value(item["label"], model, where, i) for i, item in enumerate(items))
+    spec = model.spec()
+    return tuple(_class_value(item["label"], spec, where, i) for i, item in enumerate(items))
 
 
 def _target(value: Any, where: str, index: int) -> float:
@@ -154,13 +155,13 @@ def _target(value: Any, where: str, index: int) -> float:
         raise BuildError(f"{where}: item {index + 1} has label {value!r}, not a number.") from exc
 
 
-def _class_value(value: Any, model: ModelArtifact, where: str, index: int) -> str:
+def _class_value(value: Any, spec: OutputSpec, where: str, index: int) -> str:
     """A label as the model's class value; the displayed class names are accepted too."""
-    class_value = model.spec().class_value(value)
+    class_value = spec.class_value(value)
     if class_value is None:
         raise BuildError(
             f"{where}: item {index + 1} has label {class_text(value)!r}, which is not one of the "
-            f"model's classes ({', '.join(model.class_values)})."
+            f"model's classes ({', '.join(spec.class_values)})."
         )
     return class_value
 
