@@ -11,7 +11,8 @@ import re
 import sys
 from pathlib import Path
 
-from staticml.stages.report import REPORT_JSON, headline
+from staticml.runtime.contract import REPORT_JSON
+from staticml.stages.report import headline
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from staticml.errors import ConfigError
+from staticml.runtime.contract import PredictSpec
 from staticml.settings import (
     FIELD_SETTINGS,
     REQUIRED,
@@ -170,14 +171,14 @@ class AppConfig:
     compress: CompressSettings
     retrain: RetrainSettings
 
-    def runtime_spec(self, n_features: int) -> dict[str, Any]:
+    def runtime_spec(self, n_features: int) -> PredictSpec:
         """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
-        return {
-            "entry": str(self.preprocess.entry),
-            "batch": str(self.preprocess.batch) if self.preprocess.batch else None,
-            "n_features": n_features,
-            "fields": [f.spec() for f in self.fields],
-        }
+        return PredictSpec(
+            entry=str(self.preprocess.entry),
+            batch=str(self.preprocess.batch) if self.preprocess.batch else None,
+            n_features=n_features,
+            fields=tuple(f.spec() for f in self.fields),
+        )
 
 
 @dataclass(frozen=True)

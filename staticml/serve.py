@@ -14,7 +14,6 @@ security headers, never an error.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from staticml.contract import MANIFEST
 from staticml.errors import StaticMLError
 from staticml.headers import file_headers, origin_of, security_headers
 from staticml.request_path import raw_path_of, segments
 from staticml.rollout.hosting import SitePolicy, is_site
+from staticml.runtime.contract import MANIFEST, ReleaseListing
 
 log = logging.getLogger("staticml.serve")
 
@@ -111,12 +110,9 @@ def _from_manifest(root: Path) -> tuple[frozenset[str], str | None]:
         log.warning("%s has no %s: serving every file with Cache-Control: no-cache", root, MANIFEST)
         return frozenset(), None
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        immutable = frozenset(
-            path for path, meta in data["assets"].items() if meta.get("immutable")
-        )
-        return immutable, (data.get("monitor") or {}).get("collector")
-    except (ValueError, KeyError, AttributeError) as exc:
+        data = ReleaseListing.read(manifest)
+        return data.immutable, data.monitor.collector
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StaticMLError(
             f"{manifest} is not a valid staticml manifest ({exc}); rebuild the site."
         ) from exc

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from staticml.contract import TOLERANCE
 from staticml.errors import StaticMLError
 from staticml.headless import chromium, serving
+from staticml.runtime.contract import TOLERANCE
 
 
 class VerifyError(StaticMLError):

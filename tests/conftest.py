@@ -75,7 +75,7 @@ BUILD_EPOCH = "1764547200"
 
 
 def user_cache() -> Path:
-    from staticml.stages.precompress import default_cache_dir
+    from staticml.cache import default_cache_dir
 
     return default_cache_dir()
 

@@ -46,7 +46,44 @@ def test_no_import_cycles(graph: grimp.ImportGraph, node: Callable[[str], str]) 
 
 
 def test_a_cycle_is_found_where_there_is_one(graph: grimp.ImportGraph) -> None:
-    graph.add_import(importer="staticml.contract", imported="staticml.stages.manifest")
+    graph.add_import(importer="staticml.runtime.contract", imported="staticml.stages.manifest")
     found = cycle(graph, module)
-    assert "staticml.contract" in found and "staticml.stages.manifest" in found
-    assert "staticml.contract" in cycle(graph, subpackage)
+    assert "staticml.runtime.contract" in found and "staticml.stages.manifest" in found
+    assert {"staticml.runtime", "staticml.stages"} <= set(cycle(graph, subpackage))
+
+
+# The build's own front doors: they run a build (`staticml.stages.build_app`) and show its result.
+BUILD_CALLERS = {
+    "staticml.api",
+    "staticml.cli.building",
+    "staticml.cli.render",
+    "staticml.learning.retrain",
+}
+
+
+def outside_imports_of_the_build(graph: grimp.ImportGraph) -> dict[str, set[str]]:
+    """What modules outside `staticml.stages` import from it, where they may not."""
+    found: dict[str, set[str]] = {}
+    for importer in graph.modules:
+        if importer == "staticml.stages" or importer.startswith("staticml.stages."):
+            continue
+        for imported in graph.find_modules_directly_imported_by(importer):
+            stage = imported.startswith("staticml.stages.")
+            if stage or (imported == "staticml.stages" and importer not in BUILD_CALLERS):
+                found.setdefault(importer, set()).add(imported)
+    return found
+
+
+def test_only_the_build_imports_its_stages(graph: grimp.ImportGraph) -> None:
+    """Scoring, learning, the collector, rollout and serving read what a build wrote through
+    `staticml.runtime.contract`, never through a build stage."""
+    assert outside_imports_of_the_build(graph) == {}
+
+
+def test_an_import_of_a_stage_from_outside_is_found(graph: grimp.ImportGraph) -> None:
+    graph.add_import(importer="staticml.scoring.bundle", imported="staticml.stages.wheels")
+    graph.add_import(importer="staticml.collector.app", imported="staticml.stages")
+    assert outside_imports_of_the_build(graph) == {
+        "staticml.scoring.bundle": {"staticml.stages.wheels"},
+        "staticml.collector.app": {"staticml.stages"},
+    }

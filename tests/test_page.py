@@ -48,7 +48,7 @@ def named():
 
 
 def test_page_config_points_at_the_built_assets(named, demo_model):
-    config = page_config(load_config(APP_DIR), demo_model, named, "r1")
+    config = page_config(load_config(APP_DIR), demo_model, named, "r1").to_json()
     runtime = config["runtime"]
     assert runtime["pyodide"]["indexURL"] == "runtime/pyodide-aaa/"
     assert runtime["ort"]["wasmPaths"] == "runtime/ort-bbb/"
@@ -69,7 +69,7 @@ def test_page_config_points_at_the_built_assets(named, demo_model):
 
 
 def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, demo_model):
-    config = page_config(load_config(APP_DIR), demo_model, named, "r1")
+    config = page_config(load_config(APP_DIR), demo_model, named, "r1").to_json()
     # The worker checks these before using them, modules before importing them.
     worker_loads = {
         named[name].path: integrity(named[name].sha256)

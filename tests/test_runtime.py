@@ -9,11 +9,12 @@ from array import array
 import pytest
 
 from staticml.runtime import worker
+from staticml.runtime.contract import PredictSpec
 from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.schema import RecordError, validate
 
 FIELDS = [{"name": "image", "type": "image", "label": "Digit"}]
-SPEC = {"entry": "digits.preprocess:features", "n_features": 64, "fields": FIELDS}
+SPEC = {"entry": "digits.preprocess:features", "nFeatures": 64, "fields": FIELDS}
 
 
 def image(width=3, height=2, pixels=None):
@@ -72,7 +73,7 @@ def test_valid_records_pass_including_bytes():
 
 
 def test_predictor_returns_float32_features():
-    predictor = Predictor(SPEC)
+    predictor = Predictor(PredictSpec.from_json(SPEC))
     vector = predictor.features(
         {"image": image(20, 20, [255 if 8 <= i % 20 < 12 else 0 for i in range(400)])}
     )
@@ -84,7 +85,7 @@ def test_preprocessing_errors_are_wrapped_with_the_entry_point():
         PreprocessError,
         match=r"preprocessing \(digits.preprocess:features\) rejected the record: the image is blank",
     ):
-        Predictor(SPEC).features({"image": image(pixels=[0] * 6)})
+        Predictor(PredictSpec.from_json(SPEC)).features({"image": image(pixels=[0] * 6)})
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,7 @@ def test_preprocessing_errors_are_wrapped_with_the_entry_point():
     ],
 )
 def test_unusable_feature_vectors_are_refused(monkeypatch, returned, message):
-    predictor = Predictor(SPEC)
+    predictor = Predictor(PredictSpec.from_json(SPEC))
     monkeypatch.setattr(predictor, "_function", lambda record: returned)
     with pytest.raises(PreprocessError, match=message):
         predictor.features({"image": image()})
@@ -133,8 +134,8 @@ def test_worker_start_renews_what_a_snapshot_froze():
 
 def test_runtime_imports_only_the_standard_library():
     import staticml.runtime
+    from staticml.packaging import package_sources
     from staticml.stages.purity import foreign_imports, pyodide_stdlib
-    from staticml.stages.wheels import package_sources
 
     sources = package_sources(__import__("pathlib").Path(staticml.runtime.__file__).parent)
     allowed = pyodide_stdlib() | {"staticml", "js", "pyodide"}

@@ -76,9 +76,9 @@ def page_csv(bundle: Path, text: str) -> tuple[str, list[tuple[int, str]]]:
         table = CsvScorer(scorer.predictor, loaded.output)
         prepared = table.feed(text, final=True)
         features = np.frombuffer(prepared.features, np.float32).reshape(-1, 13)
-        model = loaded.model_spec
+        model = loaded.spec
         labels, probabilities = scorer.session.run(
-            [model["label"], model["probabilities"]], {model["input"]: features}
+            [model.label, model.probabilities], {model.input: features}
         )
         written = table.complete(list(labels), list(probabilities.reshape(-1)))
     return written, table.totals.errors
@@ -170,7 +170,7 @@ def test_an_empty_table_gives_an_output_with_only_the_header(wine, tmp_path):
 
 def test_a_tampered_file_is_refused_by_name(wine, tmp_path):
     copy = shutil.copytree(wine, tmp_path / "bundle")
-    model = copy / load_bundle(wine).model_spec["url"]
+    model = copy / load_bundle(wine).manifest.predict.model.url
     model.write_bytes(model.read_bytes() + b"\0")
     with pytest.raises(ScoringError, match=f"{model}.*does not match the sha256"):
         staticml.batch(copy, WINE / "samples.csv", tmp_path / "out.csv")

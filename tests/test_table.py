@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from staticml.runtime.contract import OutputSpec, PredictSpec, ShownOutput
 from staticml.runtime.engine import Predictor
-from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.table import CsvScorer, TableError
 
 PACKAGE = """
@@ -30,13 +30,12 @@ FIELDS = [
     {"name": "kind", "type": "category", "choices": ["a", "b"], "default": "a"},
 ]
 # The worker configuration's `output`: the model's outputs and how they are shown.
-CLASSIFIER = OutputSpec(
-    "classification", "input", 2, "label", "probabilities", None, ("0", "1"), ("low", "high")
-).to_json() | {"target": "", "unit": ""}
-REGRESSOR = OutputSpec("regression", "input", 2, value="variable").to_json() | {
-    "target": "score",
-    "unit": "",
-}
+CLASSIFIER = ShownOutput(
+    OutputSpec(
+        "classification", "input", 2, "label", "probabilities", None, ("0", "1"), ("low", "high")
+    )
+)
+REGRESSOR = ShownOutput(OutputSpec("regression", "input", 2, value="variable"), target="score")
 
 
 @pytest.fixture
@@ -44,12 +43,12 @@ def predictor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "twofeatures.py").write_text(PACKAGE)
     monkeypatch.syspath_prepend(str(tmp_path))
     return lambda batch=True: Predictor(
-        {
-            "entry": "twofeatures:features",
-            "batch": "twofeatures:features_batch" if batch else None,
-            "n_features": 2,
-            "fields": FIELDS,
-        }
+        PredictSpec(
+            entry="twofeatures:features",
+            batch="twofeatures:features_batch" if batch else None,
+            n_features=2,
+            fields=tuple(FIELDS),
+        )
     )
 
 

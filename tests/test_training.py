@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 
 from staticml.settings import entry_point
-from staticml.stages.training import PORTABLE_KERNELS, cached_training, training_environment
+from staticml.training import PORTABLE_KERNELS, cached_training, training_environment
 
 TRAIN = """
 import os

@@ -11,7 +11,8 @@ import pytest
 
 from staticml.config import load_config
 from staticml.errors import BuildError
-from staticml.stages.wheels import app_wheel, make_wheel, pack_wheels, runtime_wheel
+from staticml.packaging import make_wheel, runtime_wheel
+from staticml.stages.wheels import app_wheel, pack_wheels
 from tests.conftest import APP_DIR
 
 

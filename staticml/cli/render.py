@@ -12,8 +12,9 @@ from rich.table import Table
 
 from staticml.collector.report import DriftReport
 from staticml.drift import NOT_ENOUGH_DATA, Comparison
+from staticml.figures import figure, human_size, metric_text
+from staticml.runtime.contract import REPORT_PAGE
 from staticml.stages import BuildResult
-from staticml.stages.report import REPORT_PAGE, figure, human_size, metric_text
 
 TOO_FEW = "too few"
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from staticml.baseline import Baseline, BaselineError, baseline_from_json
-from staticml.contract import MANIFEST
 from staticml.errors import CollectorError
 from staticml.hashing import sha256_hex
+from staticml.runtime.contract import MANIFEST, ReleaseListing
 
 BASELINE_KIND = "baseline"
 
@@ -18,14 +18,13 @@ def load_bundle(directory: Path) -> tuple[str, str]:
     """(release id, baseline JSON text) of the built site in `directory`."""
     manifest_path = directory / MANIFEST
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        release, assets = manifest["release"], manifest["assets"]
+        manifest = ReleaseListing.read(manifest_path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CollectorError(
             f"{manifest_path} is not a staticml manifest ({exc}); give --bundle the folder a "
             "build wrote (it holds bundle.json)."
         ) from exc
-    listed = [(path, meta) for path, meta in assets.items() if meta.get("kind") == BASELINE_KIND]
+    listed = [(path, meta) for path, meta in manifest.assets.items() if meta.kind == BASELINE_KIND]
     if len(listed) != 1:
         raise CollectorError(
             f"{manifest_path} lists {len(listed)} baseline assets, expected one: build the app "
@@ -36,11 +35,11 @@ def load_bundle(directory: Path) -> tuple[str, str]:
         data = (directory / path).read_bytes()
     except OSError as exc:
         raise CollectorError(f"{directory / path} is missing ({exc}); rebuild the bundle.") from exc
-    if "sha256" in meta and sha256_hex(data) != meta["sha256"]:
+    if sha256_hex(data) != meta.sha256:
         raise CollectorError(
             f"{directory / path} does not match the sha256 in {manifest_path}; rebuild the bundle."
         )
-    return str(release), data.decode("utf-8")
+    return manifest.release, data.decode("utf-8")
 
 
 def parse_baselines(texts: Mapping[str, str]) -> dict[str, Baseline]:

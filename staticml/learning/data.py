@@ -15,7 +15,7 @@ from typing import Any
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
-from staticml.stages.evaluation import labelled_items
+from staticml.records import labelled_items
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from staticml.cache import default_cache_dir
 from staticml.config import AppConfig, load_config
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
@@ -27,11 +28,9 @@ from staticml.learning.data import Labelled, NewData, load_new_data
 from staticml.learning.evaluate import Score, agreement, score_bundle
 from staticml.learning.lineage import Registry, default_registry
 from staticml.progress import Reporter, SilentReporter
-from staticml.stages.evaluation import evaluation_items
-from staticml.stages.pipeline import build_app
-from staticml.stages.precompress import default_cache_dir
-from staticml.stages.provenance import source_digest
-from staticml.stages.training import cached_training, train_in_subprocess
+from staticml.records import evaluation_items
+from staticml.stages import build_app
+from staticml.training import cached_training, source_digest, train_in_subprocess
 
 MODES = ("stateless", "stateful")
 
@@ -185,7 +184,7 @@ def _parent_estimator(config: AppConfig, store: Registry, site: Path, parent: st
     when it is provably the one that release was built from."""
     import joblib
 
-    from staticml.stages.imports import isolated_imports
+    from staticml.app_code import isolated_imports
 
     if store.has_model(parent):
         with isolated_imports(config.app_dir):

@@ -8,16 +8,15 @@ Security Policy lets pages send to the collectors their releases name.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from staticml.contract import MANIFEST
 from staticml.errors import StaticMLError
 from staticml.headers import origin_of
 from staticml.rollout.release import RELEASES, RUNTIME
 from staticml.rollout.site import SITE_MANIFEST
+from staticml.runtime.contract import MANIFEST, ReleaseListing
 
 _ROUTER = re.compile(r"router\.[0-9a-f]{12}\.js")
 
@@ -52,11 +51,10 @@ def _release_facts(folder: Path) -> tuple[frozenset[str], str | None]:
     """A release's content-hashed paths and collector origin (releases never change)."""
     path = folder / MANIFEST
     try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
-        hashed = frozenset(p for p, meta in bundle["assets"].items() if meta.get("immutable"))
-        collector = (bundle.get("monitor") or {}).get("collector")
+        bundle = ReleaseListing.read(path)
     except FileNotFoundError:
         return frozenset(), None
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StaticMLError(f"{path} is not a valid staticml manifest ({exc}).") from exc
-    return hashed, origin_of(collector) if collector else None
+    collector = bundle.monitor.collector
+    return bundle.immutable, origin_of(collector) if collector else None

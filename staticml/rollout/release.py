@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from staticml.contract import MANIFEST, SERVICE_WORKER
 from staticml.errors import RolloutError
 from staticml.hashing import integrity, sha256_hex
 from staticml.rollout.plan import check_release_id
+from staticml.runtime.contract import MANIFEST, SERVICE_WORKER
 
 RELEASES = "releases"
 RUNTIME = "runtime"

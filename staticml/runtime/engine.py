@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib
 import math
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from staticml.runtime.contract import PredictSpec
 from staticml.runtime.schema import RecordError, validate
 
 
@@ -33,11 +34,11 @@ class Predictor:
     fields, the preprocessing entry points (`module:function`) and the feature count.
     """
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        self.fields = list(spec["fields"])
-        self.n_features = int(spec["n_features"])
-        self.entry = str(spec["entry"])
-        self.batch_entry = spec.get("batch")
+    def __init__(self, spec: PredictSpec) -> None:
+        self.fields = list(spec.fields)
+        self.n_features = spec.n_features
+        self.entry = spec.entry
+        self.batch_entry = spec.batch
         self._function = load_entry(self.entry)
         self._batch = load_entry(self.batch_entry) if self.batch_entry else None
 

@@ -15,9 +15,11 @@ per row (a regressor). numpy arrays, JavaScript typed arrays and lists all fit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from staticml.runtime.jsonable import JsonRecord
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -46,7 +48,7 @@ def class_text(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class OutputSpec:
+class OutputSpec(JsonRecord):
     """The model's outputs: their names in the graph and, for a classifier, its classes (the
     values the model returns, as text, and the labels shown for them)."""
 
@@ -58,32 +60,6 @@ class OutputSpec:
     value: str | None = None
     class_values: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, spec: Mapping[str, Any]) -> OutputSpec:
-        """From the worker configuration's `model` part (bundle.json's `predict.model`)."""
-        return cls(
-            kind=spec["kind"],
-            input=spec["input"],
-            n_features=int(spec["nFeatures"]),
-            label=spec.get("label"),
-            probabilities=spec.get("probabilities"),
-            value=spec.get("value"),
-            class_values=tuple(spec.get("classValues") or ()),
-            classes=tuple(spec.get("classes") or ()),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "input": self.input,
-            "nFeatures": self.n_features,
-            "label": self.label,
-            "probabilities": self.probabilities,
-            "value": self.value,
-            "classValues": list(self.class_values),
-            "classes": list(self.classes),
-        }
 
     @property
     def classifies(self) -> bool:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from staticml.runtime.contract import ShownOutput
 from staticml.runtime.engine import Predictor, Prepared
-from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.schema import RecordError
 
 MAX_ERRORS_KEPT = 1000
@@ -41,18 +41,18 @@ class Totals:
 
 
 class CsvScorer:
-    """One CSV scoring job. `output` is the worker config's `output`: the `OutputSpec` and how
-    it is shown (target, unit)."""
+    """One CSV scoring job. `output` is the worker config's `output`: the model's outputs and
+    how they are shown (target, unit)."""
 
     def __init__(
         self,
         predictor: Predictor,
-        output: Mapping[str, Any],
+        output: ShownOutput,
         observer: Callable[[dict[str, Any], Sequence[float], Any], None] | None = None,
     ) -> None:
         self.predictor = predictor
         self.output = output
-        self.spec = OutputSpec.from_json(output)
+        self.spec = output.spec
         self.observer = observer
         self.header: list[str] | None = None
         self.totals = Totals()
@@ -121,7 +121,7 @@ class CsvScorer:
         assert self.observer is not None
         n = self.predictor.n_features
         features = prepared.features[position * n : (position + 1) * n]
-        output = float(shown) if self.output["kind"] == "regression" else shown
+        output = float(shown) if not self.spec.classifies else shown
         self.observer(prepared.records[position], features, output)
 
     def _prediction(
@@ -192,13 +192,13 @@ def check_header(fields: Sequence[Mapping[str, Any]], header: Sequence[str]) -> 
         )
 
 
-def output_columns(header: Sequence[str], output: Mapping[str, Any]) -> list[str]:
+def output_columns(header: Sequence[str], output: ShownOutput) -> list[str]:
     """Names of the columns added after the input's: the prediction, then `error`."""
     taken = set(header)
-    if output["kind"] == "classification":
-        names = ["prediction", *(f"p_{c}" for c in output["classes"])]
+    if output.classifies:
+        names = ["prediction", *(f"p_{c}" for c in output.spec.classes)]
     else:
-        names = [output.get("target") or "prediction"]
+        names = [output.target or "prediction"]
     return [_unique(name, taken) for name in [*names, "error"]]
 
 

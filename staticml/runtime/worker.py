@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from staticml.runtime._compat import float32_array, to_js, to_py
+from staticml.runtime.contract import PredictSpec, ShownOutput
 from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.monitor import Monitor, noisy_rollout
-from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.restored import renew
 from staticml.runtime.schema import RecordError
 from staticml.runtime.table import CsvScorer, TableError
 
 _predictor: Predictor | None = None
-_output: Mapping[str, Any] = {}
-_spec: OutputSpec | None = None
+_output: ShownOutput | None = None
 _monitor: Monitor | None = None
 _last: tuple[dict[str, Any], Sequence[float]] | None = None
 
@@ -33,13 +32,12 @@ def start(spec: str) -> None:
     right after Python starts, also from the build's memory snapshot: what that froze is
     renewed first (`restored.renew`).
     """
-    global _predictor, _output, _spec, _monitor
+    global _predictor, _output, _monitor
     renew()
-    python = json.loads(spec)
+    python = PredictSpec.from_json(json.loads(spec))
     _predictor = Predictor(python)
-    _output = python.get("output", {})
-    _spec = OutputSpec.from_json(_output) if _output else None
-    _monitor = Monitor(python["monitor"]) if python.get("monitor") else None
+    _output = python.output
+    _monitor = Monitor(python.monitor) if python.monitor else None
 
 
 def prepare(record: Any) -> Any:
@@ -61,10 +59,10 @@ def predicted(labels: Any, values: Any) -> Any:
     """The prediction for the record `prepare` last prepared, from the model's outputs (the
     output tensors' data: `labels` null for a regressor): `{label, probabilities}` or
     `{value}`, with `monitor`, the monitor's state once it counted the prediction."""
-    if _spec is None:
+    if _output is None:
         raise RuntimeError("staticml runtime started without the model's outputs")
     names = to_py(labels)
-    [prediction] = _spec.predictions(None if names is None else list(names), to_py(values))
+    [prediction] = _output.spec.predictions(None if names is None else list(names), to_py(values))
     shown = prediction.value if prediction.label is None else prediction.label
     return to_js({**prediction.to_json(), "monitor": observe(shown)})
 
@@ -116,6 +114,8 @@ class CsvJob:
 
     def __init__(self) -> None:
         observer = _monitor.observe if _monitor is not None else None
+        if _output is None:
+            raise RuntimeError("staticml runtime started without the model's outputs")
         self._scorer = CsvScorer(_started(), _output, observer)
 
     def feed(self, text: str, final: bool) -> Any:

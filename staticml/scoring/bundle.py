@@ -15,36 +15,51 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from staticml.contract import MANIFEST
 from staticml.errors import ScoringError
 from staticml.hashing import sha256_hex
-from staticml.runtime.prediction import OutputSpec
-from staticml.stages.wheels import RUNTIME_DIST, Wheel, runtime_wheel
+from staticml.packaging import RUNTIME_DIST, Wheel, runtime_wheel
+from staticml.runtime.contract import (
+    MANIFEST,
+    BundleManifest,
+    ListedAsset,
+    OutputSpec,
+    PredictSpec,
+    ShownOutput,
+)
 
 
 @dataclass(frozen=True)
 class Bundle:
     directory: Path
-    release: str
-    generator: str
-    python: Mapping[str, Any]
-    model_spec: Mapping[str, Any]
+    manifest: BundleManifest
     wheels: tuple[Wheel, ...]
     model: bytes
 
     @property
-    def spec(self) -> OutputSpec:
-        """The model's outputs, as every path turns them into predictions."""
-        return OutputSpec.from_json(self.model_spec)
+    def release(self) -> str:
+        return self.manifest.release
 
     @property
-    def output(self) -> Mapping[str, Any]:
-        """The output spec (kind, classValues, classes, target) the page's CSV scorer uses."""
-        return self.python["output"]
+    def generator(self) -> str:
+        return self.manifest.generator
+
+    @property
+    def python(self) -> PredictSpec:
+        return self.manifest.predict.python
+
+    @property
+    def spec(self) -> OutputSpec:
+        """The model's outputs, as every path turns them into predictions."""
+        return self.manifest.predict.model.spec
+
+    @property
+    def output(self) -> ShownOutput:
+        """The outputs and how the page shows them (target, unit), as its CSV scorer does."""
+        return self.python.output or ShownOutput(self.spec)
 
     @property
     def fields(self) -> list[Mapping[str, Any]]:
-        return list(self.python["fields"])
+        return list(self.python.fields)
 
 
 def load_bundle(directory: Path | str) -> Bundle:
@@ -53,31 +68,23 @@ def load_bundle(directory: Path | str) -> Bundle:
     if folder.name == MANIFEST and folder.is_file():
         folder = folder.parent
     manifest_path = folder / MANIFEST
-    manifest = _manifest(manifest_path)
-    generator = str(manifest.get("generator", "an unknown staticml"))
-    predict = manifest.get("predict")
-    if not isinstance(predict, dict):
+    document = _manifest(manifest_path)
+    generator = str(document.get("generator", "an unknown staticml"))
+    if not isinstance(document.get("predict"), dict):
         raise ScoringError(
             f"{manifest_path} has no 'predict' section (it was written by {generator}): "
             "rebuild the app with this staticml to score with it outside the browser."
         )
-    assets = manifest.get("assets", {})
     try:
-        wheels = tuple(_wheel(path, _verified(folder, path, assets)) for path in predict["wheels"])
-        model = _verified(folder, predict["model"]["url"], assets)
-        return Bundle(
-            folder,
-            str(manifest["release"]),
-            generator,
-            predict["python"],
-            predict["model"],
-            wheels,
-            model,
-        )
-    except (KeyError, TypeError) as exc:
+        manifest = BundleManifest.from_json(document)
+    except (KeyError, TypeError, ValueError) as exc:
         raise ScoringError(
-            f"{manifest_path}: the 'predict' section is incomplete (no {exc}); rebuild the bundle."
+            f"{manifest_path}: the manifest is incomplete (no {exc}); rebuild the bundle."
         ) from exc
+    assets, predict = manifest.assets, manifest.predict
+    wheels = tuple(_wheel(path, _verified(folder, path, assets)) for path in predict.wheels)
+    model = _verified(folder, predict.model.url, assets)
+    return Bundle(folder, manifest, wheels, model)
 
 
 def check_runtime(bundle: Bundle) -> None:
@@ -113,11 +120,11 @@ def _manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _verified(folder: Path, relative: str, assets: Mapping[str, Any]) -> bytes:
+def _verified(folder: Path, relative: str, assets: Mapping[str, ListedAsset]) -> bytes:
     """The file's bytes, when they are the ones the manifest lists."""
     path = folder / relative
     listed = assets.get(relative)
-    if not isinstance(listed, dict) or not path.resolve().is_relative_to(folder.resolve()):
+    if listed is None or not path.resolve().is_relative_to(folder.resolve()):
         raise ScoringError(
             f"{folder / MANIFEST} names {relative} to run the bundle but does not list it "
             "among its assets: the manifest was edited or damaged; rebuild the bundle."
@@ -128,7 +135,7 @@ def _verified(folder: Path, relative: str, assets: Mapping[str, Any]) -> bytes:
         raise ScoringError(
             f"{path} cannot be read ({exc}): copy the whole bundle folder, or rebuild it."
         ) from exc
-    if sha256_hex(data) != listed.get("sha256"):
+    if sha256_hex(data) != listed.sha256:
         raise ScoringError(
             f"{path} does not match the sha256 {MANIFEST} lists for it: it changed after the "
             "build, so it is not what the browser runs. Restore it from the build or rebuild."

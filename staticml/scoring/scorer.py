@@ -17,13 +17,13 @@ import numpy as np
 import onnxruntime
 import pyarrow as pa
 
+from staticml.cpython import reference_session, wheels_on_path
 from staticml.errors import ScoringError
+from staticml.runtime.contract import OutputSpec, ShownOutput
 from staticml.runtime.engine import Predictor, Prepared
-from staticml.runtime.prediction import OutputSpec
 from staticml.runtime.schema import RecordError
 from staticml.runtime.table import output_columns
 from staticml.scoring.bundle import Bundle, check_runtime
-from staticml.stages.reference import reference_session, wheels_on_path
 
 PREDICTION_FLOAT = pa.float32()
 
@@ -53,7 +53,7 @@ class Scorer:
     predictor: Predictor
     session: onnxruntime.InferenceSession
     spec: OutputSpec
-    output: Mapping[str, Any]
+    output: ShownOutput
 
 
 @contextmanager
@@ -65,16 +65,16 @@ def open_scorer(bundle: Bundle) -> Iterator[Scorer]:
             predictor = Predictor(bundle.python)
         except (ImportError, AttributeError) as exc:
             raise ScoringError(
-                f"bundle {bundle.directory}: its preprocessing ({bundle.python.get('entry')}) "
+                f"bundle {bundle.directory}: its preprocessing ({bundle.python.entry}) "
                 f"cannot be imported from its wheels ({type(exc).__name__}: {exc}); rebuild it."
             ) from exc
         yield Scorer(predictor, reference_session(bundle.model), bundle.spec, bundle.output)
 
 
-def prediction_fields(header: Sequence[str], output: Mapping[str, Any]) -> list[pa.Field]:
+def prediction_fields(header: Sequence[str], output: ShownOutput) -> list[pa.Field]:
     """The columns scoring adds after the input's, named as the page names them."""
     *predicted, error = output_columns(header, output)
-    if output["kind"] == "classification":
+    if output.classifies:
         label, *probabilities = predicted
         typed = [pa.field(label, pa.string())]
         typed += [pa.field(name, PREDICTION_FLOAT) for name in probabilities]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from staticml.errors import BuildError
+from staticml.runtime.contract import ReleaseListing
 from staticml.runtimes import RuntimeFiles
 from staticml.stages.measure import CHUNKINGS, Outputs, batches, output_names, outputs_from
 from staticml.stages.model import ModelArtifact
@@ -95,7 +96,7 @@ def _lay_out(
     for name, data in variants:
         (root / "models" / f"{name}.onnx").write_bytes(data)
     (root / "features.bin").write_bytes(np.ascontiguousarray(features, dtype="<f4").tobytes())
-    (root / "bundle.json").write_text(json.dumps({"assets": {}}))  # nothing here is immutable
+    ReleaseListing(release="measurement", assets={}).write(root)  # nothing here is immutable
     return {
         "features": "features.bin",
         "rows": int(features.shape[0]),

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.packaging import Wheel
 from staticml.runtimes import PYODIDE_PYTHON
-from staticml.stages.wheels import Wheel
 
 _PURE = re.compile(r"-(py2\.py3|py3|py3\d*)-none-any\.whl\Z")
 _PINNED = re.compile(

@@ -8,21 +8,19 @@ numbers describe what visitors get.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.records import evaluation_items, listed_by
 from staticml.runtime.prediction import OutputSpec, class_text
-from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
-from staticml.stages.reference import feature_vectors, load_samples
+from staticml.stages.reference import feature_vectors
 from staticml.stages.wheels import Wheels
 
 
@@ -56,7 +54,7 @@ def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> E
     calibration, calibration_source = features, source
     if config.compress.calibration is not None:
         calibration_source = f"compress.calibration = '{config.compress.calibration}'"
-        records = _call(config, config.compress.calibration, "compress.calibration")
+        records = listed_by(config, config.compress.calibration, "compress.calibration")
         named = [
             (f"record {i + 1}", _record(r, calibration_source, i)) for i, r in enumerate(records)
         ]
@@ -68,68 +66,11 @@ def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> E
     )
 
 
-def evaluation_items(config: AppConfig) -> tuple[str, list[dict[str, Any]]]:
-    settings = config.compress
-    if settings.eval is not None:
-        where = f"compress.eval = '{settings.eval}'"
-        raw = _call(config, settings.eval, "compress.eval")
-        return where, [_item(item, where, i) for i, item in enumerate(raw)]
-    if settings.eval_file is not None:
-        where = f"compress.eval_file {settings.eval_file.name}"
-        return where, labelled_items(settings.eval_file, settings.label, where)
-    samples = load_samples(config)
-    return "the shipped samples (unlabelled)", [{"name": n, "record": r} for n, r in samples]
-
-
-def _call(config: AppConfig, entry: Any, setting: str) -> list[Any]:
-    with isolated_imports(config.app_dir):
-        raw = call(entry, setting, config.app_dir)
-    if not isinstance(raw, list | tuple):
-        raise BuildError(f"{setting} = '{entry}' must return a list, got {type(raw).__name__}.")
-    return list(raw)
-
-
-def _item(item: Any, where: str, index: int) -> dict[str, Any]:
-    if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
-        raise BuildError(
-            f"{where}: item {index} must be {{'record': dict, 'label': value}}, got {item!r:.80}"
-        )
-    return item
-
-
 def _record(item: Any, where: str, index: int) -> dict[str, Any]:
     record = item.get("record") if isinstance(item, dict) and "record" in item else item
     if not isinstance(record, dict):
         raise BuildError(f"{where}: item {index} must be a record (a dict), got {item!r:.80}")
     return record
-
-
-def labelled_items(path: Path, label: str, where: str) -> list[dict[str, Any]]:
-    """`{'name', 'record', 'label'}` items from a JSON list of such items or a CSV file whose
-    `label` column holds the labels (`where` names the source in error messages)."""
-    if path.suffix.lower() == ".json":
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise BuildError(f"{where} is not valid JSON: {exc}") from exc
-        if not isinstance(raw, list):
-            raise BuildError(f"{where} must hold a list of {{'record', 'label'}} items.")
-        return [_item(item, where, i) for i, item in enumerate(raw)]
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and label not in rows[0]:
-        raise BuildError(
-            f"{where} has no label column {label!r} (columns: {', '.join(rows[0])}); "
-            "set compress.label to the column holding the labels."
-        )
-    return [
-        {
-            "name": f"row {i + 1}",
-            "record": {k: v for k, v in row.items() if k not in (label, None)},
-            "label": row[label],
-        }
-        for i, row in enumerate(rows)
-    ]
 
 
 def _labels(

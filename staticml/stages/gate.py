@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from staticml.contract import TOLERANCE
+from staticml.runtime.contract import TOLERANCE
 from staticml.stages.measure import Invariance, Parity, Quality
 
 ORIGINAL = "fp32"

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from staticml.config import AppConfig
-from staticml.contract import MANIFEST_FORMAT
 from staticml.hashing import NAME_HASH_LENGTH, tree_digest
+from staticml.runtime.contract import (
+    MANIFEST_FORMAT,
+    AppName,
+    BundleManifest,
+    ListedAsset,
+    MonitorTarget,
+    PageConfig,
+    Predict,
+)
 from staticml.runtimes import RUNTIMES
 from staticml.stages.assets import Asset
 from staticml.stages.precompress import Encoded
@@ -30,7 +37,7 @@ def bundle_manifest(
     release: str,
     assets: Iterable[Asset],
     encoded: Mapping[str, tuple[Encoded, ...]],
-    page: Mapping[str, Any],
+    page: PageConfig,
     report: str | None = None,
 ) -> bytes:
     """The manifest. From the page configuration it keeps `predict` (the wheels in install
@@ -39,27 +46,25 @@ def bundle_manifest(
     (where summaries go), which servers need for the Content Security Policy. `report` names
     the model report: a record of the build written beside the release and, like the manifest
     itself, not listed in it."""
-    runtime = page["runtime"]
-    listing = {
-        asset.path: {
-            "kind": asset.kind,
-            "size": asset.size,
-            "sha256": asset.sha256,
-            "immutable": asset.immutable,
-            "encodings": {e.encoding: len(e.data) for e in encoded.get(asset.path, ())},
-        }
-        for asset in sorted(assets, key=lambda a: a.path)
-    }
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "generator": f"staticml {__version__}",
-        "app": {"name": config.name, "title": config.title},
-        "release": release,
-        "entry": "index.html",
-        "runtimes": {spec.package: spec.version for spec in RUNTIMES},
-        "predict": {key: runtime[key] for key in ("wheels", "python", "model")},
-        "monitor": {"collector": (page.get("monitor") or {}).get("collector")},
-        "report": report,
-        "assets": listing,
-    }
-    return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    manifest = BundleManifest(
+        format=MANIFEST_FORMAT,
+        generator=f"staticml {__version__}",
+        app=AppName(config.name, config.title),
+        release=release,
+        entry="index.html",
+        runtimes={spec.package: spec.version for spec in RUNTIMES},
+        predict=Predict.of(page.runtime),
+        monitor=MonitorTarget(page.monitor.collector if page.monitor else None),
+        report=report,
+        assets={
+            asset.path: ListedAsset(
+                kind=asset.kind,
+                size=asset.size,
+                sha256=asset.sha256,
+                immutable=asset.immutable,
+                encodings={e.encoding: len(e.data) for e in encoded.get(asset.path, ())},
+            )
+            for asset in sorted(assets, key=lambda a: a.path)
+        },
+    )
+    return (json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n").encode("utf-8")

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import onnx
 
+from staticml.cpython import reference_session
 from staticml.runtime.prediction import class_text
 from staticml.stages.model import ModelArtifact
-from staticml.stages.reference import reference_session
 
 # The shuffled chunkings' row order: fixed, so two builds measure the same batches.
 SHUFFLE_SEED = 0

@@ -20,11 +20,11 @@ import numpy as np
 import onnx
 import onnxruntime
 
+from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
 from staticml.errors import BuildError
-from staticml.runtime.prediction import OutputSpec
-from staticml.stages.precompress import default_cache_dir
-from staticml.stages.training import cached_training
+from staticml.runtime.contract import OutputSpec, ShownOutput
+from staticml.training import cached_training
 
 log = logging.getLogger("staticml.build")
 
@@ -58,10 +58,9 @@ class ModelArtifact:
             classes=self.classes,
         )
 
-    def output_spec(self, target: str, unit: str) -> dict[str, Any]:
-        """The worker configuration's `output`: the outputs (`OutputSpec`) and how they are
-        shown."""
-        return {**self.spec().to_json(), "target": target, "unit": unit}
+    def output_spec(self, target: str, unit: str) -> ShownOutput:
+        """The worker configuration's `output`: the outputs and how they are shown."""
+        return ShownOutput(self.spec(), target, unit)
 
 
 def load_model(config: AppConfig, cache_dir: Path | None = None) -> ModelArtifact:

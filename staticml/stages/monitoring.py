@@ -15,18 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from staticml.app_code import call, isolated_imports
 from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute_baseline
 from staticml.config import AppConfig
+from staticml.cpython import reference_session, wheels_on_path
 from staticml.errors import BuildError
+from staticml.records import checked_records, named_records_from_file
 from staticml.runtime.engine import Predictor
-from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
-from staticml.stages.reference import (
-    checked_records,
-    named_records_from_file,
-    reference_session,
-    wheels_on_path,
-)
 from staticml.stages.wheels import Wheels
 
 MONITORED_TYPES = {"number", "integer", "category"}

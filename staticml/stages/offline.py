@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from staticml.config import AppConfig
-from staticml.contract import SERVICE_WORKER
 from staticml.hashing import integrity
+from staticml.runtime.contract import SERVICE_WORKER
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
 

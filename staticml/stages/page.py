@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,17 @@ import jinja2
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
+from staticml.runtime.contract import (
+    AppName,
+    AssetCheck,
+    ModelFile,
+    OrtFiles,
+    PageConfig,
+    PageMonitor,
+    PyodideFiles,
+    ShownOutput,
+    WorkerConfig,
+)
 from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
 from staticml.stages.assets import Asset
 from staticml.stages.model import ModelArtifact
@@ -21,6 +33,17 @@ from staticml.version import __version__
 PAGE_TEMPLATE = "index.html"
 WHEEL_PREFIX = "wheel/"
 SNAPSHOT = "pyodide/snapshot"
+# The runtime files the worker fetches besides the snapshot, the wheels and the model.
+WORKER_FILES = (
+    "pyodide/pyodide.mjs",
+    "pyodide/pyodide.asm.mjs",
+    "pyodide/pyodide.asm.wasm",
+    "pyodide/python_stdlib.zip",
+    "pyodide/pyodide-lock.json",
+    "ort/ort.wasm.min.mjs",
+    "ort/ort-wasm-simd-threaded.mjs",
+    "ort/ort-wasm-simd-threaded.wasm",
+)
 
 
 def wheel_key(position: int) -> str:
@@ -35,90 +58,96 @@ def page_config(
     release: str,
     monitor: MonitorArtifact | None = None,
     report: str | None = None,
-) -> dict[str, Any]:
-    """The one JSON object the page script and its worker are configured by.
+) -> PageConfig:
+    """The one object the page script and its worker are configured by.
 
     `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`,
-    `wheel/000`, ...) to the built assets. URLs are relative to the page, so a site works
-    under any path prefix.
+    `wheel/000`, ...) to the built assets.
     """
-    wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     output = model.output_spec(config.output.target, config.output.unit)
-    snapshot = assets.get(SNAPSHOT)
-    fetched = [
-        *([snapshot] if snapshot else []),
-        assets["pyodide/pyodide.mjs"],
-        assets["pyodide/pyodide.asm.mjs"],
-        assets["pyodide/pyodide.asm.wasm"],
-        assets["pyodide/python_stdlib.zip"],
-        assets["pyodide/pyodide-lock.json"],
-        assets["ort/ort.wasm.min.mjs"],
-        assets["ort/ort-wasm-simd-threaded.mjs"],
-        assets["ort/ort-wasm-simd-threaded.wasm"],
-        *wheels,
-        assets["model.onnx"],
-    ]
-    return {
-        "app": {"name": config.name, "title": config.title},
-        "release": release,
-        "staticml": __version__,
-        "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
-        "worker": assets["wasm/worker.mjs"].path,
-        "serviceWorker": SERVICE_WORKER,
-        "rollout": assets["static/rollout.js"].path,
-        # What the page itself fetches; the worker's files are in runtime.assets.
-        "integrity": {
+    return PageConfig(
+        app=AppName(config.name, config.title),
+        release=release,
+        staticml=__version__,
+        boot_timeout_ms=int(config.runtime.boot_timeout * 1000),
+        worker=assets["wasm/worker.mjs"].path,
+        service_worker=SERVICE_WORKER,
+        rollout=assets["static/rollout.js"].path,
+        integrity={
             a.path: integrity(a.sha256)
             for name, a in assets.items()
             if name in ("wasm/worker.mjs", "static/rollout.js", "samples.json")
         },
-        "samples": assets["samples.json"].path if "samples.json" in assets else None,
-        "report": report,
-        "fields": [f.spec() for f in config.fields],
-        "output": output,
-        "batch": not any(f.type == "image" for f in config.fields),
-        "monitor": _monitor_config(config, assets),
-        "runtime": {
-            "pyodide": {
-                "version": PYODIDE.version,
-                "indexURL": _folder(assets["pyodide/pyodide.mjs"]),
-                "module": assets["pyodide/pyodide.mjs"].path,
-                "snapshot": snapshot.path if snapshot else None,
-                "asm": assets["pyodide/pyodide.asm.mjs"].path,
-            },
-            "ort": {
-                "version": ONNXRUNTIME_WEB.version,
-                "module": assets["ort/ort.wasm.min.mjs"].path,
-                "glue": assets["ort/ort-wasm-simd-threaded.mjs"].path,
-                "wasmPaths": _folder(assets["ort/ort.wasm.min.mjs"]),
-                "wasm": assets["ort/ort-wasm-simd-threaded.wasm"].path,
-                "threads": config.runtime.threads,
-            },
-            "wheels": [wheel.path for wheel in wheels],
-            "python": config.runtime_spec(model.n_features)
-            | {"output": output, "monitor": _monitor_spec(config, monitor, release)},
-            "model": {
-                "url": assets["model.onnx"].path,
-                "sha256": assets["model.onnx"].sha256,
-                **model.spec().to_json(),
-            },
-            "assets": {a.path: {"size": a.size, "integrity": integrity(a.sha256)} for a in fetched},
-        },
-    }
+        samples=assets["samples.json"].path if "samples.json" in assets else None,
+        report=report,
+        fields=tuple(f.spec() for f in config.fields),
+        output=output,
+        batch=not any(f.type == "image" for f in config.fields),
+        monitor=_page_monitor(config, assets),
+        runtime=worker_config(
+            config, model, assets, output, _monitor_spec(config, monitor, release)
+        ),
+    )
 
 
-def _monitor_config(config: AppConfig, assets: Mapping[str, Asset]) -> dict[str, Any] | None:
+def worker_config(
+    config: AppConfig,
+    model: ModelArtifact,
+    assets: Mapping[str, Asset],
+    output: ShownOutput,
+    monitor: dict[str, Any] | None,
+) -> WorkerConfig:
+    """What the worker fetches (each file with its size and integrity) and runs."""
+    wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
+    snapshot = assets.get(SNAPSHOT)
+    fetched = [
+        *([snapshot] if snapshot else []),
+        *(assets[name] for name in WORKER_FILES),
+        *wheels,
+        assets["model.onnx"],
+    ]
+    pyodide = assets["pyodide/pyodide.mjs"]
+    ort = assets["ort/ort.wasm.min.mjs"]
+    python = dataclasses.replace(
+        config.runtime_spec(model.n_features), output=output, monitor=monitor
+    )
+    return WorkerConfig(
+        pyodide=PyodideFiles(
+            version=PYODIDE.version,
+            index_url=_folder(pyodide),
+            module=pyodide.path,
+            snapshot=snapshot.path if snapshot else None,
+            asm=assets["pyodide/pyodide.asm.mjs"].path,
+        ),
+        ort=OrtFiles(
+            version=ONNXRUNTIME_WEB.version,
+            module=ort.path,
+            glue=assets["ort/ort-wasm-simd-threaded.mjs"].path,
+            wasm_paths=_folder(ort),
+            wasm=assets["ort/ort-wasm-simd-threaded.wasm"].path,
+            threads=config.runtime.threads,
+        ),
+        wheels=tuple(wheel.path for wheel in wheels),
+        python=python,
+        model=ModelFile(
+            url=assets["model.onnx"].path, sha256=assets["model.onnx"].sha256, spec=model.spec()
+        ),
+        assets={a.path: AssetCheck(size=a.size, integrity=integrity(a.sha256)) for a in fetched},
+    )
+
+
+def _page_monitor(config: AppConfig, assets: Mapping[str, Asset]) -> PageMonitor | None:
     """What the page needs to send summaries; None when the app has no collector."""
     if not config.monitor.collector:
         return None
-    return {
-        "collector": config.monitor.collector,
-        "endpoint": f"{config.monitor.collector}/v1/summaries",
-        "intervalMinutes": config.monitor.interval_minutes,
-        "minPredictions": config.monitor.min_predictions,
-        "epsilon": config.monitor.epsilon,
-        "baseline": assets["baseline.json"].path if "baseline.json" in assets else None,
-    }
+    return PageMonitor(
+        collector=config.monitor.collector,
+        endpoint=f"{config.monitor.collector}/v1/summaries",
+        interval_minutes=config.monitor.interval_minutes,
+        min_predictions=config.monitor.min_predictions,
+        epsilon=config.monitor.epsilon,
+        baseline=assets["baseline.json"].path if "baseline.json" in assets else None,
+    )
 
 
 def _monitor_spec(
@@ -134,7 +163,7 @@ def template_source(config: AppConfig, site: Path) -> Path:
 
 
 def render_page(
-    config: AppConfig, page: dict[str, Any], assets: Mapping[str, Asset], site: Path
+    config: AppConfig, page: PageConfig, assets: Mapping[str, Asset], site: Path
 ) -> bytes:
     source = template_source(config, site)
     environment = jinja2.Environment(
@@ -147,7 +176,7 @@ def render_page(
         template = environment.get_template(source.name)
         html = template.render(
             app=config,
-            page=page,
+            page=page.to_json(),
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
             script=_link(assets["static/app.js"]),

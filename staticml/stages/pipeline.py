@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
-from staticml.contract import MANIFEST
 from staticml.headers import origin_of
 from staticml.progress import Reporter, SilentReporter
+from staticml.runtime.contract import MANIFEST, REPORT_JSON, REPORT_PAGE
 from staticml.runtimes import Runtimes, default_node_modules, locate_runtimes
 from staticml.site import site_files, site_root
 from staticml.stages import assets as make
@@ -43,15 +44,10 @@ from staticml.stages.page import (
     template_source,
     wheel_key,
 )
-from staticml.stages.precompress import (
-    Encoded,
-    default_cache_dir,
-    precompress,
-    precompress_ahead,
-)
+from staticml.stages.precompress import Encoded, precompress, precompress_ahead
 from staticml.stages.purity import check_browser_imports
 from staticml.stages.reference import SampleSet, reference_predictions
-from staticml.stages.report import REPORT_JSON, REPORT_PAGE, render_report, report_json
+from staticml.stages.report import render_report, report_json
 from staticml.stages.snapshot import make_snapshot
 from staticml.stages.wheels import Wheels, pack_wheels
 from staticml.stages.write import write_site

@@ -22,7 +22,6 @@ import brotli
 from staticml.hashing import sha256_hex
 from staticml.stages.assets import Asset
 
-CACHE_ENV = "STATICML_CACHE_DIR"
 COMPRESSIBLE = {
     ".js",
     ".mjs",
@@ -46,10 +45,6 @@ ENCODINGS = {"br": ".br", "gzip": ".gz"}
 class Encoded:
     encoding: str
     data: bytes
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "staticml")
 
 
 def precompress(

@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from staticml.app_code import call, isolated_imports
 from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
-from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
+from staticml.training import source_digest
 from staticml.version import __version__
 
 
@@ -42,18 +43,6 @@ def build_time() -> datetime.datetime:
                 "1970-01-01 UTC (for example `git log -1 --format=%ct`), or unset it."
             ) from exc
     return datetime.datetime.now(datetime.UTC)
-
-
-def source_digest(config: AppConfig) -> str | None:
-    """sha256 of the model file, or of the module holding the training function."""
-    if config.model.file is not None:
-        return sha256_hex(config.model.file.read_bytes())
-    assert config.model.train is not None
-    base = config.app_dir.joinpath(*config.model.train.module.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return sha256_hex(path.read_bytes())
-    return None
 
 
 def _training_data_digest(config: AppConfig) -> str | None:

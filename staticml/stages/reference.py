@@ -6,26 +6,23 @@ ONNX model through CPython onnxruntime; the browser must reproduce these results
 
 from __future__ import annotations
 
-import csv
 import json
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime
 
 from staticml.config import AppConfig
+from staticml.cpython import reference_session, wheels_on_path
 from staticml.errors import BuildError
+from staticml.records import load_samples
 from staticml.runtime.engine import Predictor
 from staticml.runtime.prediction import Prediction
 from staticml.runtime.schema import RecordError
-from staticml.stages.imports import call, isolated_imports
 from staticml.stages.model import ModelArtifact
-from staticml.stages.wheels import Wheel, Wheels
+from staticml.stages.wheels import Wheels
 
 
 @dataclass(frozen=True)
@@ -74,25 +71,6 @@ def feature_vectors(
         return [_features(predictor, f"{what} {name!r}", record) for name, record in named]
 
 
-def reference_session(onnx: bytes) -> onnxruntime.InferenceSession:
-    """A CPU session on one thread, so reference results never depend on thread scheduling."""
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
-
-
-def load_samples(config: AppConfig) -> list[tuple[str, dict[str, Any]]]:
-    """(name, record) pairs from `samples.source` or `samples.file`; none if neither is set."""
-    if config.samples is not None:
-        with isolated_imports(config.app_dir):
-            raw = call(config.samples, "samples.source", config.app_dir)
-        return _checked_samples(raw, f"samples.source = '{config.samples}'")
-    if config.samples_file is not None:
-        return _samples_from_file(config.samples_file)
-    return []
-
-
 def predict_one(
     session: onnxruntime.InferenceSession, model: ModelArtifact, vector: Any
 ) -> Prediction:
@@ -102,72 +80,8 @@ def predict_one(
     return prediction
 
 
-def _samples_from_file(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    return _checked_samples(
-        named_records_from_file(path, "samples.file", "sample"), f"samples.file {path.name}"
-    )
-
-
-def named_records_from_file(path: Path, setting: str, noun: str = "record") -> list[dict[str, Any]]:
-    """`{"name", "record"}` items from a CSV (a record per row) or a JSON file (a list of
-    records, or of `{"name", "record"}`)."""
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        return [
-            {"name": f"row {i + 1}", "record": {k: v for k, v in row.items() if k is not None}}
-            for i, row in enumerate(rows)
-        ]
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise BuildError(f"{setting} {path.name} is not valid JSON: {exc}") from exc
-    if isinstance(raw, list) and all(isinstance(r, dict) and "record" not in r for r in raw):
-        return [{"name": f"{noun} {i + 1}", "record": r} for i, r in enumerate(raw)]
-    return raw
-
-
-def checked_records(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
-    return _checked_samples(raw, where)
-
-
-def _checked_samples(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
-    if not isinstance(raw, list | tuple):
-        raise BuildError(
-            f"{where} must give a list of {{'name': str, 'record': dict}}, got {type(raw).__name__}"
-        )
-    named = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
-            raise BuildError(
-                f"{where}: sample {index} must be {{'name': str, 'record': dict}}, got {item!r:.80}"
-            )
-        name = str(item.get("name") or f"sample {index + 1}")
-        try:
-            json.dumps(item["record"])
-        except (TypeError, ValueError) as exc:
-            raise BuildError(f"{where}: sample {name!r} is not JSON-serialisable: {exc}") from exc
-        named.append((name, item["record"]))
-    return named
-
-
 def _features(predictor: Predictor, what: str, record: dict[str, Any]) -> Any:
     try:
         return predictor.features(record)
     except (RecordError, ValueError) as exc:
         raise BuildError(f"{what} is not a valid record: {exc}") from exc
-
-
-@contextmanager
-def wheels_on_path(wheels: Sequence[Wheel]) -> Iterator[None]:
-    """Import the shipped packages from the wheel files themselves (zipimport), then forget them."""
-    with tempfile.TemporaryDirectory(prefix="staticml-wheels-") as folder:
-        paths = []
-        for wheel in wheels:
-            if wheel.top_level == ("staticml",):
-                continue  # this process already runs staticml's own copy of the runtime
-            path = Path(folder) / wheel.filename
-            path.write_bytes(wheel.data)
-            paths.append(path)
-        with isolated_imports(*paths):
-            yield

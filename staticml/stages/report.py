@@ -14,12 +14,12 @@ from typing import Any
 
 import jinja2
 
+from staticml.figures import figure, human_size, metric_text
 from staticml.hashing import integrity
+from staticml.runtime.contract import REPORT_JSON, REPORT_PAGE
 from staticml.stages.assets import Asset
 from staticml.version import __version__
 
-REPORT_JSON = "model.json"
-REPORT_PAGE = "model.html"
 FORMAT = 1
 
 
@@ -45,38 +45,6 @@ def render_report(report: dict[str, Any], style: Asset, icon: Asset, site: Path)
         staticml_version=__version__,
     )
     return html.encode("utf-8")
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "–"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
-def figure(value: float | None, kind: str) -> str:
-    """A report figure as shown: percentages, deviations and milliseconds."""
-    if value is None:
-        return "–"
-    if kind == "percent":
-        return f"{100 * value:.2f}%"
-    if kind == "deviation":
-        return f"{value:.1e}"
-    if kind == "ms":
-        return f"{value:.3f} ms"
-    if kind == "decimal":
-        return f"{value:.3f}"
-    if kind == "drop":
-        return f"{value:+.2f}"
-    return f"{value:.4g}"
-
-
-def metric_text(report: dict[str, Any], value: float | None) -> str:
-    return figure(value, "percent" if report["budget"]["metric"] == "accuracy" else "number")
 
 
 def variant(report: dict[str, Any], name: str) -> dict[str, Any]:

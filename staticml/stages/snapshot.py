@@ -63,8 +63,10 @@ from typing import Any
 
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex, tree_digest
+from staticml.packaging import Wheel
+from staticml.runtime.contract import ReleaseListing
 from staticml.runtimes import RuntimeFiles
-from staticml.stages.wheels import Wheel, Wheels
+from staticml.stages.wheels import Wheels
 
 HELPER = Path(__file__).resolve().parent.parent / "snapshot"
 PURPOSE = "runtime.snapshot = true (the build makes the Pyodide snapshot in headless Chromium)"
@@ -138,7 +140,7 @@ def _lay_out(
     (root / "wheels").mkdir()
     for wheel in wheels:
         (root / "wheels" / wheel.filename).write_bytes(wheel.data)
-    (root / "bundle.json").write_text(json.dumps({"assets": {}}))  # nothing here is immutable
+    ReleaseListing(release="snapshot", assets={}).write(root)  # nothing here is immutable
     plan = {
         "module": "/pyodide/pyodide.mjs",
         "indexURL": "/pyodide/",

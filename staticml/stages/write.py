@@ -7,8 +7,8 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from staticml.contract import MANIFEST
 from staticml.errors import BuildError
+from staticml.runtime.contract import MANIFEST
 from staticml.stages.assets import Asset
 from staticml.stages.precompress import ENCODINGS, Encoded
 

@@ -28,7 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.hashing import sha256_hex
 from staticml.settings import EntryPoint
 from staticml.version import PACKAGE, __version__
 
@@ -85,7 +87,7 @@ def train_in_subprocess(
     """The fitted estimator `entry(*args)` returns, computed in a child process."""
     import joblib
 
-    from staticml.stages.imports import isolated_imports
+    from staticml.app_code import isolated_imports
 
     with tempfile.TemporaryDirectory(prefix="staticml-train-") as folder:
         model, error = Path(folder) / "model.joblib", Path(folder) / "error.json"
@@ -126,7 +128,7 @@ def cached_training(entry: EntryPoint, app_dir: Path, cache_dir: Path) -> Any:
     time (the demo trains for about a minute)."""
     import joblib
 
-    from staticml.stages.imports import isolated_imports
+    from staticml.app_code import isolated_imports
 
     cached = cache_dir / "training" / f"{_training_key(entry, app_dir)}.joblib"
     if cached.is_file():
@@ -165,8 +167,8 @@ def _main(
 ) -> int:
     import joblib
 
+    from staticml.app_code import call, isolated_imports
     from staticml.settings import entry_point
-    from staticml.stages.imports import call, isolated_imports
 
     root = Path(app_dir)
     try:
@@ -182,3 +184,16 @@ def _main(
 
 if __name__ == "__main__":
     sys.exit(_main(*sys.argv[1:7]))
+
+
+def source_digest(config: AppConfig) -> str | None:
+    """sha256 of the model file, or of the module holding the training function: what retrain
+    compares to tell whether the model's source changed since a build."""
+    if config.model.file is not None:
+        return sha256_hex(config.model.file.read_bytes())
+    assert config.model.train is not None
+    base = config.app_dir.joinpath(*config.model.train.module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return sha256_hex(path.read_bytes())
+    return None
