@@ -93,7 +93,7 @@ def site(tmp_path) -> Path:
     root = tmp_path / "site"
     for name, text in {
         "index.html": "<!doctype html><title>t</title>\n",
-        "bundle.json": '{"format": 1, "assets": {}}\n',
+        "bundle.json": '{"format": 1, "release": "r1", "assets": {}}\n',
         "x.js": "console.log(1);\n",
         "a/b.txt": "b\n",
         "a/index.html": "a\n",
