@@ -53,7 +53,7 @@ def bundle_manifest(
     manifest = {
         "format": MANIFEST_FORMAT,
         "generator": f"staticml {__version__}",
-        "app": {"name": config.name, "title": config.title},
+        "app": {"name": config.app.name, "title": config.app.title},
         "release": release,
         "entry": "index.html",
         "runtimes": {spec.package: spec.version for spec in RUNTIMES},

@@ -59,7 +59,7 @@ def page_config(
         assets["model.onnx"],
     ]
     return {
-        "app": {"name": config.name, "title": config.title},
+        "app": {"name": config.app.name, "title": config.app.title},
         "release": release,
         "staticml": __version__,
         "bootTimeoutMs": int(config.runtime.boot_timeout * 1000),
@@ -74,9 +74,9 @@ def page_config(
         },
         "samples": assets["samples.json"].path if "samples.json" in assets else None,
         "report": report,
-        "fields": [f.spec() for f in config.fields],
+        "fields": [f.spec() for f in config.input],
         "output": output,
-        "batch": not any(f.type == "image" for f in config.fields),
+        "batch": not any(f.type == "image" for f in config.input),
         "monitor": _monitor_config(config, assets),
         "runtime": {
             "pyodide": {
@@ -130,7 +130,7 @@ def _monitor_spec(
 
 
 def template_source(config: AppConfig, site: Path) -> Path:
-    return config.page_template or site / PAGE_TEMPLATE
+    return config.page.template or site / PAGE_TEMPLATE
 
 
 def render_page(
@@ -146,7 +146,7 @@ def render_page(
     try:
         template = environment.get_template(source.name)
         html = template.render(
-            app=config,
+            app=TemplateApp(config),
             page=page,
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
@@ -160,6 +160,24 @@ def render_page(
         where = f"{source}:{line}" if line else str(source)
         raise AssetError(f"page template {where} cannot be rendered: {exc}") from exc
     return html.encode("utf-8")
+
+
+class TemplateApp:
+    """What a page template calls `app`: the config (`app.model`, `app.monitor`, ...) and, as
+    index.html and the templates written for it use them, the app's `name`, `title` and
+    `description` (`[app]`) and its `fields` (`[[input]]`)."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self._config = config
+        self.name = config.app.name
+        self.title = config.app.title
+        self.description = config.app.description
+        self.fields = config.input
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._config, name)
 
 
 def _link(asset: Asset) -> dict[str, str]:

@@ -165,7 +165,7 @@ def _main(
 ) -> int:
     import joblib
 
-    from staticml.settings import entry_point
+    from staticml.settings.parsers import entry_point
     from staticml.stages.imports import call, isolated_imports
 
     root = Path(app_dir)
