@@ -11,7 +11,7 @@ from staticml.config import load_config
 from staticml.hashing import integrity
 from staticml.site import site_root
 from staticml.stages import assets as make
-from staticml.stages.page import TemplateApp, page_config, render_page
+from staticml.stages.page import page_config, render_page, template_app
 from tests.conftest import APP_DIR
 
 LOGICAL = [
@@ -107,16 +107,18 @@ def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
 
 
 def test_a_page_template_sees_the_app_as_before():
-    """`app` in a template keeps `name`, `title`, `description` and `fields`, and has the tables."""
+    """`app` in a template keeps `name`, `title`, `description` and `fields` (with `minimum` and
+    `maximum`), and has the tables."""
     config = load_config(APP_DIR)
     template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
         "{{ app.name }}|{{ app.title }}|{{ app.description != '' }}|"
-        "{{ app.fields | map(attribute='name') | join(',') }}|{{ app.model.opset }}"
+        "{{ app.fields | map(attribute='name') | join(',') }}|{{ app.model.opset }}|"
+        "{% for f in app.fields %}{{ f.minimum }} {{ f.maximum }} {{ f.canvas_size }}{% endfor %}"
     )
-    assert template.render(app=TemplateApp(config)) == (
-        f"digits|{config.app.title}|True|image|{config.model.opset}"
+    assert template.render(app=template_app(config)) == (
+        f"digits|{config.app.title}|True|image|{config.model.opset}|None None 280"
     )
     with pytest.raises(jinja2.UndefinedError):
         jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
             "{{ app.nothing }}"
-        ).render(app=TemplateApp(config))
+        ).render(app=template_app(config))

@@ -146,7 +146,7 @@ def render_page(
     try:
         template = environment.get_template(source.name)
         html = template.render(
-            app=TemplateApp(config),
+            app=template_app(config),
             page=page,
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
@@ -162,22 +162,31 @@ def render_page(
     return html.encode("utf-8")
 
 
-class TemplateApp:
-    """What a page template calls `app`: the config (`app.model`, `app.monitor`, ...) and, as
-    index.html and the templates written for it use them, the app's `name`, `title` and
-    `description` (`[app]`) and its `fields` (`[[input]]`)."""
+class TemplateView:
+    """An object as a page template sees it: its attributes, and the names given here."""
 
-    def __init__(self, config: AppConfig) -> None:
-        self._config = config
-        self.name = config.app.name
-        self.title = config.app.title
-        self.description = config.app.description
-        self.fields = config.input
+    def __init__(self, target: Any, **names: Any) -> None:
+        self._target = target
+        self.__dict__.update(names)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self._config, name)
+        return getattr(self._target, name)
+
+
+def template_app(config: AppConfig) -> TemplateView:
+    """What a page template calls `app`: the config (`app.model`, `app.monitor`, ...) with the
+    names index.html and the templates written for it use: the app's `name`, `title` and
+    `description` (`[app]`), and its `fields` (`[[input]]`), each with `minimum` and `maximum`."""
+    fields = tuple(TemplateView(f, minimum=f.min, maximum=f.max) for f in config.input)
+    return TemplateView(
+        config,
+        name=config.app.name,
+        title=config.app.title,
+        description=config.app.description,
+        fields=fields,
+    )
 
 
 def _link(asset: Asset) -> dict[str, str]:
