@@ -1,14 +1,15 @@
-"""Load and validate an app's `staticml.toml` once, into frozen dataclasses.
+"""Load and validate an app's `staticml.toml` once, into an `AppConfig`.
 
-The settings themselves are declared in `staticml.settings`. Every problem in the file is
-reported at once, each with the file, key and line, before any build work starts.
+The settings are declared in `staticml.settings`. This module parses every value with its
+declared parser, checks the rules that involve several settings or the app directory, and
+reports every problem in the file at once, each with the file, key and line, before any build
+work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,169 +17,34 @@ from pathlib import Path
 from typing import Any
 
 from staticml.errors import ConfigError
-from staticml.runtime.contract import PredictSpec
 from staticml.settings import (
     FIELD_SETTINGS,
-    REQUIRED,
     SETTINGS,
+    TABLES,
+    AppConfig,
     EntryPoint,
+    Field,
     Setting,
-    compress_mode,
-    unknown_pruning,
 )
+from staticml.settings.lines import line_of
+from staticml.settings.parsers import AppFile, compress_mode, unknown_pruning
 
-__all__ = ["FIELD_SETTINGS", "SETTINGS", "AppConfig", "EntryPoint", "Field", "load_config"]
+__all__ = [
+    "FIELD_SETTINGS",
+    "SETTINGS",
+    "AppConfig",
+    "EntryPoint",
+    "Field",
+    "line_of",
+    "load_config",
+    "with_compress_mode",
+]
 
 CONFIG_FILE = "staticml.toml"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One input field: its type, its constraints and how the page labels it."""
-
-    name: str
-    type: str
-    label: str
-    description: str
-    required: bool
-    default: Any
-    minimum: float | None
-    maximum: float | None
-    choices: tuple[str, ...] | None
-    max_length: int
-    canvas_size: int
-
-    def spec(self) -> dict[str, Any]:
-        """The field as the browser runtime's validator and the page's form see it."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "label": self.label,
-            "description": self.description,
-            "required": self.required,
-            "default": self.default,
-            "min": self.minimum,
-            "max": self.maximum,
-            "choices": list(self.choices) if self.choices is not None else None,
-            "maxLength": self.max_length,
-            "canvasSize": self.canvas_size,
-        }
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    file: Path | None
-    train: EntryPoint | None
-    input_name: str | None
-    n_features: int | None
-    opset: int
-    label_output: str | None
-    probabilities_output: str | None
-    value_output: str | None
-    training_data: EntryPoint | None
-
-
-@dataclass(frozen=True)
-class OutputSettings:
-    kind: str | None
-    classes: tuple[str, ...] | None
-    target: str
-    unit: str
-
-
-@dataclass(frozen=True)
-class PreprocessSettings:
-    entry: EntryPoint
-    batch: EntryPoint | None
-    dependencies: tuple[str, ...]
-
-    @property
-    def package(self) -> str:
-        return self.entry.package
-
-
-@dataclass(frozen=True)
-class MonitorSettings:
-    collector: str | None
-    reference: EntryPoint | None
-    reference_file: Path | None
-    min_predictions: int
-    interval_minutes: float
-    epsilon: float | None
-    bins: int
-
-    @property
-    def has_reference(self) -> bool:
-        return self.reference is not None or self.reference_file is not None
-
-
-@dataclass(frozen=True)
-class CompressSettings:
-    """How the build picks the model variant it ships (see `staticml.stages.compress`)."""
-
-    mode: str
-    budget: float
-    relative_budget: float
-    eval: EntryPoint | None
-    eval_file: Path | None
-    label: str
-    calibration: EntryPoint | None
-    prune: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class RetrainSettings:
-    """How `staticml retrain` trains and judges a candidate, and when `staticml watch` acts."""
-
-    stateless: EntryPoint | None
-    stateful: EntryPoint | None
-    budget: float
-    relative_budget: float
-    holdout: float
-    trigger: tuple[str, ...]
-    window: str
-    canary_percent: float
-    min_predictions: int
-    min_agreement: float
-
-
-@dataclass(frozen=True)
-class RuntimeSettings:
-    threads: int
-    boot_timeout: float
-    snapshot: bool
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """Everything a build needs to know about one app, validated."""
-
-    app_dir: Path
-    source: Path
-    name: str
-    title: str
-    description: str
-    model: ModelSettings
-    output: OutputSettings
-    preprocess: PreprocessSettings
-    samples: EntryPoint | None
-    samples_file: Path | None
-    fields: tuple[Field, ...]
-    page_template: Path | None
-    monitor: MonitorSettings
-    runtime: RuntimeSettings
-    brotli_quality: int
-    compress: CompressSettings
-    retrain: RetrainSettings
-
-    def runtime_spec(self, n_features: int) -> PredictSpec:
-        """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
-        return PredictSpec(
-            entry=str(self.preprocess.entry),
-            batch=str(self.preprocess.batch) if self.preprocess.batch else None,
-            n_features=n_features,
-            fields=tuple(f.spec() for f in self.fields),
-        )
+INPUT = "input"
+"""The array of tables that declares the fields, `AppConfig.input`."""
+_APP_FILES = tuple(setting.key for setting in SETTINGS if isinstance(setting.parse, AppFile))
+"""The settings that name a file of the app directory: it must exist; the config has its path."""
 
 
 @dataclass(frozen=True)
@@ -207,12 +73,12 @@ def load_config(app_dir: Path | str) -> AppConfig:
         ) from exc
 
     problems: list[_Problem] = []
-    values = _parse_table(data, SETTINGS, "", problems, skip={"input"})
-    fields = _parse_fields(data.get("input"), problems)
+    values = _parse_table(data, SETTINGS, "", problems, skip={INPUT})
+    fields = _parse_fields(data.get(INPUT), problems)
     _check_app(values, app_dir, problems)
     if problems:
         raise ConfigError(_format_problems(source, text, problems))
-    return _assemble(app_dir, source, values, fields)
+    return _assemble(app_dir, source, text, values, fields)
 
 
 def with_compress_mode(config: AppConfig, mode: str | None) -> AppConfig:
@@ -249,11 +115,11 @@ def _parse_table(
     values: dict[str, Any] = {}
     for setting in settings:
         if setting.key not in flat:
-            if setting.default is REQUIRED:
+            if setting.required:
                 problems.append(
                     _Problem(prefix + setting.key, f"missing required setting ({setting.help})")
                 )
-            values[setting.key] = None if setting.default is REQUIRED else setting.default
+            values[setting.key] = setting.value_when_unset
             continue
         try:
             values[setting.key] = setting.parse(flat[setting.key])
@@ -296,13 +162,7 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
                 "training records) or monitor.reference_file",
             )
         )
-    for key in (
-        "model.file",
-        "samples.file",
-        "page.template",
-        "monitor.reference_file",
-        "compress.eval_file",
-    ):
+    for key in _APP_FILES:
         if values[key] is not None and not (app_dir / values[key]).is_file():
             problems.append(_Problem(key, f"{app_dir / values[key]} does not exist"))
     if values["samples.source"] is not None and values["samples.file"] is not None:
@@ -384,98 +244,24 @@ def _check_field(
 
 
 def _assemble(
-    app_dir: Path, source: Path, v: dict[str, Any], fields: list[dict[str, Any]]
+    app_dir: Path, source: Path, text: str, values: dict[str, Any], fields: list[dict[str, Any]]
 ) -> AppConfig:
+    """The config from the parsed values: each table's dataclass from the keys under it."""
+    for key in _APP_FILES:
+        if values[key] is not None:
+            values[key] = app_dir / values[key]
+    tables = {
+        name: cls(
+            **{field.name: values[f"{name}.{field.name}"] for field in dataclasses.fields(cls)}
+        )
+        for name, cls in TABLES
+    }
     return AppConfig(
         app_dir=app_dir,
         source=source,
-        name=v["app.name"],
-        title=v["app.title"] or v["app.name"],
-        description=v["app.description"],
-        model=ModelSettings(
-            file=_in_app(app_dir, v["model.file"]),
-            train=v["model.train"],
-            input_name=v["model.input_name"],
-            n_features=v["model.n_features"],
-            opset=v["model.opset"],
-            label_output=v["model.label_output"],
-            probabilities_output=v["model.probabilities_output"],
-            value_output=v["model.value_output"],
-            training_data=v["model.training_data"],
-        ),
-        output=OutputSettings(
-            kind=v["output.kind"],
-            classes=v["output.classes"],
-            target=v["output.target"],
-            unit=v["output.unit"],
-        ),
-        preprocess=PreprocessSettings(
-            entry=v["preprocess.entry"],
-            batch=v["preprocess.batch"],
-            dependencies=v["preprocess.dependencies"],
-        ),
-        samples=v["samples.source"],
-        samples_file=_in_app(app_dir, v["samples.file"]),
-        fields=tuple(_field(f) for f in fields),
-        page_template=_in_app(app_dir, v["page.template"]),
-        monitor=MonitorSettings(
-            collector=v["monitor.collector"],
-            reference=v["monitor.reference"],
-            reference_file=_in_app(app_dir, v["monitor.reference_file"]),
-            min_predictions=v["monitor.min_predictions"],
-            interval_minutes=v["monitor.interval_minutes"],
-            epsilon=v["monitor.epsilon"],
-            bins=v["monitor.bins"],
-        ),
-        runtime=RuntimeSettings(
-            threads=v["runtime.threads"],
-            boot_timeout=v["runtime.boot_timeout"],
-            snapshot=v["runtime.snapshot"],
-        ),
-        brotli_quality=v["build.brotli_quality"],
-        compress=CompressSettings(
-            mode=v["compress.mode"],
-            budget=v["compress.budget"],
-            relative_budget=v["compress.relative_budget"],
-            eval=v["compress.eval"],
-            eval_file=_in_app(app_dir, v["compress.eval_file"]),
-            label=v["compress.label"],
-            calibration=v["compress.calibration"],
-            prune=v["compress.prune"],
-        ),
-        retrain=RetrainSettings(
-            stateless=v["train.stateless"],
-            stateful=v["train.stateful"],
-            budget=v["retrain.budget"],
-            relative_budget=v["retrain.relative_budget"],
-            holdout=v["retrain.holdout"],
-            trigger=v["retrain.trigger"],
-            window=v["retrain.window"],
-            canary_percent=v["retrain.canary_percent"],
-            min_predictions=v["retrain.min_predictions"],
-            min_agreement=v["retrain.min_agreement"],
-        ),
-    )
-
-
-def _in_app(app_dir: Path, relative: str | None) -> Path | None:
-    return app_dir / relative if relative else None
-
-
-def _field(f: dict[str, Any]) -> Field:
-    has_default = f["default"] is not None
-    return Field(
-        name=f["name"],
-        type=f["type"],
-        label=f["label"] or f["name"],
-        description=f["description"],
-        required=f["required"] and not has_default,
-        default=f["default"],
-        minimum=f["min"],
-        maximum=f["max"],
-        choices=f["choices"],
-        max_length=f["max_length"],
-        canvas_size=f["canvas_size"],
+        text=text,
+        input=tuple(Field(**field) for field in fields),
+        **tables,
     )
 
 
@@ -486,41 +272,3 @@ def _format_problems(source: Path, text: str, problems: list[_Problem]) -> str:
         where = f"{source.name}:{line}" if line else source.name
         lines.append(f"  {where}: {problem.key}: {problem.message}")
     return "\n".join(lines)
-
-
-def line_of(text: str, key: str) -> int | None:
-    """Best-effort line number of a dotted key such as `model.train` or `input[1].type`."""
-    parts = re.findall(r"[^.\[\]]+|\[\d+\]", key)
-    *tables, leaf = parts
-    header, index = _header_for(tables)
-    lines = text.splitlines()
-    start = 0
-    if header:
-        seen = -1
-        pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
-        for number, line in enumerate(lines):
-            if pattern.match(line):
-                seen += 1
-                if seen == index:
-                    start = number + 1
-                    break
-        else:
-            return _table_line(lines, leaf)
-    key_pattern = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
-    for number in range(start, len(lines)):
-        if number > start and lines[number].lstrip().startswith("[") and header:
-            break
-        if key_pattern.match(lines[number]):
-            return number + 1
-    return start if header else _table_line(lines, leaf)
-
-
-def _table_line(lines: list[str], name: str) -> int | None:
-    pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?")
-    return next((n + 1 for n, line in enumerate(lines) if pattern.match(line)), None)
-
-
-def _header_for(tables: list[str]) -> tuple[str, int]:
-    names = [t for t in tables if not t.startswith("[")]
-    indexes = [int(t[1:-1]) for t in tables if t.startswith("[")]
-    return ".".join(names), (indexes[-1] if indexes else 0)

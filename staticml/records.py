@@ -19,12 +19,12 @@ from staticml.errors import BuildError
 
 def load_samples(config: AppConfig) -> list[tuple[str, dict[str, Any]]]:
     """(name, record) pairs from `samples.source` or `samples.file`; none if neither is set."""
-    if config.samples is not None:
+    if config.samples.source is not None:
         with isolated_imports(config.app_dir):
-            raw = call(config.samples, "samples.source", config.app_dir)
-        return _checked_samples(raw, f"samples.source = '{config.samples}'")
-    if config.samples_file is not None:
-        return _samples_from_file(config.samples_file)
+            raw = call(config.samples.source, "samples.source", config.app_dir)
+        return _checked_samples(raw, f"samples.source = '{config.samples.source}'")
+    if config.samples.file is not None:
+        return _samples_from_file(config.samples.file)
     return []
 
 

@@ -168,7 +168,7 @@ def _main(
     import joblib
 
     from staticml.app_code import call, isolated_imports
-    from staticml.settings import entry_point
+    from staticml.settings.parsers import entry_point
 
     root = Path(app_dir)
     try:

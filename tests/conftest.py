@@ -232,7 +232,7 @@ def precompress_shared_runtimes() -> None:
         *(asset for runtime in runtimes.all() for asset in make.runtime_assets(runtime)),
         make.runtime_file("python", "python.snapshot", snapshot, "snapshot"),
     ]
-    precompress_ahead(shared, config.brotli_quality, cache).result()
+    precompress_ahead(shared, config.build.brotli_quality, cache).result()
 
 
 @pytest.fixture(scope="session", autouse=True)

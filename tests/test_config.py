@@ -38,10 +38,10 @@ def problems(tmp_path: Path, text: str) -> str:
 
 def test_the_demo_config_loads():
     config = load_config(APP_DIR)
-    assert config.name == "digits"
+    assert config.app.name == "digits"
     assert config.model.n_features == 64
     assert config.preprocess.entry == EntryPoint("digits.preprocess", "features")
-    assert [f.name for f in config.fields] == ["image"]
+    assert [f.name for f in config.input] == ["image"]
 
 
 def test_the_examples_load():
@@ -49,21 +49,21 @@ def test_the_examples_load():
     assert wine.model.file == ROOT / "examples" / "wine" / "model.joblib"
     assert wine.output.classes == ("cultivar 1", "cultivar 2", "cultivar 3")
     assert wine.preprocess.batch == EntryPoint("wine_app.preprocess", "features_batch")
-    assert {f.type for f in wine.fields} == {"number", "integer"}
+    assert {f.type for f in wine.input} == {"number", "integer"}
     diabetes = load_config(ROOT / "examples" / "diabetes")
-    assert diabetes.model.file.name == "model.onnx" and diabetes.samples_file.name == "samples.json"
-    sex = next(f for f in diabetes.fields if f.name == "sex")
+    assert diabetes.model.file.name == "model.onnx" and diabetes.samples.file.name == "samples.json"
+    sex = next(f for f in diabetes.input if f.name == "sex")
     assert sex.type == "category" and sex.choices == ("1", "2")
 
 
 def test_defaults_fill_what_is_not_set(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
-    assert config.title == "demo"
+    assert config.app.title == "demo"
     assert config.model.input_name is None
-    assert config.samples is None and config.samples_file is None
+    assert config.samples.source is None and config.samples.file is None
     assert config.runtime.threads == 1
-    assert config.fields[0].label == "image" and config.fields[0].required
-    assert config.brotli_quality == 11
+    assert config.input[0].label == "image" and config.input[0].required
+    assert config.build.brotli_quality == 11
     assert config.preprocess.dependencies == ()
     assert config.output.kind is None and config.output.target == "prediction"
 
@@ -167,8 +167,8 @@ max_length = 200
 
 
 def test_field_types_and_constraints(tmp_path):
-    fields = {f.name: f for f in load_config(write(tmp_path, TABULAR)).fields}
-    assert fields["size"].minimum == 0 and fields["size"].maximum == 10
+    fields = {f.name: f for f in load_config(write(tmp_path, TABULAR)).input}
+    assert fields["size"].min == 0 and fields["size"].max == 10
     assert fields["size"].default == 5.0 and not fields["size"].required
     assert fields["count"].required is False and fields["count"].default is None
     assert fields["colour"].choices == ("red", "green") and fields["colour"].default == "red"

@@ -12,7 +12,16 @@ from staticml.config import FIELD_SETTINGS, SETTINGS
 from tests.conftest import ROOT
 
 
-def test_every_setting_is_documented():
+def table_rows(text: str, heading: str) -> list[str]:
+    """The body rows of the first table under `heading`."""
+    after = text[text.index(f"\n{heading}\n") :]
+    table = re.search(r"^\|.*\n\|[-|]+\|\n((?:\|.*\n)+)", after, re.M)
+    assert table, f"no table under {heading}"
+    return table.group(1).splitlines()
+
+
+def test_every_setting_is_documented_as_declared():
+    """docs/configuration.md's tables are the declarations: key, default and help, in order."""
     text = (ROOT / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:
         assert f"`{setting.key}`" in text, f"{setting.key} is not in docs/configuration.md"
@@ -20,6 +29,10 @@ def test_every_setting_is_documented():
         assert f"`input.{setting.key}`" in text, (
             f"input.{setting.key} is not in docs/configuration.md"
         )
+    assert table_rows(text, "## Settings") == [s.markdown_row() for s in SETTINGS]
+    assert table_rows(text, "## Input fields: `[[input]]`") == [
+        s.markdown_row("input.") for s in FIELD_SETTINGS
+    ]
 
 
 def test_every_cli_option_is_documented():

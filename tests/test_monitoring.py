@@ -37,7 +37,7 @@ def test_a_tabular_baseline_has_one_feature_per_field_and_the_predicted_classes(
     with (WINE / "reference.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert baseline.rows == len(rows) == 124
-    assert [f.name for f in baseline.features] == [f.name for f in config.fields]
+    assert [f.name for f in baseline.features] == [f.name for f in config.input]
     assert all(
         f.kind == "numeric" and sum(f.counts) == 124 and f.missing == 0 for f in baseline.features
     )

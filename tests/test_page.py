@@ -4,13 +4,14 @@ import dataclasses
 import json
 import re
 
+import jinja2
 import pytest
 
 from staticml.config import load_config
 from staticml.hashing import integrity
 from staticml.site import site_root
 from staticml.stages import assets as make
-from staticml.stages.page import page_config, render_page
+from staticml.stages.page import page_config, render_page, template_app
 from tests.conftest import APP_DIR
 
 LOGICAL = [
@@ -91,7 +92,9 @@ def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, d
 def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
     config = load_config(APP_DIR)
     hostile = "</script><script>alert(1)</script>"
-    config = dataclasses.replace(config, title=hostile, description=hostile)
+    config = dataclasses.replace(
+        config, app=dataclasses.replace(config.app, title=hostile, description=hostile)
+    )
     page = page_config(config, demo_model, named, "r1")
     html = render_page(config, page, named, site_root()).decode()
     assert "<script>alert(1)" not in html
@@ -101,3 +104,21 @@ def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
     rollout = integrity(named["static/rollout.js"].sha256)
     assert f'<link rel="modulepreload" href="x/static/rollout.js" integrity="{rollout}">' in html
     assert '<link rel="manifest" href="x/manifest.webmanifest">' in html
+
+
+def test_a_page_template_sees_the_app_as_before():
+    """`app` in a template keeps `name`, `title`, `description` and `fields` (with `minimum` and
+    `maximum`), and has the tables."""
+    config = load_config(APP_DIR)
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        "{{ app.name }}|{{ app.title }}|{{ app.description != '' }}|"
+        "{{ app.fields | map(attribute='name') | join(',') }}|{{ app.model.opset }}|"
+        "{% for f in app.fields %}{{ f.minimum }} {{ f.maximum }} {{ f.canvas_size }}{% endfor %}"
+    )
+    assert template.render(app=template_app(config)) == (
+        f"digits|{config.app.title}|True|image|{config.model.opset}|None None 280"
+    )
+    with pytest.raises(jinja2.UndefinedError):
+        jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+            "{{ app.nothing }}"
+        ).render(app=template_app(config))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -66,7 +67,13 @@ def test_a_bad_sample_is_named(demo, tmp_path):
     from staticml.config import EntryPoint
 
     odd = type(config)(
-        **{**config.__dict__, "app_dir": tmp_path, "samples": EntryPoint("samples_mod", "samples")}
+        **{
+            **config.__dict__,
+            "app_dir": tmp_path,
+            "samples": dataclasses.replace(
+                config.samples, source=EntryPoint("samples_mod", "samples")
+            ),
+        }
     )
     with pytest.raises(
         BuildError,

@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from staticml.settings import entry_point
+from staticml.settings.parsers import entry_point
 from staticml.training import PORTABLE_KERNELS, cached_training, training_environment
 
 TRAIN = """

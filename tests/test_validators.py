@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from staticml import settings
 from staticml.collector.app import check_origins
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.validate import check_hour, parse_summary
 from staticml.errors import CollectorError, RolloutError
 from staticml.rollout.hosting import SitePolicy
 from staticml.rollout.plan import check_release_id
+from staticml.settings import parsers
 from staticml.stages.dependencies import _PURE
 from tests.collector_data import RELEASE, body, wine_baseline, wine_summary
 
@@ -28,11 +28,11 @@ NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("parse", "value", "message"),
     [
-        (settings.slug, "demo", "is not a valid name"),
-        (settings.identifier, "size", "is not a valid identifier"),
-        (settings.entry_point, "pkg.pre:features", "is not a 'module:function' reference"),
-        (settings.compress_mode, "pruned-50", "expected auto, off or a variant"),
-        (settings.collector_url, "http://127.0.0.1:8701", "is not a collector URL"),
+        (parsers.slug, "demo", "is not a valid name"),
+        (parsers.identifier, "size", "is not a valid identifier"),
+        (parsers.entry_point, "pkg.pre:features", "is not a 'module:function' reference"),
+        (parsers.compress_mode, "pruned-50", "expected auto, off or a variant"),
+        (parsers.collector_url, "http://127.0.0.1:8701", "is not a collector URL"),
     ],
 )
 def test_settings_refuse_a_trailing_newline(parse, value, message):

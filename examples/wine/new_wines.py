@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from staticml.config import load_config
 
 WINE = Path(__file__).resolve().parent
-FIELDS = {field.name: field for field in load_config(WINE).fields}
+FIELDS = {field.name: field for field in load_config(WINE).input}
 WINE_FEATURES = tuple(
     (WINE / "eval.csv").read_text(encoding="utf-8").splitlines()[0].split(",")[:-1]
 )
@@ -52,8 +52,8 @@ def write_wines(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
 def _shown(name: str, value: float) -> str:
     """The value as the form would accept it: within the field's range, whole if integer."""
     field = FIELDS[name]
-    low = field.minimum if field.minimum is not None else value
-    high = field.maximum if field.maximum is not None else value
+    low = field.min if field.min is not None else value
+    high = field.max if field.max is not None else value
     value = min(max(value, low), high)
     return str(round(value)) if field.type == "integer" else f"{value:.4f}"
 

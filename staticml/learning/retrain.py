@@ -103,7 +103,7 @@ def retrain(
         model_sha256 = sha256_hex(model_file.read_bytes())
     record = {
         "time": (now or datetime.datetime.now(datetime.UTC)).isoformat(timespec="seconds"),
-        "app": config.name,
+        "app": config.app.name,
         "mode": mode,
         "parent": parent,
         "candidate": build.release,
@@ -170,7 +170,7 @@ def _regression(config: AppConfig, before: Score, after: Score) -> tuple[bool, s
 def _training_entry(config: AppConfig, mode: str) -> Any:
     if mode not in MODES:
         raise BuildError(f"--mode {mode!r}: use stateless or stateful.")
-    entry = getattr(config.retrain, mode)
+    entry = getattr(config.train, mode)
     if entry is None:
         raise BuildError(
             f'{config.source} has no train.{mode}: add `{mode} = "module:function"` under '

@@ -80,7 +80,7 @@ def compress_model(
     _check_forced(mode, variants)
     measured = {v.name: _measure(v, model, data) for v in variants}
     runnable = [(v.name, v.onnx) for v in variants if v.onnx and measured[v.name].outputs]
-    sizes = _served_sizes(runnable, config.brotli_quality, cache_dir)
+    sizes = _served_sizes(runnable, config.build.brotli_quality, cache_dir)
     browser = None if mode == "off" else run_in_browser(runnable, model, data.features, ort)
     baseline = measured[ORIGINAL].outputs
     if baseline is None:
@@ -219,7 +219,7 @@ def _report(
     return {
         "format": FORMAT,
         "generator": f"staticml {__version__}",
-        "app": config.name,
+        "app": config.app.name,
         "release": None,
         "kind": model.kind,
         "choice": {

@@ -49,7 +49,7 @@ def bundle_manifest(
     manifest = BundleManifest(
         format=MANIFEST_FORMAT,
         generator=f"staticml {__version__}",
-        app=AppName(config.name, config.title),
+        app=AppName(config.app.name, config.app.title),
         release=release,
         entry="index.html",
         runtimes={spec.package: spec.version for spec in RUNTIMES},

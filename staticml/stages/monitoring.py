@@ -114,11 +114,11 @@ def _columns(
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     columns: dict[str, list[Any]] = {}
     sources: dict[str, list[Any]] = {}
-    for field in config.fields:
+    for field in config.input:
         if field.type in MONITORED_TYPES:
             columns[field.name] = [record[field.name] for record in records]
             sources[field.name] = ["field", field.name]
-    if any(field.type == "image" for field in config.fields):
+    if any(field.type == "image" for field in config.input):
         for i in range(features.shape[1]):
             columns[f"f{i}"] = [float(v) for v in features[:, i]]
             sources[f"f{i}"] = ["feature", i]

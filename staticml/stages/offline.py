@@ -25,9 +25,9 @@ PAGE = "index.html"
 
 def web_manifest(config: AppConfig, icon: Asset) -> Asset:
     manifest = {
-        "name": config.title,
-        "short_name": config.name,
-        "description": config.description,
+        "name": config.app.title,
+        "short_name": config.app.name,
+        "description": config.app.description,
         "start_url": "../",
         "scope": "../",
         "display": "standalone",

@@ -66,7 +66,7 @@ def page_config(
     """
     output = model.output_spec(config.output.target, config.output.unit)
     return PageConfig(
-        app=AppName(config.name, config.title),
+        app=AppName(config.app.name, config.app.title),
         release=release,
         staticml=__version__,
         boot_timeout_ms=int(config.runtime.boot_timeout * 1000),
@@ -80,9 +80,9 @@ def page_config(
         },
         samples=assets["samples.json"].path if "samples.json" in assets else None,
         report=report,
-        fields=tuple(f.spec() for f in config.fields),
+        fields=tuple(f.spec() for f in config.input),
         output=output,
-        batch=not any(f.type == "image" for f in config.fields),
+        batch=not any(f.type == "image" for f in config.input),
         monitor=_page_monitor(config, assets),
         runtime=worker_config(
             config, model, assets, output, _monitor_spec(config, monitor, release)
@@ -159,7 +159,7 @@ def _monitor_spec(
 
 
 def template_source(config: AppConfig, site: Path) -> Path:
-    return config.page_template or site / PAGE_TEMPLATE
+    return config.page.template or site / PAGE_TEMPLATE
 
 
 def render_page(
@@ -175,7 +175,7 @@ def render_page(
     try:
         template = environment.get_template(source.name)
         html = template.render(
-            app=config,
+            app=template_app(config),
             page=page.to_json(),
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
@@ -189,6 +189,33 @@ def render_page(
         where = f"{source}:{line}" if line else str(source)
         raise AssetError(f"page template {where} cannot be rendered: {exc}") from exc
     return html.encode("utf-8")
+
+
+class TemplateView:
+    """An object as a page template sees it: its attributes, and the names given here."""
+
+    def __init__(self, target: Any, **names: Any) -> None:
+        self._target = target
+        self.__dict__.update(names)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._target, name)
+
+
+def template_app(config: AppConfig) -> TemplateView:
+    """What a page template calls `app`: the config (`app.model`, `app.monitor`, ...) with the
+    names index.html and the templates written for it use: the app's `name`, `title` and
+    `description` (`[app]`), and its `fields` (`[[input]]`), each with `minimum` and `maximum`."""
+    fields = tuple(TemplateView(f, minimum=f.min, maximum=f.max) for f in config.input)
+    return TemplateView(
+        config,
+        name=config.app.name,
+        title=config.app.title,
+        description=config.app.description,
+        fields=fields,
+    )
 
 
 def _link(asset: Asset) -> dict[str, str]:

@@ -133,7 +133,7 @@ def _build(
         *(a for r in runtimes.all() for a in make.runtime_assets(r)),
         *filter(None, [snapshot]),
     ]
-    precompress_ahead(unchanging, config.brotli_quality, cache)
+    precompress_ahead(unchanging, config.build.brotli_quality, cache)
 
     report.stage(
         "Training the model and converting it to ONNX"
@@ -187,7 +187,7 @@ def _build(
         with lock:
             report.advance()
 
-    encoded = precompress(everything, config.brotli_quality, cache, advance)
+    encoded = precompress(everything, config.build.brotli_quality, cache, advance)
     manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
     records |= hosting_files(
         [*(a.path for a in everything), *records, MANIFEST],

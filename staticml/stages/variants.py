@@ -36,7 +36,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from staticml.settings import pruned_name
+from staticml.settings.parsers import pruned_name
 from staticml.stages.model import canonical_bytes
 
 _WEIGHT_INPUTS = {"MatMul": 1, "Gemm": 1, "Conv": 1}
