@@ -168,7 +168,7 @@ def drift(
     from staticml.collector.service import drift_check
 
     with user_errors():
-        check = drift_check(db, release, window, fail_on=fail_on, bundles=bundles)
+        check = drift_check(db, release, window, fail_on=fail_on or None, bundles=bundles)
     if as_json:
         click.echo(json.dumps(check.to_json(), indent=2))
     else:

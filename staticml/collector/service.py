@@ -144,12 +144,14 @@ def drift_check(
     release: str,
     window: str,
     *,
-    fail_on: Sequence[str] = (),
+    fail_on: Sequence[str] | None = None,
     bundles: Sequence[Path] = (),
     now: datetime | None = None,
 ) -> DriftCheck:
-    """The drift report of `release` and the conditions of `fail_on` it crosses."""
-    conditions = [parse_condition(text) for text in fail_on or (DEFAULT_CONDITION,)]
+    """The drift report of `release` and the conditions of `fail_on` it crosses (by default
+    `DEFAULT_CONDITION`; none when `fail_on` is empty)."""
+    chosen = (DEFAULT_CONDITION,) if fail_on is None else fail_on
+    conditions = [parse_condition(text) for text in chosen]
     parse_window(window)
     store = open_store(db)
     try:

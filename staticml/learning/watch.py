@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from staticml.collector.alerts import crossed, parse_condition
-from staticml.collector.releases import load_bundles, parse_baselines
-from staticml.collector.report import drift_report
-from staticml.collector.stores import open_store
+from staticml.collector.service import drift_check
 from staticml.config import AppConfig, load_config
 from staticml.learning import evidence
 from staticml.learning import site as releases
@@ -73,15 +70,15 @@ def watch(
 def _check_drift(
     config: AppConfig, site: Path, db: str, release: str, now: datetime.datetime
 ) -> Decision:
-    conditions = [parse_condition(text) for text in config.retrain.trigger]
-    collector = open_store(db)
-    try:
-        texts = {**collector.baselines(), **load_bundles([releases.release_dir(site, release)])}
-        baseline = parse_baselines({release: texts[release]})[release]
-        report = drift_report(collector, release, baseline, config.retrain.window, now=now)
-    finally:
-        collector.close()
-    failures = crossed(report, conditions)
+    check = drift_check(
+        db,
+        release,
+        config.retrain.window,
+        fail_on=config.retrain.trigger,
+        bundles=[releases.release_dir(site, release)],
+        now=now,
+    )
+    report, failures = check.report, check.failures
     details = {"drift": report.to_json(), "crossed": failures}
     if failures:
         return Decision("retrain", tuple(failures), release, details)
