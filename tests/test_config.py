@@ -6,7 +6,7 @@ import pytest
 
 from staticml.config import SETTINGS, EntryPoint, load_config
 from staticml.errors import ConfigError
-from tests.conftest import APP_DIR, ROOT
+from tests.support import APP_DIR, ROOT
 
 MINIMAL = """\
 [app]

@@ -20,7 +20,7 @@ from staticml.errors import CollectorError, RolloutError
 from staticml.rollout.hosting import SitePolicy
 from staticml.rollout.plan import check_release_id
 from staticml.stages.dependencies import _PURE
-from tests.collector_data import RELEASE, body, wine_baseline, wine_summary
+from tests.support.collector import RELEASE, body, wine_baseline, wine_summary
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 

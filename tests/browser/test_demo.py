@@ -8,19 +8,13 @@ import re
 import pytest
 
 from staticml.serve import create_app
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, serve_in_thread, watch
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PYODIDE_STDLIB_ERRORS, watch
+from tests.support.scoring import shipped_samples
+from tests.support.serving import serve_in_thread
 
 pytestmark = pytest.mark.browser
 
 TOLERANCE = 1e-5
-# What Pyodide itself logs when its standard library cannot be downloaded.
-PYODIDE_STDLIB_ERRORS = r"installing the standard library|BootError: Could not download"
-
-
-def shipped_samples(site) -> list[dict]:
-    manifest = json.loads((site / "bundle.json").read_text())
-    [path] = [p for p, meta in manifest["assets"].items() if meta["kind"] == "samples"]
-    return json.loads((site / path).read_text())["samples"]
 
 
 def test_every_sample_matches_the_cpython_reference(ready_page, built_site):

@@ -17,8 +17,8 @@ import pytest
 
 from staticml.headers import security_headers
 from staticml.serve import create_app
-from tests.conftest import serve_in_thread
-from tests.test_browser import PYODIDE_STDLIB_ERRORS
+from tests.support.browser import PYODIDE_STDLIB_ERRORS
+from tests.support.serving import serve_in_thread
 
 pytestmark = pytest.mark.browser
 

@@ -19,17 +19,11 @@ from staticml.collector.app import create_collector_app
 from staticml.collector.releases import load_bundle, parse_baselines
 from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
-from tests.conftest import (
-    ROOT,
-    beacon,
-    database_down,
-    free_port,
-    get_json,
-    postgres_database,
-    serve_in_thread,
-    serve_subprocess,
-    watch,
-)
+from tests.support import ROOT, free_port, get_json
+from tests.support.beacon import beacon
+from tests.support.browser import watch
+from tests.support.postgres import database_down, postgres_database
+from tests.support.serving import serve_in_thread, serve_subprocess
 
 pytestmark = pytest.mark.browser
 

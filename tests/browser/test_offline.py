@@ -7,8 +7,9 @@ import json
 import pytest
 
 from staticml.serve import create_app
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, serve_in_thread
-from tests.test_browser import shipped_samples
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.scoring import shipped_samples
+from tests.support.serving import serve_in_thread
 
 pytestmark = pytest.mark.browser
 

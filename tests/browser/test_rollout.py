@@ -18,8 +18,11 @@ import pytest
 
 from staticml.headers import SECURITY_HEADERS
 from staticml.rollout import Site
-from tests.conftest import beacon, get_json, serve_subprocess, watch
-from tests.rollout_data import sample_records
+from tests.support import get_json
+from tests.support.beacon import beacon
+from tests.support.browser import watch
+from tests.support.rollout import sample_records
+from tests.support.serving import serve_subprocess
 
 pytestmark = pytest.mark.browser
 

@@ -31,9 +31,9 @@ import pytest
 
 from staticml.rollout import Site
 from staticml.serve import create_app
-from tests.conftest import serve_in_thread
-from tests.rollout_data import sample_records
-from tests.test_browser import PYODIDE_STDLIB_ERRORS
+from tests.support.browser import PYODIDE_STDLIB_ERRORS
+from tests.support.rollout import sample_records
+from tests.support.serving import serve_in_thread
 
 pytestmark = pytest.mark.browser
 

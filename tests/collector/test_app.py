@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -19,7 +17,8 @@ from staticml.collector.errors import PayloadTooLarge, StorageUnavailable
 from staticml.collector.ratelimit import RateLimiter
 from staticml.collector.stores import open_store
 from staticml.errors import CollectorError
-from tests.collector_data import HOUR, RELEASE, body, wine_baseline, wine_summary
+from tests.support import run_async
+from tests.support.collector import HOUR, RELEASE, body, wine_baseline, wine_summary
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 ORIGIN = "https://wine.example"
@@ -119,13 +118,6 @@ def test_a_body_of_exactly_the_limit_is_read():
     data = body(wine_summary())
     padded = data + b" " * (MAX_BODY - len(data))
     assert run_async(read_body(streamed([padded]), MAX_BODY)) == padded
-
-
-def run_async(coroutine):
-    """Run a coroutine to its end in a thread of its own (the browser tests' Playwright keeps
-    an event loop running in the main thread, where asyncio.run is refused)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def streamed(chunks, declared: int | None = None) -> Request:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.collector_data import body, wine_baseline, wine_summary, write_bundle
-from tests.conftest import beacon, get_json
+from tests.support import get_json
+from tests.support.beacon import beacon
+from tests.support.collector import body, wine_baseline, wine_summary, write_bundle
 
 SLOW_CLIENTS = 100
 MAX_CONNECTIONS = 16

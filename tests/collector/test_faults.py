@@ -30,8 +30,10 @@ from staticml.collector.ratelimit import RateLimiter
 from staticml.collector.storage import Store
 from staticml.collector.stores import open_store
 from staticml.errors import CollectorError
-from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
-from tests.conftest import beacon, database_down, free_port, postgres_database
+from tests.support import free_port
+from tests.support.beacon import beacon
+from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
+from tests.support.postgres import database_down, postgres_database
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 BEACON = [sys.executable, "-m", "staticml", "beacon"]

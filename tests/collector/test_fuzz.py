@@ -25,7 +25,7 @@ from staticml.collector.ratelimit import RateLimiter
 from staticml.collector.storage import HourTally, Store, summary_rows
 from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
-from tests.collector_data import RELEASE, body, wine_baseline, wine_summary
+from tests.support.collector import RELEASE, body, wine_baseline, wine_summary
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 BASELINES = {RELEASE: wine_baseline()}

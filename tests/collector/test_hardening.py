@@ -18,8 +18,8 @@ from staticml.collector.errors import RequestTimeout, StorageUnavailable
 from staticml.collector.service import check_proxies, default_hosts
 from staticml.collector.stores import open_store
 from staticml.errors import CollectorError
-from tests.collector_data import HOUR, RELEASE, body, wine_baseline, wine_summary
-from tests.test_collector_app import run_async
+from tests.support import run_async
+from tests.support.collector import HOUR, RELEASE, body, wine_baseline, wine_summary
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 TOKEN = "s3cret-report-token-0123"

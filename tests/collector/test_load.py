@@ -18,8 +18,8 @@ from bench.collector_load import LoadResult, run_load
 from staticml.collector.storage import HourTally, summary_rows
 from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
-from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
-from tests.conftest import beacon
+from tests.support.beacon import beacon
+from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
 
 ROWS = 20  # predictions per summary
 BASELINES = {RELEASE: wine_baseline()}

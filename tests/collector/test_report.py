@@ -16,7 +16,7 @@ from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from staticml.drift import NOT_ENOUGH_DATA
 from staticml.errors import CollectorError
-from tests.collector_data import RELEASE, body, wine_baseline, wine_summary
+from tests.support.collector import RELEASE, body, wine_baseline, wine_summary
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 TODAY, YESTERDAY = "2026-11-29T12", "2026-11-28T12"

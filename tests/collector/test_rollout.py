@@ -19,7 +19,7 @@ from staticml.collector.stores import open_store
 from staticml.collector.validate import DP_NOISE_BOUND
 from staticml.runtime.monitor import noisy_rollout, two_sided_geometric
 from staticml.runtime.worker import rollout_noise
-from tests.collector_data import HOUR, RELEASE, wine_baseline
+from tests.support.collector import HOUR, RELEASE, wine_baseline
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 SHADOW = "0123456789ab"

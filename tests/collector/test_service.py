@@ -22,8 +22,10 @@ import pytest
 
 from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
-from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
-from tests.conftest import beacon, free_port, get_json, postgres_database
+from tests.support import free_port, get_json
+from tests.support.beacon import beacon
+from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
+from tests.support.postgres import postgres_database
 
 
 def current_hour() -> str:

@@ -17,8 +17,9 @@ from staticml.collector.storage import HourTally, redact, summary_rows
 from staticml.collector.stores import open_store
 from staticml.collector.validate import Summary, parse_summary
 from staticml.errors import CollectorError
-from tests.collector_data import HOUR, RELEASE, body, wine_baseline, wine_summary
-from tests.conftest import free_port, postgres_database
+from tests.support import free_port
+from tests.support.collector import HOUR, RELEASE, body, wine_baseline, wine_summary
+from tests.support.postgres import postgres_database
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 

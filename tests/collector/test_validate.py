@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.validate import MAX_N, Counts, parse_summary
-from tests.collector_data import HOUR, RELEASE, body, summarise, wine, wine_baseline, wine_summary
+from tests.support.collector import (
+    HOUR,
+    RELEASE,
+    body,
+    summarise,
+    wine,
+    wine_baseline,
+    wine_summary,
+)
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 BASELINES = {RELEASE: wine_baseline()}

@@ -35,7 +35,7 @@ from staticml.rollout.site import Site
 from staticml.runtime.monitor import Monitor
 from staticml.scoring.bundle import load_bundle
 from staticml.stages import build_app
-from tests.retrain_data import NEW_WINES, WINE, WINE_FEATURES, wines, write_wines
+from tests.support.retrain import NEW_WINES, WINE, WINE_FEATURES, wines, write_wines
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 

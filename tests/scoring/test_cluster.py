@@ -15,8 +15,10 @@ from distributed import Client, LocalCluster
 
 import staticml
 from staticml.scoring.job import BatchJob, run_batch
-from tests.scoring_data import (
+from tests.support.scoring import (
+    BAD_ROWS_CSV,
     DIABETES,
+    TARGET,
     WINE,
     assert_matches_expected,
     read_output,
@@ -24,7 +26,6 @@ from tests.scoring_data import (
     write_csv,
     write_parquet,
 )
-from tests.test_scoring import BAD_ROWS_CSV, TARGET
 
 
 @pytest.fixture(scope="module")

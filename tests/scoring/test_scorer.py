@@ -20,8 +20,11 @@ from staticml.runtime.table import CsvScorer
 from staticml.scoring.bundle import load_bundle
 from staticml.scoring.job import BatchJob, run_batch
 from staticml.scoring.scorer import open_scorer
-from tests.scoring_data import (
+from tests.support.scoring import (
+    BAD_ROW_NUMBERS,
+    BAD_ROWS_CSV,
     DIABETES,
+    TARGET,
     WINE,
     assert_matches_expected,
     read_errors,
@@ -30,28 +33,6 @@ from tests.scoring_data import (
     write_csv,
     write_parquet,
 )
-
-TARGET = "Disease progression after one year"
-
-# Every kind of row the page's CSV scorer handles: good ones, values the schema refuses,
-# missing values, rows with too few or too many values, blank rows (skipped, not counted),
-# and an extra column whose quoted text holds a comma and a line break (passed through).
-BAD_ROWS_CSV = """\
-alcohol,malic_acid,ash,alcalinity_of_ash,magnesium,total_phenols,flavanoids,nonflavanoid_phenols,proanthocyanins,color_intensity,hue,od280_od315,proline,note
-13.77,1.9,2.68,17.1,115,3,2.79,0.39,1.68,6.3,1.13,2.93,1375,first
-abc,1.9,2.68,17.1,115,3,2.79,0.39,1.68,6.3,1.13,2.93,1375,not a number
-12.17,1.45,2.53,19,1.5,1.89,1.75,0.45,1.03,2.95,1.45,2.23,355,not whole
-
-12.29,1.41,1.98,16,85,2.55,2.5,0.29,1.77,2.9,1.23,2.74,,missing proline
-12.29,1.41,1.98
-,,,,,,,,,,,,,
-12.29,1.41,1.98,16,85,2.55,2.5,0.29,1.77,2.9,1.23,2.74,428,"a, ""quoted""
-note",extra
-99,1.41,1.98,16,85,2.55,2.5,0.29,1.77,2.9,1.23,2.74,428,out of range
-13.05,1.77,2.10,17,107,3,3,0.28,2.03,5.04,0.88,3.35,885,"multi
-line, fine"
-"""
-BAD_ROW_NUMBERS = [2, 3, 4, 5, 6, 7]
 
 
 @pytest.fixture(scope="module")

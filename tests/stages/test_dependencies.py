@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from staticml.config import load_config
 from staticml.errors import BuildError
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.purity import check_browser_imports
 from staticml.stages.wheels import pack_wheels
-from tests.conftest import ROOT
-
-SIX = "six==1.16.0 --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"
-
-
-def with_dependencies(*requirements: str):
-    config = load_config(ROOT / "examples" / "wine")
-    return dataclasses.replace(
-        config, preprocess=dataclasses.replace(config.preprocess, dependencies=requirements)
-    )
+from tests.support.dependencies import SIX, with_dependencies
 
 
 def test_a_pure_package_is_downloaded_with_its_top_level_names():

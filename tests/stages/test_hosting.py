@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from staticml.stages.hosting import HEADERS_FILE, NGINX_FILE
-from tests.conftest import Server, free_port, wait_for_http
+from tests.support import free_port, wait_for_http
+from tests.support.serving import Server
 
 COMPARED = (
     "Content-Security-Policy",

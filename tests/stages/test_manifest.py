@@ -17,7 +17,7 @@ from staticml.runtime.contract import (
 from staticml.stages.assets import from_bytes
 from staticml.stages.manifest import bundle_manifest, release_id
 from staticml.stages.precompress import Encoded
-from tests.conftest import APP_DIR
+from tests.support import APP_DIR
 
 SPEC = OutputSpec("regression", "input", 1, value="variable")
 

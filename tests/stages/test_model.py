@@ -9,6 +9,7 @@ import pytest
 from staticml.config import load_config
 from staticml.errors import BuildError
 from staticml.stages.model import canonical_bytes, load_model
+from tests.support.models import linear_onnx
 
 
 def test_the_demo_model_is_onnx_with_plain_tensor_outputs(demo_model):
@@ -94,26 +95,6 @@ def app_with_model(tmp_path, model_file: str, extra: str = ""):
     return app_config(tmp_path, f'file = "{model_file}"\n{extra}', 'name = "x"\ntype = "number"')
 
 
-def linear_onnx(path, *, domain: str = "", op: str = "MatMul", dtype=None, features: int = 3):
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    dtype = dtype or TensorProto.FLOAT
-    weights = numpy_helper.from_array(np.ones((features, 1), dtype=np.float32), "w")
-    node = helper.make_node(op, ["x", "w"], ["y"], domain=domain)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info("x", dtype, [None, features])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
-        initializer=[weights],
-    )
-    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
-    model = helper.make_model(graph, opset_imports=opsets)
-    model.ir_version = 8
-    path.write_bytes(model.SerializeToString())
-
-
 def test_an_onnx_regressor_file_is_inspected(tmp_path):
     linear_onnx(tmp_path / "m.onnx")
     model = load_model(app_with_model(tmp_path, "m.onnx"))
@@ -126,14 +107,14 @@ def test_an_onnx_regressor_file_is_inspected(tmp_path):
 
 
 def test_the_diabetes_example_is_a_regression(tmp_path):
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     model = load_model(load_config(ROOT / "examples" / "diabetes"))
     assert (model.kind, model.input_name, model.n_features) == ("regression", "features", 10)
 
 
 def test_a_joblib_pipeline_is_converted_with_its_classes():
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     model = load_model(load_config(ROOT / "examples" / "wine"))
     assert model.kind == "classification" and model.n_features == 13
@@ -176,7 +157,7 @@ def test_a_corrupt_or_foreign_file_is_named(tmp_path):
 
 
 def test_a_classifier_needs_one_label_per_class(tmp_path):
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     config = load_config(ROOT / "examples" / "wine")
     odd = dataclasses.replace(config, output=dataclasses.replace(config.output, classes=("a", "b")))

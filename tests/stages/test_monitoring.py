@@ -19,7 +19,7 @@ from staticml.serve import create_app
 from staticml.stages.model import load_model
 from staticml.stages.monitoring import monitoring_baseline
 from staticml.stages.wheels import pack_wheels
-from tests.conftest import APP_DIR, ROOT
+from tests.support import APP_DIR, ROOT
 
 WINE = ROOT / "examples" / "wine"
 

@@ -11,7 +11,7 @@ from staticml.hashing import integrity
 from staticml.site import site_root
 from staticml.stages import assets as make
 from staticml.stages.page import page_config, render_page
-from tests.conftest import APP_DIR
+from tests.support import APP_DIR
 
 LOGICAL = [
     "pyodide/pyodide.mjs",

@@ -14,7 +14,7 @@ from staticml.stages.purity import (
     foreign_imports,
     pyodide_stdlib,
 )
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def module(tmp_path: Path, name: str, text: str) -> Path:

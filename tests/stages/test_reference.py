@@ -12,7 +12,7 @@ from staticml.config import load_config
 from staticml.errors import BuildError
 from staticml.stages.reference import reference_predictions
 from staticml.stages.wheels import pack_wheels
-from tests.conftest import APP_DIR
+from tests.support import APP_DIR
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_a_bad_sample_is_named(demo, tmp_path):
 def test_preprocessing_that_does_not_fit_the_model_fails_the_build(tmp_path):
     import shutil
 
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     app = tmp_path / "wine"
     shutil.copytree(ROOT / "examples" / "wine", app)

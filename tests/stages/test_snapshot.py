@@ -12,8 +12,8 @@ from staticml.config import load_config
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.snapshot import RUNTIME_MODULE, snapshot_modules, snapshot_wheels
 from staticml.stages.wheels import pack_wheels
-from tests.conftest import ROOT
-from tests.test_dependencies import SIX, with_dependencies
+from tests.support import ROOT
+from tests.support.dependencies import SIX, with_dependencies
 
 # Restores the site's snapshot as its worker does, then draws from what the snapshot froze,
 # renews it as the worker's start() does, and draws again.

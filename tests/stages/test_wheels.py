@@ -13,7 +13,7 @@ from staticml.config import load_config
 from staticml.errors import BuildError
 from staticml.packaging import make_wheel, runtime_wheel
 from staticml.stages.wheels import app_wheel, pack_wheels
-from tests.conftest import APP_DIR
+from tests.support import APP_DIR
 
 
 def entries(data: bytes) -> dict[str, bytes]:

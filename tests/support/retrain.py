@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
-_PATH = Path(__file__).resolve().parent.parent / "examples" / "wine" / "new_wines.py"
+from tests.support import ROOT
+
+_PATH = ROOT / "examples" / "wine" / "new_wines.py"
 _SPEC = importlib.util.spec_from_file_location("wine_new_wines", _PATH)
 assert _SPEC is not None and _SPEC.loader is not None
 new_wines = importlib.util.module_from_spec(_SPEC)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import staticml
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 WINE = ROOT / "examples" / "wine"
 CLASSES = 'classes = ["cultivar 1", "cultivar 2", "cultivar 3"]'
