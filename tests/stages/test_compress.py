@@ -1,4 +1,5 @@
-"""Model compression: variants, the accuracy gate, the report, and the `--compress` override.
+"""Model compression: variants, the gate's choice, the report, and the `--compress` override
+(the gate's rules on made-up figures are in test_gate.py).
 
 A small iris app with an MLP is built for real (CPython and Chromium measurements included);
 its report's figures are recomputed here with onnx, onnxruntime, gzip and brotli directly.
@@ -6,12 +7,10 @@ its report's figures are recomputed here with onnx, onnxruntime, gzip and brotli
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import brotli
@@ -26,86 +25,11 @@ import staticml
 from staticml.config import load_config, with_compress_mode
 from staticml.errors import ConfigError
 from staticml.hashing import sha256_hex
-from staticml.stages.gate import Budget, Candidate, Sizes, choose, judge
-from staticml.stages.measure import (
-    Invariance,
-    Outputs,
-    Parity,
-    Quality,
-    invariance,
-    per_batch_causes,
-    quality,
-    run_batches,
-    run_rows,
-)
-from staticml.stages.model import canonical_bytes, load_model
-from staticml.stages.variants import int8_dynamic, int8_static, make_variants, prune_smallest
+from staticml.stages.model import canonical_bytes
+from staticml.stages.variants import int8_dynamic, make_variants, prune_smallest
+from tests.support.iris import QUICK_BROTLI, eval_rows, iris_app
 
 AGGRESSIVE = "pruned-97"
-# These tests are about the model, not the bytes of the runtime: a quick brotli keeps the build
-# of the iris app's Pyodide snapshot (30 MB) from taking 40 s at the default quality of 11.
-QUICK_BROTLI = 5
-
-
-def iris_app(root: Path) -> Path:
-    from sklearn.datasets import load_iris
-    from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier
-
-    app = root / "iris"
-    (app / "iris_app").mkdir(parents=True)
-    data = load_iris()
-    train_x, test_x, train_y, test_y = train_test_split(
-        data.data, data.target, test_size=0.4, random_state=0, stratify=data.target
-    )
-    model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=2000, random_state=0)
-    joblib.dump(model.fit(train_x, train_y), app / "model.joblib")
-    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-    with (app / "eval.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*names, "species"])
-        writer.writerows(
-            [*row, data.target_names[label]] for row, label in zip(test_x, test_y, strict=True)
-        )
-    (app / "samples.json").write_text(
-        json.dumps([dict(zip(names, row, strict=True)) for row in test_x[:5]])
-    )
-    (app / "iris_app" / "__init__.py").write_text("")
-    (app / "iris_app" / "features.py").write_text(
-        f"ORDER = {names!r}\n\ndef features(record):\n    return [record[n] for n in ORDER]\n"
-    )
-    fields = "".join(f'[[input]]\nname = "{n}"\ntype = "number"\n' for n in names)
-    (app / "staticml.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [app]
-            name = "iris"
-            [model]
-            file = "model.joblib"
-            [output]
-            classes = ["setosa", "versicolor", "virginica"]
-            [preprocess]
-            entry = "iris_app.features:features"
-            [samples]
-            file = "samples.json"
-            [compress]
-            eval_file = "eval.csv"
-            label = "species"
-            prune = [0.5, 0.97]
-            [build]
-            brotli_quality = {QUICK_BROTLI}
-            """
-        )
-        + fields
-    )
-    return app
-
-
-def eval_rows(app: Path) -> tuple[np.ndarray, list[str]]:
-    with (app / "eval.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    labels = [row.pop("species") for row in rows]
-    return np.asarray([list(row.values()) for row in rows], dtype=np.float32), labels
 
 
 @pytest.fixture(scope="module")
@@ -397,135 +321,6 @@ def test_pruning_zeroes_exactly_the_smallest_share():
     assert (pruned == 0).sum() == 30
     assert np.all(np.abs(weights[pruned == 0]) <= 30)
     assert np.array_equal(pruned[pruned != 0], weights[np.abs(weights) > 30])
-
-
-def candidate(name: str, brotli_bytes: int, metric: float, **changes) -> Candidate:
-    fields = {
-        "name": name,
-        "description": name,
-        "sizes": Sizes(brotli_bytes * 2, brotli_bytes, brotli_bytes),
-        "quality": Quality(metric, 1.0, 0.0, 0.0),
-        "cpython_ms": 0.1,
-        "browser_ms": 0.1,
-        "parity": Parity(0.0, 0),
-        "batch": Invariance(0.0, 0, "all rows in one batch"),
-        "browser_batch": Invariance(0.0, 0, "all rows in one batch"),
-    }
-    return Candidate(**(fields | changes))
-
-
-def test_the_gate_ships_the_smallest_variant_within_the_budget():
-    candidates = [
-        candidate("fp32", 1000, 0.98),
-        candidate("fp16", 500, 0.978),
-        candidate("int8-dynamic", 250, 0.97),  # 1 point lost: over a 0.5-point budget
-        candidate("int8-static", 260, 0.98, parity=Parity(0.11, 1)),  # the browser disagrees
-        candidate("pruned-50", 400, 0.98, browser_error="CompileError: no Foo kernel"),
-        candidate("pruned-90", 100, 0.5, quality=None, error="could not be made"),
-    ]
-    decision = choose(candidates, Budget("classification", 0.5, True), "auto")
-    assert decision.chosen == "fp16"
-    reasons = {v.name: v.reasons for v in decision.verdicts}
-    assert reasons["fp32"] == reasons["fp16"] == ()
-    assert reasons["int8-dynamic"] == (
-        "accuracy drop 1.00 points exceeds the budget of 0.5 points",
-    )
-    assert reasons["int8-static"] == (
-        "onnxruntime-web predicts another label than CPython on 1 row(s)",
-        "onnxruntime-web differs from CPython by 1.1e-01 (tolerance 1e-05)",
-    )
-    assert reasons["pruned-50"] == ("does not run in onnxruntime-web: CompileError: no Foo kernel",)
-    assert reasons["pruned-90"] == ("not usable: could not be made",)
-    assert "rejected: int8-dynamic, int8-static, pruned-50, pruned-90" in decision.explanation
-
-
-def test_the_gate_rejects_a_real_model_whose_rows_depend_on_their_batch(tmp_path):
-    """A small MLP quantised dynamically, measured alone vs in batches with the build's own
-    measurement: rejected with the figure and the cause; quantised statically: passes."""
-    app = iris_app(tmp_path)
-    model = load_model(load_config(app), tmp_path / "cache")
-    features, _ = eval_rows(app)
-    original, _ = run_rows(model.onnx, model, features)
-    verdicts = {}
-    for name, data in (
-        ("int8-dynamic", int8_dynamic(model.onnx)),
-        ("int8-static", int8_static(model.onnx, model.input_name, features)),
-    ):
-        single, _ = run_rows(data, model, features)
-        measured = invariance(single, run_batches(data, model, features), model.kind)
-        fields = {"quality": quality(single, original, None, model.kind), "batch": measured}
-        fields["batch_causes"] = per_batch_causes(data)
-        baseline = Quality(None, 1.0, 0.0, 0.0)
-        verdicts[name] = (measured, judge(candidate(name, 100, 0.0, **fields), baseline, LOOSE))
-    dynamic, rejected = verdicts["int8-dynamic"]
-    assert dynamic.max_deviation > 1e-5
-    assert not rejected.passed
-    assert rejected.reasons == (
-        f"not batch-invariant: a row's probabilities change by {dynamic.max_deviation:.1e} "
-        "with the rows scored beside it (activations quantised per batch)",
-    )
-    static, passed = verdicts["int8-static"]
-    assert static.max_deviation <= 1e-5 and static.label_changes == 0
-    assert passed.passed, passed.reasons
-
-
-LOOSE = Budget("classification", 100.0, False)
-
-
-def test_batch_invariance_is_relative_for_regressors_and_counts_labels():
-    single = Outputs(None, np.array([100.0, 2.0]))
-    batched = {
-        "a": Outputs(None, np.array([100.01, 2.0])),
-        "b": Outputs(None, np.array([100.0, 2.5e-6 + 2.0])),
-    }
-    assert invariance(single, batched, "regression") == Invariance(pytest.approx(1e-4), 0, "a")
-    labelled = Outputs(("1", "2"), np.array([[0.4, 0.6], [0.7, 0.3]]))
-    flipped = Outputs(("2", "2"), np.array([[0.6, 0.4], [0.7, 0.3]]))
-    assert invariance(labelled, {"x": flipped}, "classification") == Invariance(
-        pytest.approx(0.2), 1, "x"
-    )
-    reasons = judge(
-        candidate(
-            "int8-dynamic", 10, 0.98, batch=invariance(labelled, {"x": flipped}, "classification")
-        ),
-        Quality(0.98, 1.0, 0.0, 0.0),
-        Budget("classification", 0.5, True),
-    ).reasons
-    assert reasons == (
-        "not batch-invariant: a row's probabilities change by 2.0e-01 with the rows scored "
-        "beside it; 1 row(s) get another label",
-    )
-
-
-def test_a_tight_budget_keeps_the_original():
-    candidates = [candidate("fp32", 1000, 0.98), candidate("fp16", 500, 0.9799)]
-    assert choose(candidates, Budget("classification", 0.5, True), "auto").chosen == "fp16"
-    decision = choose(candidates, Budget("classification", 0.0, True), "auto")
-    assert decision.chosen == "fp32"
-    assert decision.verdicts[1].reasons == (
-        "accuracy drop 0.01 points exceeds the budget of 0 points",
-    )
-
-
-def test_a_regression_budget_is_relative():
-    candidates = [candidate("fp32", 1000, 40.0), candidate("int8-dynamic", 300, 40.3)]
-    assert choose(candidates, Budget("regression", 1.0, True), "auto").chosen == "int8-dynamic"
-    decision = choose(candidates, Budget("regression", 0.5, True), "auto")
-    assert decision.chosen == "fp32"
-    assert decision.verdicts[1].reasons == ("MAE growth 0.75% exceeds the budget of 0.5%",)
-
-
-def test_without_labels_the_gate_uses_agreement():
-    unlabelled = Quality(None, 0.99, 0.2, 0.01)
-    candidates = [
-        candidate("fp32", 1000, 0.0, quality=Quality(None, 1.0, 0.0, 0.0)),
-        candidate("fp16", 500, 0.0, quality=unlabelled),
-    ]
-    decision = choose(candidates, Budget("classification", 0.5, False), "auto")
-    assert decision.chosen == "fp32"
-    assert decision.verdicts[1].reasons == (
-        "disagreement with fp32 1.00 points exceeds the budget of 0.5 points",
-    )
 
 
 def test_compress_modes_are_checked(tmp_path):

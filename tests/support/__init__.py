@@ -3,9 +3,10 @@
 This module: the project's paths, free ports, waiting for a server, reading JSON, running a
 coroutine. Beside it, by subject: `demo` (the session's cold builds of the demo), `serving`
 (`staticml serve` and deliberately odd servers), `browser` (watched Chromium contexts),
-`postgres` (a throw-away cluster), `beacon` (a real `staticml beacon`), `models` (small ONNX
-files), `dependencies` (a pinned pure-Python wheel), and the data of the collector, retrain,
-rollout and scoring tests.
+`postgres` (a throw-away cluster), `beacon` (a real `staticml beacon`), `monitoring` (the
+monitored wine site), `iris` (the compression tests' app), `models` (small ONNX files),
+`dependencies` (a pinned pure-Python wheel), and the data of the collector, retrain, rollout
+and scoring tests.
 """
 
 from __future__ import annotations
