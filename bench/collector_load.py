@@ -194,7 +194,7 @@ def write_section(options, rows, load_before, load_after) -> None:
         f"`.venv/bin/python bench/collector_load.py --summaries {options.summaries} "
         f"--clients {options.clients}` ({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
         "(one process, uvicorn) on 127.0.0.1, every summary a valid 20-prediction summary of "
-        "the synthetic wine data in tests/collector_data.py, sent once by concurrent "
+        "the synthetic wine data in tests/support/collector.py, sent once by concurrent "
         "keep-alive clients; the final count is read back from the database. SQLite: WAL, "
         "synchronous=FULL. PostgreSQL: a local cluster with fsync on.",
         "",

@@ -1,4 +1,4 @@
-"""Field types of the browser runtime's validator (image fields: see test_runtime.py)."""
+"""Field types of the browser runtime's validator (image fields: see test_worker.py)."""
 
 from __future__ import annotations
 
