@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     options = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from tests.collector_data import RELEASE, body, wine_baseline, wine_summary, write_bundle
+    from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
 
     rows = []
     failed = False
@@ -143,7 +143,7 @@ def _hour(index: int) -> str:
 def _databases(scratch: Path):
     import contextlib
 
-    from tests.conftest import postgres_cluster, postgres_database
+    from tests.support.postgres import postgres_cluster, postgres_database
 
     @contextlib.contextmanager
     def sqlite():
@@ -161,7 +161,7 @@ def measure(
     backend: str, bundle: Path, db: str, bodies: list[bytes], clients: int, release: str
 ) -> tuple[dict[str, object], bool]:
     from staticml.collector.stores import open_store
-    from tests.conftest import beacon
+    from tests.support.beacon import beacon
 
     with beacon(bundle, db, "--rate-limit", str(10 * len(bodies))) as running:
         result = run_load(running.url, bodies, clients)
@@ -194,7 +194,7 @@ def write_section(options, rows, load_before, load_after) -> None:
         f"`.venv/bin/python bench/collector_load.py --summaries {options.summaries} "
         f"--clients {options.clients}` ({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
         "(one process, uvicorn) on 127.0.0.1, every summary a valid 20-prediction summary of "
-        "the synthetic wine data in tests/collector_data.py, sent once by concurrent "
+        "the synthetic wine data in tests/support/collector.py, sent once by concurrent "
         "keep-alive clients; the final count is read back from the database. SQLite: WAL, "
         "synchronous=FULL. PostgreSQL: a local cluster with fsync on.",
         "",

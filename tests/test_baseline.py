@@ -22,7 +22,7 @@ from staticml.baseline import (
     quantile_edges,
     write_baseline,
 )
-from tests.collector_data import wine_baseline
+from tests.support.collector import wine_baseline
 
 
 def test_numeric_bins_follow_the_contract():

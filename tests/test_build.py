@@ -14,7 +14,7 @@ import pytest
 from staticml.hashing import integrity
 from staticml.runtimes import RUNTIMES
 from staticml.stages.hosting import HOSTING_FILES
-from tests.conftest import APP_DIR
+from tests.support import APP_DIR
 
 VARIANT = re.compile(r"\.(br|gz)$")
 # Files of one build beside the release, not listed in the manifest: the manifest itself and the

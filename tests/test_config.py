@@ -6,28 +6,8 @@ import pytest
 
 from staticml.config import SETTINGS, EntryPoint, load_config
 from staticml.errors import ConfigError
-from tests.conftest import APP_DIR, ROOT
-
-MINIMAL = """\
-[app]
-name = "demo"
-
-[model]
-train = "train:train"
-n_features = 4
-
-[preprocess]
-entry = "pkg.pre:features"
-
-[[input]]
-name = "image"
-type = "image"
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "staticml.toml").write_text(text)
-    return tmp_path
+from tests.support import APP_DIR, ROOT
+from tests.support.configs import MINIMAL, write
 
 
 def problems(tmp_path: Path, text: str) -> str:

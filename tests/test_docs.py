@@ -9,7 +9,7 @@ import click
 
 from staticml.cli import cli
 from staticml.config import FIELD_SETTINGS, SETTINGS
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def table_rows(text: str, heading: str) -> list[str]:

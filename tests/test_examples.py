@@ -13,7 +13,9 @@ import onnxruntime
 import pytest
 
 import staticml
-from tests.conftest import ROOT, serve_subprocess, watch
+from tests.support import ROOT
+from tests.support.browser import watch
+from tests.support.serving import serve_subprocess
 
 pytestmark = pytest.mark.browser
 

@@ -20,8 +20,9 @@ import pytest
 
 from staticml.headers import SECURITY_HEADERS
 from staticml.request_path import MAX_NAME_BYTES, MAX_PATH_BYTES, raw_path_of, segments
-from tests.collector_data import wine_baseline, write_bundle
-from tests.conftest import beacon, serve_subprocess
+from tests.support.beacon import beacon
+from tests.support.collector import wine_baseline, write_bundle
+from tests.support.serving import serve_subprocess
 
 SECRET = b"outside the site\n"
 

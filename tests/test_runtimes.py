@@ -16,7 +16,7 @@ from staticml.runtimes import (
     default_node_modules,
     locate,
 )
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_pins_agree_with_package_json_and_the_lock_file():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_model import linear_onnx
+from tests.support.models import linear_onnx
 
 pytestmark = pytest.mark.browser
 

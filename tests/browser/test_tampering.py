@@ -1,0 +1,352 @@
+"""A changed script never runs: every JavaScript file a site ships, changed on the host in turn.
+
+The site is two releases of the wine example with B running as A's shadow, so one visit (routed
+to A) runs every kind of script there is: the router, A's page script, rollout module, worker and
+service worker, the shared runtimes' modules, and B's worker as the shadow. Each test prepends
+code to one file that would leave a trace if it ran (a request to a marker URL, synchronous
+where the context allows, so it reaches the server before the script goes on), removes the
+file's precompressed copies (or they would be served instead), and opens the site in a fresh
+browser context. The file must have been requested (the check saw it), refused, and the
+marker never asked for.
+
+`sw.js` is the exception, and the test says so: like `index.html` it is a root of trust
+(SECURITY.md); the browser runs a changed one as the service worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from staticml.rollout import Site
+from staticml.serve import create_app
+from tests.support.browser import PYODIDE_STDLIB_ERRORS
+from tests.support.rollout import sample_records
+from tests.support.serving import serve_in_thread
+
+pytestmark = pytest.mark.browser
+
+MARKER = "/__tampered__/"
+CHROMIUM_REFUSAL = r"integrity|digest|Failed to load resource"
+
+
+@dataclass(frozen=True)
+class Shadowed:
+    root: Path
+    a: str
+    b: str
+
+
+@pytest.fixture(scope="module")
+def shadowed(tmp_path_factory, wine_releases) -> Shadowed:
+    """A site whose visitors get release A, with B as the shadow (never changed: tests copy it)."""
+    site = Site(tmp_path_factory.mktemp("tampering") / "site")
+    a, b = site.add(wine_releases.a), site.add(wine_releases.b)
+    site.shadow(b)
+    return Shadowed(site.root, a, b)
+
+
+def trace(case: str) -> bytes:
+    """Code announcing, by a request the server records, that it ran and in which context."""
+    url = f"{MARKER}{case}?in="
+    return (
+        f"(() => {{ const url = '{url}' + globalThis.constructor.name;"
+        " if (typeof XMLHttpRequest === 'function') { const r = new XMLHttpRequest();"
+        " r.open('GET', url, false); r.send(); } else { fetch(url); } })();\n"
+    ).encode()
+
+
+def recording(app, seen: list[str]):
+    """`app`, noting every request's path (and query); marker requests are answered 204."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http":
+            query = scope["query_string"].decode()
+            seen.append(unquote(scope["path"]) + (f"?{query}" if query else ""))
+            if scope["path"].startswith(MARKER):
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def shipped_scripts(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".js", ".mjs") and not p.name.startswith(".")
+    }
+
+
+def one_script(root: Path, pattern: str, site: Shadowed) -> str:
+    regex = re.compile(pattern.format(a=site.a, b=site.b))
+    [path] = [p for p in shipped_scripts(root) if regex.fullmatch(p)]
+    return path
+
+
+@dataclass
+class Visit:
+    page: object
+    watched: object
+    requests: list[str]
+    target: str
+
+    def markers(self) -> list[str]:
+        return [r for r in self.requests if r.startswith(MARKER)]
+
+    def assert_refused_unrun(self) -> None:
+        assert f"/{self.target}" in self.requests, "the changed file was never even asked for"
+        assert self.markers() == [], f"changed code ran: {self.markers()}"
+
+
+def prepended(case: str, pattern: str, shadowed: Shadowed) -> Callable[[Path], str]:
+    """A change to the site: `trace(case)` before the script matching `pattern`, whose
+    precompressed copies go (or they would be served instead); it returns the file's path."""
+
+    def change(root: Path) -> str:
+        target = one_script(root, pattern, shadowed)
+        changed = root / target
+        changed.write_bytes(trace(case) + changed.read_bytes())
+        for suffix in (".br", ".gz"):
+            changed.with_name(changed.name + suffix).unlink(missing_ok=True)
+        return target
+
+    return change
+
+
+@contextlib.contextmanager
+def visit(
+    shadowed: Shadowed, tmp_path: Path, open_browser, change: Callable[[Path], str]
+) -> Iterator[Visit]:
+    """A copy of the site with `change` made to it, served, and a fresh context's page."""
+    root = tmp_path / "site"
+    shutil.copytree(shadowed.root, root)
+    target = change(root)
+    requests: list[str] = []
+    with serve_in_thread(recording(create_app(root), requests), ready="manifest.json") as server:
+        collector = json.loads((root / "releases" / shadowed.a / "bundle.json").read_text())
+        watched = open_browser(server.url, allowed=(collector["monitor"]["collector"],))
+        watched.expect_errors(CHROMIUM_REFUSAL, PYODIDE_STDLIB_ERRORS)
+        page = watched.new_page()
+        yield Visit(page, watched, requests, target)
+
+
+def open_release(page, origin: str, release: str) -> None:
+    """Open the site, let the router send this browser to `release`, and wait for its runtime."""
+    page.goto(origin)
+    page.wait_for_url(f"**/releases/{release}/")
+    page.evaluate("window.staticml.ready")
+
+
+def refusal_seen(target: str):
+    """Chromium's own console report that it blocked `target` for its integrity."""
+    name = Path(target).name
+    return lambda message: "integrity" in message.text and name in message.text
+
+
+@pytest.mark.parametrize(
+    ("case", "pattern"),
+    [("router", r"router\.\w+\.js"), ("page-script", r"releases/{a}/static/app\.\w+\.js")],
+)
+def test_a_changed_script_tag_is_blocked_by_the_browser(
+    shadowed, tmp_path, open_browser, case, pattern
+):
+    """The router and the page script are `<script integrity>` tags: the browser refuses them,
+    so nothing of them runs, not even code that could say so: the page stays as its HTML
+    left it, and the console has the browser's report."""
+    with visit(shadowed, tmp_path, open_browser, prepended(case, pattern, shadowed)) as seen:
+        with seen.page.expect_console_message(refusal_seen(seen.target)):
+            seen.page.goto(seen.watched.origin)
+        state = seen.page.get_attribute("body", "data-state")
+        assert seen.page.evaluate("typeof window.staticml") == "undefined"
+    assert state == ("routing" if case == "router" else "loading")
+    seen.assert_refused_unrun()
+
+
+BOOT_FILES = [
+    ("worker", r"releases/{a}/wasm/worker\.\w+\.mjs"),
+    ("pyodide", r"runtime/pyodide-\w+/pyodide\.mjs"),
+    ("pyodide-asm", r"runtime/pyodide-\w+/pyodide\.asm\.mjs"),
+    ("ort", r"runtime/ort-\w+/ort\.wasm\.min\.mjs"),
+    ("ort-glue", r"runtime/ort-\w+/ort-wasm-simd-threaded\.mjs"),
+]
+
+
+@pytest.mark.parametrize(("case", "pattern"), BOOT_FILES)
+def test_a_changed_worker_or_runtime_module_is_refused_by_name(
+    shadowed, tmp_path, open_browser, case, pattern
+):
+    with visit(shadowed, tmp_path, open_browser, prepended(case, pattern, shadowed)) as seen:
+        seen.page.goto(seen.watched.origin)
+        seen.page.locator("#error").wait_for(state="visible", timeout=90_000)
+        message = seen.page.text_content("#error")
+        assert seen.page.get_attribute("body", "data-state") == "failed"
+    assert Path(seen.target).name in message, message
+    assert "does not match the hash in the build's manifest" in message
+    seen.assert_refused_unrun()
+
+
+ROLLOUT = ("rollout", r"releases/{a}/static/rollout\.\w+\.js")
+
+
+def test_a_changed_rollout_module_is_refused_and_the_model_still_works(
+    shadowed, tmp_path, open_browser
+):
+    with visit(shadowed, tmp_path, open_browser, prepended(*ROLLOUT, shadowed)) as seen:
+        page = seen.page
+        open_release(page, seen.watched.origin, shadowed.a)
+        page.locator("#error").wait_for(state="visible")
+        message = page.text_content("#error")
+        refused = page.evaluate("window.staticml.rollout.then(() => 'ran', (e) => e.message)")
+        result = page.evaluate("(r) => window.staticml.predict(r)", sample_records()[0])
+        assert page.get_attribute("body", "data-state") == "ready"
+    assert message.startswith("Rollout features are off.")
+    assert Path(seen.target).name in message and "does not match the hash" in message
+    assert Path(seen.target).name in refused
+    assert result["label"].startswith("cultivar")
+    seen.assert_refused_unrun()
+
+
+SHADOW_WORKER = ("shadow-worker", r"releases/{b}/wasm/worker\.\w+\.mjs")
+
+
+def shadow_outcome(page) -> str:
+    return page.evaluate(
+        "window.staticml.rollout.then((r) => r.shadowReady()).then(() => 'started', (e) => e.message)"
+    )
+
+
+def test_a_changed_shadow_worker_never_starts(shadowed, tmp_path, open_browser):
+    with visit(shadowed, tmp_path, open_browser, prepended(*SHADOW_WORKER, shadowed)) as seen:
+        open_release(seen.page, seen.watched.origin, shadowed.a)
+        outcome = shadow_outcome(seen.page)
+        seen.page.evaluate("(r) => window.staticml.predict(r)", sample_records()[0])
+    assert Path(seen.target).name in outcome and "does not match the hash" in outcome, outcome
+    seen.assert_refused_unrun()
+
+
+def own_worker(shadowed: Shadowed) -> Callable[[Path], str]:
+    """The change a host would make to start a worker of its own as the shadow: a new script,
+    and the shadow's config.json naming it, with that script's correct hash."""
+
+    def change(root: Path) -> str:
+        release = root / "releases" / shadowed.b
+        (release / "wasm" / "own.mjs").write_bytes(trace("own-worker"))
+        digest = hashlib.sha256((release / "wasm" / "own.mjs").read_bytes()).digest()
+        config = json.loads((release / "config.json").read_text())
+        config["worker"] = "wasm/own.mjs"
+        config["integrity"]["wasm/own.mjs"] = "sha256-" + base64.b64encode(digest).decode()
+        (release / "config.json").write_text(json.dumps(config))
+        return f"releases/{shadowed.b}/config.json"
+
+    return change
+
+
+def test_a_changed_shadow_config_is_refused(shadowed, tmp_path, open_browser):
+    with visit(shadowed, tmp_path, open_browser, own_worker(shadowed)) as seen:
+        open_release(seen.page, seen.watched.origin, shadowed.a)
+        outcome = shadow_outcome(seen.page)
+    assert "config.json is not the one the site's plan pins" in outcome, outcome
+    assert f"/releases/{shadowed.b}/wasm/own.mjs" not in seen.requests
+    seen.assert_refused_unrun()
+
+
+def test_a_changed_service_worker_runs_it_is_a_root_of_trust(shadowed, tmp_path, open_browser):
+    """`sw.js` cannot be checked before it runs: `register()` takes no integrity, the browser
+    fetches it again by itself to look for updates, and it cannot be pinned in `index.html`,
+    whose hash it holds. So the browser runs a changed one, in the service worker (never in
+    the page). SECURITY.md lists it with `index.html` and `manifest.json` as roots of trust."""
+    change = prepended("service-worker", r"releases/{a}/sw\.js", shadowed)
+    with visit(shadowed, tmp_path, open_browser, change) as seen:
+        open_release(seen.page, seen.watched.origin, shadowed.a)
+        seen.page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        deadline = time.monotonic() + 30
+        while not seen.markers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert seen.markers() == [f"{MARKER}service-worker?in=ServiceWorkerGlobalScope"]
+
+
+CHANGED_ONE_BY_ONE = [
+    r"router\.\w+\.js",
+    r"releases/{a}/static/app\.\w+\.js",
+    ROLLOUT[1],
+    *(pattern for _, pattern in BOOT_FILES),
+    SHADOW_WORKER[1],
+    r"releases/{a}/sw\.js",
+]
+
+
+def test_the_tests_above_change_every_script_a_visit_runs(shadowed, tmp_path, open_browser):
+    """A visit to the unchanged site (which starts the shadow: the refusals above are not its
+    absence) loads exactly the scripts the tests above change. The site's other scripts are
+    release B's page scripts, which a visitor routed to B runs in the roles A's play here."""
+    root = tmp_path / "site"
+    shutil.copytree(shadowed.root, root)
+    requests: list[str] = []
+    with serve_in_thread(recording(create_app(root), requests), ready="manifest.json") as server:
+        collector = json.loads((root / "releases" / shadowed.a / "bundle.json").read_text())
+        watched = open_browser(server.url, allowed=(collector["monitor"]["collector"],))
+        page = watched.new_page()
+        open_release(page, server.url, shadowed.a)
+        outcome = shadow_outcome(page)
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    assert outcome == "started"
+    shipped = shipped_scripts(root)
+    loaded = {r.lstrip("/") for r in requests} & shipped
+    assert loaded == {one_script(root, p, shadowed) for p in CHANGED_ONE_BY_ONE}
+    b = f"releases/{shadowed.b}/"
+    assert {p.removeprefix(b) for p in shipped - loaded} == {
+        one_script(root, p, shadowed).removeprefix(b)
+        for p in (r"releases/{b}/static/app\.\w+\.js", r"releases/{b}/static/rollout\.\w+\.js")
+    } | {"sw.js"}
+
+
+@pytest.mark.parametrize(
+    ("routes", "shadow"),
+    [
+        ([{"release": "..", "share": 1}], None),
+        ([{"release": "../releases/x", "share": 1}], None),
+        ([{"release": "{a}", "share": 2}, {"release": "{b}", "share": -1}], None),
+        ([{"release": "{a}", "share": "1"}], None),
+        ([{"release": "{a}", "share": 1}], "../.."),
+    ],
+    ids=["dot-dot", "slash", "share-out-of-range", "share-not-a-number", "shadow-dot-dot"],
+)
+def test_the_router_refuses_a_plan_that_is_not_release_ids_and_shares(
+    shadowed, tmp_path, open_browser, routes, shadow
+):
+    """A plan the host changed to route to `..` (the router page again: a loop), out of
+    `releases/`, or by shares that are not in [0, 1]: the router says so and goes nowhere."""
+    root = tmp_path / "site"
+    shutil.copytree(shadowed.root, root)
+    plan = json.loads((root / "manifest.json").read_text())
+    plan["routes"] = json.loads(
+        json.dumps(routes).replace("{a}", shadowed.a).replace("{b}", shadowed.b)
+    )
+    plan["shadow"] = shadow
+    (root / "manifest.json").write_text(json.dumps(plan))
+    requests: list[str] = []
+    with serve_in_thread(recording(create_app(root), requests), ready="manifest.json") as server:
+        page = open_browser(server.url).new_page()
+        requests.clear()  # the server's readiness check
+        page.goto(server.url)
+        page.wait_for_function("() => document.body.dataset.state === 'failed'")
+        status = page.text_content("#router-status")
+        url = page.url
+    assert status.startswith("This site cannot choose a release: manifest.json"), status
+    assert url == server.url
+    assert requests.count("/manifest.json") == 1
+    assert not any(r.startswith("/releases/") for r in requests)

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import jinja2
+import pytest
+
+from staticml.config import load_config
+from staticml.hashing import integrity
+from staticml.site import site_root
+from staticml.stages import assets as make
+from staticml.stages.page import page_config, render_page, template_app
+from tests.support import APP_DIR
+
+LOGICAL = [
+    "pyodide/pyodide.mjs",
+    "pyodide/pyodide.asm.mjs",
+    "pyodide/pyodide.asm.wasm",
+    "pyodide/python_stdlib.zip",
+    "pyodide/pyodide-lock.json",
+    "ort/ort.wasm.min.mjs",
+    "ort/ort-wasm-simd-threaded.mjs",
+    "ort/ort-wasm-simd-threaded.wasm",
+    "wheel/000",
+    "wheel/001",
+    "model.onnx",
+    "samples.json",
+    "wasm/worker.mjs",
+    "static/app.js",
+    "static/rollout.js",
+    "static/style.css",
+    "static/icon.svg",
+    "manifest.webmanifest",
+    "pyodide/snapshot",
+]
+
+
+@pytest.fixture
+def named():
+    folders = {"pyodide": "runtime/pyodide-aaa/", "ort": "runtime/ort-bbb/"}
+    out = {}
+    for name in LOGICAL:
+        prefix, _, file = name.partition("/")
+        path = folders[prefix] + file if prefix in folders else f"x/{name}"
+        out[name] = make.from_bytes(path, name.encode(), "test", hashed=False)
+    return out
+
+
+def test_page_config_points_at_the_built_assets(named, demo_model):
+    config = page_config(load_config(APP_DIR), demo_model, named, "r1").to_json()
+    runtime = config["runtime"]
+    assert runtime["pyodide"]["indexURL"] == "runtime/pyodide-aaa/"
+    assert runtime["ort"]["wasmPaths"] == "runtime/ort-bbb/"
+    assert runtime["wheels"] == ["x/wheel/000", "x/wheel/001"]
+    assert runtime["python"]["entry"] == "digits.preprocess:features"
+    assert runtime["model"]["classes"] == [str(d) for d in range(10)]
+    assert runtime["assets"]["runtime/ort-bbb/ort-wasm-simd-threaded.wasm"] == {
+        "size": len(b"ort/ort-wasm-simd-threaded.wasm"),
+        "integrity": integrity(named["ort/ort-wasm-simd-threaded.wasm"].sha256),
+    }
+    assert config["bootTimeoutMs"] == 60_000 and config["release"] == "r1"
+    assert runtime["pyodide"]["snapshot"] == "runtime/pyodide-aaa/snapshot"
+    assert runtime["assets"]["runtime/pyodide-aaa/snapshot"]["integrity"] == integrity(
+        named["pyodide/snapshot"].sha256
+    )
+    assert config["serviceWorker"] == "sw.js"
+    assert config["rollout"] == "x/static/rollout.js"
+
+
+def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, demo_model):
+    config = page_config(load_config(APP_DIR), demo_model, named, "r1").to_json()
+    # The worker checks these before using them, modules before importing them.
+    worker_loads = {
+        named[name].path: integrity(named[name].sha256)
+        for name in LOGICAL
+        if name.startswith(("pyodide/", "ort/", "wheel/")) or name == "model.onnx"
+    }
+    assert {url: meta["integrity"] for url, meta in config["runtime"]["assets"].items()} == (
+        worker_loads
+    )
+    # The page checks the worker script, the rollout module and the samples itself.
+    assert config["integrity"] == {
+        named[name].path: integrity(named[name].sha256)
+        for name in ("wasm/worker.mjs", "static/rollout.js", "samples.json")
+    }
+    assert config["runtime"]["pyodide"]["asm"] == "runtime/pyodide-aaa/pyodide.asm.mjs"
+    assert config["runtime"]["ort"]["glue"] == "runtime/ort-bbb/ort-wasm-simd-threaded.mjs"
+
+
+def test_the_page_escapes_app_text_in_html_and_in_the_config(named, demo_model):
+    config = load_config(APP_DIR)
+    hostile = "</script><script>alert(1)</script>"
+    config = dataclasses.replace(
+        config, app=dataclasses.replace(config.app, title=hostile, description=hostile)
+    )
+    page = page_config(config, demo_model, named, "r1")
+    html = render_page(config, page, named, site_root()).decode()
+    assert "<script>alert(1)" not in html
+    block = re.search(r'id="staticml-config">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(block)["app"]["title"] == hostile
+    assert f'src="x/static/app.js" integrity="{integrity(named["static/app.js"].sha256)}"' in html
+    rollout = integrity(named["static/rollout.js"].sha256)
+    assert f'<link rel="modulepreload" href="x/static/rollout.js" integrity="{rollout}">' in html
+    assert '<link rel="manifest" href="x/manifest.webmanifest">' in html
+
+
+def test_a_page_template_sees_the_app_as_before():
+    """`app` in a template keeps `name`, `title`, `description` and `fields` (with `minimum` and
+    `maximum`), and has the tables."""
+    config = load_config(APP_DIR)
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        "{{ app.name }}|{{ app.title }}|{{ app.description != '' }}|"
+        "{{ app.fields | map(attribute='name') | join(',') }}|{{ app.model.opset }}|"
+        "{% for f in app.fields %}{{ f.minimum }} {{ f.maximum }} {{ f.canvas_size }}{% endfor %}"
+    )
+    assert template.render(app=template_app(config)) == (
+        f"digits|{config.app.title}|True|image|{config.model.opset}|None None 280"
+    )
+    with pytest.raises(jinja2.UndefinedError):
+        jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+            "{{ app.nothing }}"
+        ).render(app=template_app(config))

@@ -1,0 +1,54 @@
+"""What the tests share that is not a fixture (the fixtures are in tests/conftest.py).
+
+This module: the project's paths, free ports, waiting for a server, reading JSON, running a
+coroutine. Beside it, by subject: `demo` (the session's cold builds of the demo), `serving`
+(`staticml serve` and deliberately odd servers), `browser` (watched Chromium contexts),
+`postgres` (a throw-away cluster), `beacon` (a real `staticml beacon`), `monitoring` (the
+monitored wine site), `iris` (the compression tests' app), `models` (small ONNX files),
+`dependencies` (a pinned pure-Python wheel), and the data of the collector, retrain, rollout
+and scoring tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+APP_DIR = ROOT / "app"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen | None = None, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def run_async(coroutine):
+    """Run a coroutine to its end in a thread of its own (the browser tests' Playwright keeps
+    an event loop running in the main thread, where asyncio.run is refused)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
