@@ -24,7 +24,7 @@ from tests.rollout_data import sample_records
 pytestmark = pytest.mark.browser
 
 VISITORS = 100
-ID_KEY = "staticml-rollout:id"  # static/router.js
+ID_KEY = "staticml-rollout:id"  # static/storage.js
 TAIL = 1e-3  # chance that a correct router fails one share check
 RELEASE_URL = re.compile(r"/releases/([A-Za-z0-9_-]+)/$")
 

@@ -32,13 +32,15 @@ def bundle_manifest(
     encoded: Mapping[str, tuple[Encoded, ...]],
     page: Mapping[str, Any],
     report: str | None = None,
+    scripts: Iterable[str] = (),
 ) -> bytes:
     """The manifest. From the page configuration it keeps `predict` (the wheels in install
     order, the preprocessing spec, the model's inputs and outputs), so tools other than the page
     (batch scoring, verification) run the bundle exactly as the browser does, and `monitor`
     (where summaries go), which servers need for the Content Security Policy. `report` names
     the model report: a record of the build written beside the release and, like the manifest
-    itself, not listed in it."""
+    itself, not listed in it. `scripts` are the hashes of the page's inline scripts (its import
+    map), which servers need for the Content Security Policy too."""
     runtime = page["runtime"]
     listing = {
         asset.path: {
@@ -60,6 +62,7 @@ def bundle_manifest(
         "predict": {key: runtime[key] for key in ("wheels", "python", "model")},
         "monitor": {"collector": (page.get("monitor") or {}).get("collector")},
         "report": report,
+        "scripts": list(scripts),
         "assets": listing,
     }
     return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")

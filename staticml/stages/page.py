@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
+from staticml.importmap import element, import_map
 from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
 from staticml.stages.assets import Asset
 from staticml.stages.model import ModelArtifact
@@ -55,6 +57,8 @@ def page_config(
         assets["ort/ort.wasm.min.mjs"],
         assets["ort/ort-wasm-simd-threaded.mjs"],
         assets["ort/ort-wasm-simd-threaded.wasm"],
+        assets["static/checked-fetch.js"],
+        assets["wasm/batch.mjs"],
         *wheels,
         assets["model.onnx"],
     ]
@@ -93,6 +97,11 @@ def page_config(
                 "wasmPaths": _folder(assets["ort/ort.wasm.min.mjs"]),
                 "wasm": assets["ort/ort-wasm-simd-threaded.wasm"].path,
                 "threads": config.runtime.threads,
+            },
+            # The worker's modules, imported at boot (static/checked-fetch.js is the page's too).
+            "modules": {
+                "fetch": assets["static/checked-fetch.js"].path,
+                "batch": assets["wasm/batch.mjs"].path,
             },
             "wheels": [wheel.path for wheel in wheels],
             "python": config.runtime_spec(model.n_features)
@@ -133,10 +142,20 @@ def template_source(config: AppConfig, site: Path) -> Path:
     return config.page_template or site / PAGE_TEMPLATE
 
 
+def page_import_map(assets: Mapping[str, Asset]) -> str:
+    """The page's import map (`staticml.importmap`): every page module, `static/*.js`."""
+    return import_map(
+        (name, a.path, a.sha256)
+        for name, a in assets.items()
+        if name.startswith("static/") and name.endswith(".js")
+    )
+
+
 def render_page(
     config: AppConfig, page: dict[str, Any], assets: Mapping[str, Asset], site: Path
 ) -> bytes:
     source = template_source(config, site)
+    modules = page_import_map(assets)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([source.parent, site]),
         autoescape=True,
@@ -150,8 +169,15 @@ def render_page(
             page=page,
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
+            importmap=markupsafe.Markup(element(modules)),
             script=_link(assets["static/app.js"]),
             rollout=_link(assets["static/rollout.js"]),
+            # Preloaded side by side, rather than one import after another.
+            modules=[
+                _link(a)
+                for name, a in sorted(assets.items())
+                if name.startswith("static/") and name.endswith(".js") and name != "static/app.js"
+            ],
             icon=_link(assets["static/icon.svg"]),
             webmanifest=_link(assets[WEB_MANIFEST]),
         )
@@ -159,6 +185,11 @@ def render_page(
         line = getattr(exc, "lineno", None)
         where = f"{source}:{line}" if line else str(source)
         raise AssetError(f"page template {where} cannot be rendered: {exc}") from exc
+    if html.count(element(modules)) != 1 or html.count('type="importmap"') != 1:
+        raise AssetError(
+            f"page template {source} must hold {{{{ importmap }}}} once, before any module "
+            "script: without it the page's modules are not found, and not checked."
+        )
     return html.encode("utf-8")
 
 

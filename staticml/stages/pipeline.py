@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from staticml.config import AppConfig
 from staticml.contract import MANIFEST
 from staticml.headers import origin_of
+from staticml.importmap import script_hash
 from staticml.progress import Reporter, SilentReporter
 from staticml.runtimes import Runtimes, default_node_modules, locate_runtimes
 from staticml.site import site_files, site_root
@@ -39,6 +40,7 @@ from staticml.stages.offline import WEB_MANIFEST, service_worker, web_manifest
 from staticml.stages.page import (
     SNAPSHOT,
     page_config,
+    page_import_map,
     render_page,
     template_source,
     wheel_key,
@@ -174,6 +176,7 @@ def _build(
     release = release_id(named.values(), page_source + config_text(config))
     page = page_config(config, model, named, release, monitor, report=REPORT_PAGE)
     html = render_page(config, page, named, site)
+    scripts = [script_hash(page_import_map(named))]  # the page's one inline script
     release_files = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
     everything = [*release_files, service_worker(release, release_files, site)]
     model_report = {**compression.report, "release": release}
@@ -192,11 +195,14 @@ def _build(
             report.advance()
 
     encoded = precompress(everything, config.brotli_quality, cache, advance)
-    manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
+    manifest = bundle_manifest(
+        config, release, everything, encoded, page, report=REPORT_JSON, scripts=scripts
+    )
     records |= hosting_files(
         [*(a.path for a in everything), *records, MANIFEST],
         frozenset(a.path for a in everything if a.immutable),
         [origin_of(config.monitor.collector)] if config.monitor.collector else [],
+        scripts,
     )
 
     report.stage(f"Writing {out_dir}")
