@@ -1,28 +1,18 @@
 // staticml rollout, in a release's page (docs/rollout.md): loaded by app.js, it
 //   - sends this browser back to the site's router when the plan changed since it was routed,
-//   - runs the shadow release (if the plan names one) on the same records, in a worker of its
-//     own, after the primary result is shown, and counts how the two compare,
+//   - runs the shadow release (if the plan names one, static/shadow.js) on the same records, in a
+//     worker of its own, after the primary result is shown, and counts how the two compare,
 //   - counts "was this right?" feedback (window.staticml.feedback(true|false)) for this release.
 // Only counts leave the page, in rollout summaries (docs/summaries.md): never a record, a label
 // per prediction, or the anonymous id the router keeps.
 
-const ASSIGNMENT_KEY = "staticml-rollout:assignment";
-const REROUTE_KEY = "staticml-rollout:rerouted";
+import { startShadow } from "./shadow.js";
+import { ROLLOUT_ASSIGNMENT, ROLLOUT_REROUTED, rolloutKey, stored } from "./storage.js";
+
 // Latency histogram bins, in milliseconds: (-inf, 1), [1, 2), ..., [5000, +inf).
 export const LATENCY_EDGES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const MAX_OUTBOX = 50; // unsent summaries kept; older ones are dropped
 const REGRESSION_TOLERANCE = 1e-3; // relative: shadow and primary values agree within 0.1%
-// As in static/router.js and staticml.rollout.plan: ids become URLs, so `..` never may.
-const RELEASE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SHA256_INTEGRITY = /^sha256-[A-Za-z0-9+/]{43}=$/;
-
-function stored(key, fallback, storage = localStorage) {
-  try {
-    return JSON.parse(storage.getItem(key)) ?? fallback;
-  } catch {
-    return fallback;
-  }
-}
 
 function save(key, value) {
   try {
@@ -48,13 +38,13 @@ function siteOf(config) {
   const marker = `/releases/${config.release}/`;
   if (!location.pathname.includes(marker)) return null;
   const root = new URL("../../", location.href).href;
-  return { root, assignment: stored(ASSIGNMENT_KEY, null) };
+  return { root, assignment: stored(ROLLOUT_ASSIGNMENT, null) };
 }
 
 function reroute(site) {
-  const last = stored(REROUTE_KEY, 0, sessionStorage);
+  const last = stored(ROLLOUT_REROUTED, 0, sessionStorage);
   if (Date.now() - last < 10_000) return; // the plan is changing right now: stay, never loop
-  sessionStorage.setItem(REROUTE_KEY, JSON.stringify(Date.now()));
+  sessionStorage.setItem(ROLLOUT_REROUTED, JSON.stringify(Date.now()));
   location.replace(site.root);
 }
 
@@ -64,66 +54,6 @@ async function checkPlan(site, config) {
   if (!response.ok) return;
   const plan = await response.json();
   if (plan.serial !== site.assignment.serial) reroute(site);
-}
-
-// --- the shadow: another release's worker, booted after the primary one is ready ---------------
-
-function isReleaseId(value) {
-  return typeof value === "string" && RELEASE_ID.test(value);
-}
-
-// The shadow release's page configuration: its config.json, refused unless it is exactly the
-// file the site's plan pins (the router carries the pin over in the assignment).
-async function shadowConfig(base, pin, verifiedFetch) {
-  if (typeof pin !== "string" || !SHA256_INTEGRITY.test(pin)) {
-    throw new Error("the site's plan does not pin its config.json (run `staticml shadow RELEASE` again)");
-  }
-  try {
-    return await (await verifiedFetch(`${base}config.json`, pin)).json();
-  } catch (error) {
-    throw new Error(`its config.json is not the one the site's plan pins. ${error.message}`);
-  }
-}
-
-// Started exactly as the primary worker is (static/app.js): its script fetched with the
-// integrity its configuration gives before `new Worker` loads it from the cache; the worker
-// then checks every file and module it loads against the same configuration.
-async function startShadow(site, release, pin, { verifiedFetch, runtimeConfig }) {
-  if (!isReleaseId(release)) throw new Error(`${JSON.stringify(release)} is not a release id`);
-  const base = `${site.root}releases/${release}/`;
-  const page = await shadowConfig(base, pin, verifiedFetch);
-  const script = new URL(page.worker, base).href;
-  await verifiedFetch(script, page.integrity?.[page.worker]);
-  const worker = new Worker(script, { type: "module", name: "staticml-shadow" });
-  const pending = new Map();
-  let nextId = 1;
-  const ready = new Promise((resolve, reject) => {
-    worker.onerror = (event) => {
-      event.preventDefault();
-      reject(new Error(event.message || "the shadow worker failed to start"));
-    };
-    worker.onmessage = ({ data }) => {
-      if (data.type === "ready") resolve();
-      else if (data.type === "error" && data.id === null) reject(new Error(data.error.message));
-      else if (data.type === "result" || data.type === "error") {
-        pending.get(data.id)?.[data.type === "result" ? "resolve" : "reject"](data.result ?? data.error);
-        pending.delete(data.id);
-      }
-    };
-  });
-  // The shadow's own drift counts are not kept.
-  const runtime = { ...runtimeConfig(page.runtime, base), monitorState: null };
-  worker.postMessage({ type: "boot", config: { ...runtime, python: { ...runtime.python, monitor: null } } });
-  await ready;
-  return {
-    predict(record) {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ type: "predict", id, record });
-      });
-    },
-  };
 }
 
 // --- counting and sending -----------------------------------------------------------------------
@@ -156,29 +86,30 @@ function compare(config, primary, shadow) {
   return { agree: primary.label === shadow.label, row: index(primary.label), column: index(shadow.label) };
 }
 
-export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }) {
+export function start({ config, runtime, monitor }) {
   const site = siteOf(config);
   // No manifest (a copied release): stay. Settles once the plan was checked.
   const planChecked = site ? checkPlan(site, config).catch(() => {}) : Promise.resolve();
   const assigned = site?.assignment?.release === config.release ? site.assignment : null;
   const shadowRelease = assigned?.shadow ?? null;
   const settings = config.monitor;
-  const key = `staticml-rollout:${config.app.name}`;
+  const tallyKey = rolloutKey(config.app.name, "tally");
+  const outboxKey = rolloutKey(config.app.name, "outbox");
   const sending = () => Boolean(settings) && monitor.enabled();
-  let tally = stored(`${key}:tally`, null);
+  let tally = stored(tallyKey, null);
   if (tally?.release !== config.release || (tally.shadow?.release ?? null) !== shadowRelease) {
     tally = emptyTally(config, shadowRelease);
   }
   const shadow =
     shadowRelease && sending()
-      ? runtime.ready.then(() => startShadow(site, shadowRelease, assigned.shadowIntegrity, { verifiedFetch, runtimeConfig }))
+      ? runtime.ready.then(() => startShadow(site.root, shadowRelease, assigned.shadowIntegrity))
       : null;
   shadow?.catch((error) => console.warn(`The shadow release ${shadowRelease} could not start: ${error.message}`));
 
   function counted() {
     const events = (tally.shadow?.n ?? 0) + tally.feedback.right + tally.feedback.wrong;
     if (events >= settings.minPredictions) freeze();
-    save(`${key}:tally`, tally);
+    save(tallyKey, tally);
   }
 
   // With monitor.epsilon every count gets the drift summaries' noise, in the worker's Python,
@@ -198,7 +129,7 @@ export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }
     const ready = noised ? runtime.noise(exact, settings.epsilon) : Promise.resolve(exact);
     ready.then(
       (summary) => {
-        save(`${key}:outbox`, [...stored(`${key}:outbox`, []), summary].slice(-MAX_OUTBOX));
+        save(outboxKey, [...stored(outboxKey, []), summary].slice(-MAX_OUTBOX));
         send();
       },
       (error) => console.warn(`A rollout summary was not sent: adding its noise failed (${error.message}).`),
@@ -214,7 +145,7 @@ export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }
     busy = true;
     try {
       for (let sent = 0; sent < MAX_OUTBOX; sent++) {
-        const summary = stored(`${key}:outbox`, [])[0];
+        const summary = stored(outboxKey, [])[0];
         if (!summary) break;
         let response;
         try {
@@ -231,7 +162,7 @@ export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }
         }
         if (response.status === 429 || response.status >= 500) return;
         if (!response.ok) console.warn(`The collector refused a rollout summary (${response.status}); it is dropped.`);
-        save(`${key}:outbox`, stored(`${key}:outbox`, []).slice(1));
+        save(outboxKey, stored(outboxKey, []).slice(1));
       }
     } finally {
       busy = false;
@@ -277,7 +208,7 @@ export function start({ config, runtime, monitor, verifiedFetch, runtimeConfig }
   return {
     observed,
     feedback,
-    state: () => ({ site: site?.root ?? null, shadow: shadowRelease, tally, outbox: stored(`${key}:outbox`, []) }),
+    state: () => ({ site: site?.root ?? null, shadow: shadowRelease, tally, outbox: stored(outboxKey, []) }),
     shadowReady: () => shadow ?? Promise.reject(new Error("no shadow release")),
     planChecked: () => planChecked,
   };

@@ -7,8 +7,8 @@
 // browser's localStorage and never leaves it. Routes are taken in order, each covering its share
 // of [0, 1); a canary is the first route, so raising its share keeps everyone who had it.
 
-export const ID_KEY = "staticml-rollout:id";
-export const ASSIGNMENT_KEY = "staticml-rollout:assignment";
+import { ROLLOUT_ASSIGNMENT, ROLLOUT_ID } from "./storage.js";
+
 // The same rule as staticml.rollout.plan: a release id becomes part of a URL, so `..` or a
 // slash must never get that far (`releases/../` is this page again: a loop).
 const RELEASE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -33,10 +33,10 @@ export function choose(plan, point) {
 
 function anonymousId() {
   try {
-    let id = localStorage.getItem(ID_KEY);
+    let id = localStorage.getItem(ROLLOUT_ID);
     if (!id) {
       id = crypto.randomUUID();
-      localStorage.setItem(ID_KEY, id);
+      localStorage.setItem(ROLLOUT_ID, id);
     }
     return id;
   } catch {
@@ -66,7 +66,7 @@ async function route() {
   // The release page checks the shadow's config.json against the plan's pin of it.
   const assignment = { release, shadow: plan.shadow ?? null, shadowIntegrity: plan.shadow_integrity ?? null, serial: plan.serial };
   try {
-    localStorage.setItem(ASSIGNMENT_KEY, JSON.stringify(assignment));
+    localStorage.setItem(ROLLOUT_ASSIGNMENT, JSON.stringify(assignment));
   } catch {
     // without storage the release page runs without a shadow
   }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 CONTENT_TYPES = {
@@ -24,14 +25,22 @@ CONTENT_TYPES = {
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
+_SCRIPT_HASH = re.compile(r"sha256-[A-Za-z0-9+/]{43}=")
+
+
 # Measured: Pyodide and onnxruntime-web both run under this policy with zero violations.
 # Workers take their policy from their own script's response, so it goes on every response.
-def content_security_policy(connect: Sequence[str] = ()) -> str:
-    """The site's policy; `connect` adds origins the page may send to (its collector)."""
+def content_security_policy(connect: Sequence[str] = (), scripts: Sequence[str] = ()) -> str:
+    """The site's policy; `connect` adds origins the page may send to (its collector), `scripts`
+    the `sha256-...` hashes of the inline scripts its pages hold (their import maps): no other
+    inline script runs."""
+    for script in scripts:
+        if not _SCRIPT_HASH.fullmatch(script):
+            raise ValueError(f"{script!r} is not the sha256 hash of an inline script")
     return "; ".join(
         [
             "default-src 'none'",
-            "script-src 'self' 'wasm-unsafe-eval'",
+            " ".join(["script-src 'self' 'wasm-unsafe-eval'", *(f"'{s}'" for s in scripts)]),
             "worker-src 'self'",
             " ".join(["connect-src 'self'", *connect]),
             "style-src 'self'",
@@ -48,9 +57,9 @@ def content_security_policy(connect: Sequence[str] = ()) -> str:
 CONTENT_SECURITY_POLICY = content_security_policy()
 
 
-def security_headers(connect: Sequence[str] = ()) -> dict[str, str]:
+def security_headers(connect: Sequence[str] = (), scripts: Sequence[str] = ()) -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(connect),
+        "Content-Security-Policy": content_security_policy(connect, scripts),
         # Cross-origin isolation lets onnxruntime-web use threads (SharedArrayBuffer).
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Embedder-Policy": "require-corp",
@@ -78,11 +87,13 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(suffix.lower(), DEFAULT_CONTENT_TYPE)
 
 
-def file_headers(name: str, *, immutable: bool, connect: Sequence[str] = ()) -> dict[str, str]:
+def file_headers(
+    name: str, *, immutable: bool, connect: Sequence[str] = (), scripts: Sequence[str] = ()
+) -> dict[str, str]:
     """Every header a host sends with the file `name`: `staticml serve`, `_headers` and the
     nginx snippet all come from here."""
     return {
-        **security_headers(connect),
+        **security_headers(connect, scripts),
         "Cache-Control": CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE,
         "Content-Type": content_type(name),
     }

@@ -27,7 +27,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from staticml.errors import StaticMLError
-from staticml.headers import file_headers, origin_of, security_headers
+from staticml.headers import content_security_policy, file_headers, origin_of, security_headers
 from staticml.request_path import raw_path_of, segments
 from staticml.rollout.hosting import SitePolicy, is_site
 from staticml.runtime.contract import MANIFEST, ReleaseListing
@@ -49,14 +49,15 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
     overrides = dict(content_types or {})
 
     async def handle(request: Request) -> Response:
-        connect = policy.collectors()
+        connect, scripts = policy.collectors(), policy.scripts()
         target = _resolve(root, segments(raw_path_of(request.scope)))
         if target is None:
             return PlainTextResponse(
-                "Not found\n", status_code=404, headers=security_headers(connect)
+                "Not found\n", status_code=404, headers=security_headers(connect, scripts)
             )
         served = target.relative_to(root).as_posix()
-        headers = file_headers(target.name, immutable=policy.immutable(served), connect=connect)
+        immutable = policy.immutable(served)
+        headers = file_headers(target.name, immutable=immutable, connect=connect, scripts=scripts)
         media_type = overrides.get(target.suffix, headers.pop("Content-Type"))
         variants = _variants(root, target)
         variant, encoding = _negotiate(target, variants, request.headers.get("accept-encoding", ""))
@@ -69,7 +70,8 @@ def create_app(root: Path | str, content_types: Mapping[str, str] | None = None)
     async def refuse(request: Request, error: HTTPException) -> Response:
         """What the router refuses by itself (another method, a target that is not a path)
         gets the site's headers too."""
-        headers = {**security_headers(policy.collectors()), **(error.headers or {})}
+        security = security_headers(policy.collectors(), policy.scripts())
+        headers = {**security, **(error.headers or {})}
         return PlainTextResponse(
             f"{error.detail}\n", status_code=error.status_code, headers=headers
         )
@@ -86,11 +88,14 @@ class _Policy(Protocol):
 
     def collectors(self) -> list[str]: ...
 
+    def scripts(self) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class _BuildPolicy:
     hashed: frozenset[str]
     collector: str | None
+    inline: tuple[str, ...]
 
     def immutable(self, served: str) -> bool:
         return served in self.hashed
@@ -98,20 +103,25 @@ class _BuildPolicy:
     def collectors(self) -> list[str]:
         return [origin_of(self.collector)] if self.collector else []
 
+    def scripts(self) -> list[str]:
+        return list(self.inline)
+
 
 def _build_policy(root: Path) -> _Policy:
     return _BuildPolicy(*_from_manifest(root))
 
 
-def _from_manifest(root: Path) -> tuple[frozenset[str], str | None]:
-    """The content-hashed paths (cached forever) and the collector URL the pages send to."""
+def _from_manifest(root: Path) -> tuple[frozenset[str], str | None, tuple[str, ...]]:
+    """The content-hashed paths (cached forever), the collector URL the pages send to and the
+    hashes of the page's inline scripts (its import map)."""
     manifest = root / MANIFEST
     if not manifest.is_file():
         log.warning("%s has no %s: serving every file with Cache-Control: no-cache", root, MANIFEST)
-        return frozenset(), None
+        return frozenset(), None, ()
     try:
         data = ReleaseListing.read(manifest)
-        return data.immutable, data.monitor.collector
+        content_security_policy(scripts=data.scripts)  # a malformed hash is refused now
+        return data.immutable, data.monitor.collector, data.scripts
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StaticMLError(
             f"{manifest} is not a valid staticml manifest ({exc}); rebuild the site."

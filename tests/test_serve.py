@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 
 from staticml.errors import StaticMLError
-from staticml.headers import CONTENT_SECURITY_POLICY
+from staticml.headers import content_security_policy
+from staticml.importmap import import_maps_in
 from staticml.serve import create_app
 
 
@@ -48,11 +49,16 @@ def test_content_types(server, manifest, suffix, content_type):
 
 
 def test_every_response_carries_the_isolation_and_security_headers(server, manifest):
+    # The policy allows the page's one inline script, its import map, by its hash.
+    page = fetch(server.url)[2].decode()
+    assert manifest["scripts"] == import_maps_in(page) and len(manifest["scripts"]) == 1
     for path in ("", path_of(manifest, ".mjs"), "missing-file"):
         _, headers, _ = fetch(server.url + path)
         assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
         assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
-        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert headers["Content-Security-Policy"] == content_security_policy(
+            scripts=manifest["scripts"]
+        )
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 

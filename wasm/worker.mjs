@@ -1,6 +1,9 @@
 // staticml worker: boots Pyodide (the app's Python preprocessing) and onnxruntime-web (the
 // model) off the main thread, then answers predictions.
 //
+// Every file it loads is checked against the sha256 its boot configuration gives, with the
+// checked fetch the page uses too (static/checked-fetch.js), which the boot imports first.
+//
 // Protocol (all messages are plain objects with a `type`):
 //   page → worker  {type: "boot", config}            config = the page config's `runtime` part
 //                  {type: "predict", id, record}
@@ -29,19 +32,24 @@ const STAGES = {
   model: "Loading the model",
 };
 
-let config = null;
-let assets = new Map(); // every file the worker loads, by absolute URL: {size, integrity}
-let python = null;
-let ort = null;
-let session = null;
-let queue = Promise.resolve();
+// What the boot sets up and the predictions use.
+const state = {
+  config: null,
+  assets: new Map(), // every file the worker loads, by absolute URL: {size, integrity}
+  shared: null, // static/checked-fetch.js, imported by the boot
+  batch: null, // wasm/batch.mjs
+  python: null,
+  ort: null,
+  session: null,
+  queue: Promise.resolve(), // predictions and batches run one at a time, in order
+  stage: "download",
+  // Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
+  downloadFailure: null,
+  bootStarted: 0,
+};
 const cancelled = new Set();
-let stage = "download";
-// Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
-// onnxruntime-web may never settle after one: a failed download ends the boot at once.
-let downloadFailure = null;
-let failBoot;
-const downloadFailed = new Promise((resolve, reject) => (failBoot = reject));
+// onnxruntime-web may never settle after a failed download: that ends the boot at once.
+const { promise: downloadFailed, reject: failBoot } = Promise.withResolvers();
 downloadFailed.catch(() => {});
 // Files the boot can do without (the Python snapshot): their failure is handled where used.
 const optional = new Set();
@@ -49,10 +57,9 @@ const progress = { loaded: 0, total: 0, lastPost: 0 };
 // When each boot step ended, in ms since the boot message (the steps overlap: Python and the
 // model load side by side), so the page and the benchmarks can see where the time goes.
 const phases = {};
-let bootStarted = 0;
 
 function phase(name) {
-  phases[name] = performance.now() - bootStarted;
+  phases[name] = performance.now() - state.bootStarted;
 }
 
 // A worker's violations fire here, not in the page: forward them so the page's console shows them.
@@ -68,18 +75,19 @@ self.addEventListener("unhandledrejection", (event) => {
 
 self.onmessage = (event) => {
   const message = event.data;
+  const python = state.python;
   if (message.type === "boot") {
     boot(message.config);
   } else if (message.type === "predict") {
-    queue = queue.then(() => predict(message.id, message.record));
+    state.queue = state.queue.then(() => predict(message.id, message.record));
   } else if (message.type === "batch") {
-    queue = queue.then(() => batch(message.id, message.file));
+    state.queue = state.queue.then(() => batch(message.id, message.file));
   } else if (message.type === "cancel") {
     cancelled.add(message.id);
   } else if (message.type === "monitor-sent" && python?.monitoring) {
     post("monitor", { state: python.runtime.monitor_sent(JSON.stringify(message.ids)) });
   } else if (message.type === "rollout-noise") {
-    queue = queue.then(() => rolloutNoise(message.id, message.summary, message.epsilon));
+    state.queue = state.queue.then(() => rolloutNoise(message.id, message.summary, message.epsilon));
   } else if (message.type === "monitor-stop" && python) {
     python.runtime.monitor_stop();
     python.monitoring = false;
@@ -88,8 +96,8 @@ self.onmessage = (event) => {
 
 function rolloutNoise(id, summary, epsilon) {
   try {
-    if (!python) throw new Error("the runtime has not started");
-    post("result", { id, result: python.runtime.rollout_noise(summary, epsilon) });
+    if (!state.python) throw new Error("the runtime has not started");
+    post("result", { id, result: state.python.runtime.rollout_noise(summary, epsilon) });
   } catch (error) {
     post("error", { id, error: describe(error, "monitor") });
   }
@@ -100,8 +108,8 @@ function post(type, body) {
 }
 
 function status(next, message) {
-  if (next) stage = next;
-  post("status", { stage, message: message || STAGES[stage], loaded: progress.loaded, total: progress.total });
+  if (next) state.stage = next;
+  post("status", { stage: state.stage, message: message || STAGES[state.stage], loaded: progress.loaded, total: progress.total });
 }
 
 class BootError extends Error {
@@ -113,14 +121,36 @@ class BootError extends Error {
 
 // --- fetching: integrity, byte counting and MIME checks for every file the worker loads ------
 
-function installFetch(assets) {
+function absoluteUrl(input) {
+  return new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+}
+
+// The shared checked fetch, fetched with its integrity before it is imported; the import then
+// reads the same immutable cached copy (as for every module below). It cannot check itself, so
+// a failure here says less than the ones after it.
+async function importShared(url) {
+  const asset = url ? state.assets.get(url) : null;
+  const response = asset ? await fetch(url, { integrity: asset.integrity }).catch(() => null) : null;
+  const name = String(url).split("/").pop();
+  const why = "it is missing, or it does not match the hash in the build's manifest, so it was not used";
+  if (!response?.ok) throw new BootError(`Could not download ${name}: ${why}`, state.stage);
+  await response.arrayBuffer();
+  progress.loaded += asset.size;
+  try {
+    return await import(url);
+  } catch (error) {
+    throw new BootError(`Could not load ${name}: ${error.message}`, state.stage);
+  }
+}
+
+function installFetch() {
   const native = self.fetch.bind(self);
   self.fetch = async (input, init) => {
     try {
-      return await checkedFetch(native, assets, input, init);
+      return await checkedFetch(native, input, init);
     } catch (error) {
       if (!optional.has(absoluteUrl(input))) {
-        downloadFailure ??= error;
+        state.downloadFailure ??= error;
         failBoot(error);
       }
       throw error;
@@ -128,26 +158,16 @@ function installFetch(assets) {
   };
 }
 
-function absoluteUrl(input) {
-  return new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
-}
-
-async function checkedFetch(native, assets, input, init) {
+async function checkedFetch(native, input, init) {
   const url = absoluteUrl(input);
-  const asset = assets.get(url);
-  const options = asset ? { ...init, integrity: asset.integrity } : init;
+  const asset = state.assets.get(url);
   let response;
   try {
-    response = await native(input, options);
+    response = asset ? await state.shared.checkedFetch(url, asset.integrity, { native, input, init }) : await native(input, init);
   } catch (error) {
-    const reason = asset ? await diagnose(native, url, error) : error.message;
-    throw new BootError(`Could not download ${shortName(url)}: ${reason}`, stage);
+    throw new BootError(asset ? error.message : `Could not download ${state.shared.fileName(url)}: ${error.message}`, state.stage);
   }
   if (!asset) return response;
-  if (!response.ok) {
-    throw new BootError(`Could not download ${shortName(url)}: the server answered ${response.status} ${response.statusText}`, stage);
-  }
-  checkMime(url, response);
   // WebAssembly compiled from the response itself, not from a copy, goes into Chromium's code
   // cache, so a repeat visit skips the compile. An integrity-checked body is complete by now.
   if (url.endsWith(".wasm")) {
@@ -155,50 +175,17 @@ async function checkedFetch(native, assets, input, init) {
     status();
     return response;
   }
-  return counted(response);
+  return state.shared.metered(response, counted);
 }
 
-// An integrity-checked fetch only says "Failed to fetch"; ask the server what went wrong.
-async function diagnose(native, url, error) {
-  if (self.navigator.onLine === false) return "this browser is offline. Reconnect, then try again";
-  try {
-    const probe = await native(url, { method: "HEAD", cache: "no-store" });
-    if (!probe.ok) return `the server answered ${probe.status} ${probe.statusText}`.trim();
-    return "its content does not match the hash in the build's manifest (the file was changed or truncated), so it was not used";
-  } catch {
-    return `${error.message} (is the server reachable?)`;
+// Boot progress: bytes as they arrive, told to the page at most every 100 ms.
+function counted(bytes) {
+  progress.loaded += bytes;
+  const now = performance.now();
+  if (now - progress.lastPost > 100) {
+    progress.lastPost = now;
+    status();
   }
-}
-
-function checkMime(url, response) {
-  const type = (response.headers.get("content-type") || "").split(";")[0].trim();
-  if (url.endsWith(".wasm") && type !== "application/wasm") {
-    throw new BootError(
-      `${shortName(url)} was served as "${type || "no type"}", but WebAssembly must be served as ` +
-        `"application/wasm". Configure the web server's MIME types (staticml serve does this).`,
-      stage,
-    );
-  }
-}
-
-function counted(response) {
-  if (!response.body) return response;
-  const meter = new TransformStream({
-    transform(chunk, controller) {
-      progress.loaded += chunk.byteLength;
-      const now = performance.now();
-      if (now - progress.lastPost > 100) {
-        progress.lastPost = now;
-        status();
-      }
-      controller.enqueue(chunk);
-    },
-  });
-  return new Response(response.body.pipeThrough(meter), {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
 }
 
 async function fetchBytes(url) {
@@ -209,46 +196,45 @@ async function fetchBytes(url) {
 // `import()` takes no integrity: fetch each module with it first (refusing a changed file by
 // name), and import only once it matched; the import then reads the same immutable cached copy.
 async function importVerified(url, dependencies = []) {
-  const unlisted = [url, ...dependencies].find((module) => !assets.has(absoluteUrl(module)));
-  if (unlisted) throw new BootError(`Could not load ${shortName(absoluteUrl(unlisted))}: the build's manifest has no hash for it, so it was not loaded`, stage);
+  const unlisted = [url, ...dependencies].find((module) => !state.assets.has(absoluteUrl(module)));
+  if (unlisted) throw new BootError(`Could not load ${state.shared.fileName(absoluteUrl(unlisted))}: the build's manifest has no hash for it, so it was not loaded`, state.stage);
   await Promise.all([url, ...dependencies].map(fetchBytes));
   try {
     return await import(url);
   } catch (error) {
-    throw new BootError(`Could not load ${shortName(url)}: ${error.message}`, stage);
+    throw new BootError(`Could not load ${state.shared.fileName(url)}: ${error.message}`, state.stage);
   }
-}
-
-function shortName(url) {
-  return new URL(url).pathname.split("/").pop();
 }
 
 // --- boot --------------------------------------------------------------------------------------
 
 async function boot(bootConfig) {
-  config = bootConfig;
-  assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
-  progress.total = [...assets.values()].reduce((sum, meta) => sum + meta.size, 0);
-  installFetch(assets);
-  bootStarted = performance.now();
+  const config = (state.config = bootConfig);
+  state.assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
+  progress.total = [...state.assets.values()].reduce((sum, meta) => sum + meta.size, 0);
+  state.bootStarted = performance.now();
   try {
     status("download");
-    const [pythonInfo, modelInfo] = await Promise.race([Promise.all([bootPython(), bootModel()]), downloadFailed]);
+    state.shared = await importShared(config.modules.fetch);
+    installFetch();
+    const booted = Promise.all([bootPython(), bootModel(), importVerified(config.modules.batch)]);
+    const [pythonInfo, modelInfo, batchModule] = await Promise.race([booted, downloadFailed]);
+    state.batch = batchModule;
     progress.loaded = progress.total;
     phase("ready");
     post("ready", {
       info: { ...pythonInfo, ...modelInfo, bootMs: phases.ready, phases, crossOriginIsolated: self.crossOriginIsolated },
     });
   } catch (error) {
-    const cause = downloadFailure || error;
-    post("error", { id: null, error: describe(explain(cause), cause.stage || stage) });
+    const cause = state.downloadFailure || error;
+    post("error", { id: null, error: describe(explain(cause), cause.stage || state.stage) });
   }
 }
 
 // Whatever broke first, some causes have one meaning for the visitor: say that.
 function explain(error) {
   if (self.navigator.onLine === false && !/offline/.test(error.message)) {
-    return new BootError(`this browser is offline (${error.message}). Reconnect, then try again.`, error.stage || stage);
+    return new BootError(`this browser is offline (${error.message}). Reconnect, then try again.`, error.stage || state.stage);
   }
   return outOfMemory(error) || error;
 }
@@ -260,11 +246,12 @@ function outOfMemory(error) {
   if (!/out of memory|could not allocate memory|cannot allocate wasm memory|allocation failed/i.test(text)) return null;
   return new BootError(
     `the browser ran out of memory while starting the runtime (${error.message || error}). Close other tabs or apps, then try again; a device with more memory may be needed.`,
-    error.stage || stage,
+    error.stage || state.stage,
   );
 }
 
 async function bootPython() {
+  const { config } = state;
   const wheels = Promise.all(config.wheels.map(fetchBytes));
   wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
   if (config.pyodide.snapshot) optional.add(config.pyodide.snapshot);
@@ -284,7 +271,7 @@ async function bootPython() {
   runtime.start(JSON.stringify(config.python));
   const monitoring = Boolean(config.python.monitor);
   if (monitoring && config.monitorState) runtime.monitor_restore(config.monitorState);
-  python = { pyodide, runtime, prepare: runtime.prepare, monitoring };
+  state.python = { pyodide, runtime, prepare: runtime.prepare, monitoring };
   phase("wheelsInstalled");
   return {
     pyodide: pyodide.version,
@@ -296,6 +283,7 @@ async function bootPython() {
 // A memory snapshot made at build time with the app imported skips most of the interpreter's
 // start; if it cannot be used (damaged, blocked, or made by another Pyodide), start normally.
 async function startPython(loadPyodide, snapshot) {
+  const { config } = state;
   const options = {
     indexURL: config.pyodide.indexURL,
     packages: [],
@@ -307,7 +295,7 @@ async function startPython(loadPyodide, snapshot) {
       // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
       return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true };
     } catch (error) {
-      if (downloadFailure) throw error; // another file failed: that is the cause
+      if (state.downloadFailure) throw error; // another file failed: that is the cause
       console.warn(`staticml: the Python snapshot could not be used (${error.message}); starting Python normally.`);
     }
   }
@@ -315,12 +303,13 @@ async function startPython(loadPyodide, snapshot) {
 }
 
 async function bootModel() {
+  const { config } = state;
   const [module, wasmBinary, model] = await Promise.all([
     importVerified(config.ort.module, [config.ort.glue]),
     fetchBytes(config.ort.wasm),
     fetchBytes(config.model.url),
   ]);
-  ort = module;
+  const ort = (state.ort = module);
   phase("modelFetched");
   // Given as bytes: onnxruntime-web's own streaming fetch would log its failure a second time
   // (and retry) when the checked fetch refuses the file; its compile is short either way.
@@ -330,7 +319,7 @@ async function bootModel() {
   ort.env.wasm.proxy = false;
   status("model");
   try {
-    session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    const session = (state.session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
     phase("sessionCreated");
     // The first run allocates and plans; do it now rather than on the visitor's first drawing.
     const zeros = new ort.Tensor("float32", new Float32Array(config.model.nFeatures), [1, config.model.nFeatures]);
@@ -345,7 +334,7 @@ async function bootModel() {
 // --- predict ---------------------------------------------------------------------------------
 
 function ensureReady(id) {
-  if (session && python) return true;
+  if (state.session && state.python) return true;
   post("error", { id, error: { message: "The runtime is not ready yet.", field: "", kind: "state" } });
   return false;
 }
@@ -353,9 +342,9 @@ function ensureReady(id) {
 // The model's outputs for `rows` rows of features, as its tensors hold them: [labels, the
 // probabilities row by row] for a classifier, [null, the values] for a regressor.
 async function modelOutputs(features, rows) {
-  const model = config.model;
-  const input = new ort.Tensor("float32", features, [rows, model.nFeatures]);
-  const outputs = await session.run({ [model.input]: input });
+  const model = state.config.model;
+  const input = new state.ort.Tensor("float32", features, [rows, model.nFeatures]);
+  const outputs = await state.session.run({ [model.input]: input });
   if (model.kind === "regression") return [null, outputs[model.value].data];
   return [outputs[model.label].data, outputs[model.probabilities].data];
 }
@@ -365,7 +354,7 @@ async function predict(id, record) {
   const started = performance.now();
   let prepared;
   try {
-    prepared = python.prepare(record);
+    prepared = state.python.prepare(record);
   } catch (error) {
     post("error", { id, error: describe(error, "preprocess") });
     return;
@@ -375,12 +364,12 @@ async function predict(id, record) {
     return;
   }
   const preprocessed = performance.now();
-  const model = config.model;
+  const model = state.config.model;
   try {
     const [labels, values] = await modelOutputs(prepared.features, 1);
     const done = performance.now();
     // Python turns the outputs into the prediction (staticml.runtime.prediction) and counts it.
-    const { monitor, ...prediction } = python.runtime.predicted(labels, values);
+    const { monitor, ...prediction } = state.python.runtime.predicted(labels, values);
     const result = { model: { sha256: model.sha256, kind: model.kind, classes: model.classes }, ...prediction };
     result.timings = { preprocessMs: preprocessed - started, inferenceMs: done - preprocessed, totalMs: done - started };
     post("result", { id, result });
@@ -390,60 +379,14 @@ async function predict(id, record) {
   }
 }
 
-// --- batch: a CSV file streamed through Python and the model, chunk by chunk ---------------------
+// --- batch: a CSV file streamed through Python and the model (wasm/batch.mjs) ------------------
 
-function byteCounter(onBytes) {
-  return new TransformStream({
-    transform(chunk, controller) {
-      onBytes(chunk.byteLength);
-      controller.enqueue(chunk);
-    },
-  });
-}
-
-async function batch(id, file) {
+function batch(id, file) {
   if (!ensureReady(id)) return;
-  let bytes = 0;
-  const reader = file.stream().pipeThrough(byteCounter((n) => (bytes += n))).pipeThrough(new TextDecoderStream()).getReader();
-  const job = python.runtime.csv_job();
-  const parts = [];
-  let totals = { rows: 0, scored: 0, errorCount: 0, errors: [] };
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      await nextTask(); // reads and model runs settle as microtasks: let "cancel" messages in
-      if (cancelled.has(id)) {
-        // Not awaited: cancelling a piped stream need not settle, and the page must hear now.
-        reader.cancel().catch(() => {});
-        post("error", { id, error: { message: "The batch was cancelled.", field: "", kind: "cancelled" } });
-        return;
-      }
-      const prepared = job.feed(done ? "" : value, done);
-      if (prepared.error) {
-        post("error", { id, error: prepared.error });
-        return;
-      }
-      const [labels, values] = prepared.count ? await modelOutputs(prepared.features, prepared.count) : [null, new Float32Array(0)];
-      totals = job.complete(config.model.kind === "regression" ? null : labels || [], values);
-      parts.push(totals.csv);
-      if (totals.monitor) post("monitor", { state: totals.monitor });
-      post("progress", { id, rows: totals.rows, scored: totals.scored, errorCount: totals.errorCount, bytes, totalBytes: file.size });
-      if (done) break;
-    }
-    const { rows, scored, errorCount, errors } = totals;
-    post("result", { id, result: { csv: new Blob(parts, { type: "text/csv" }), rows, scored, errorCount, errors } });
-  } catch (error) {
-    post("error", { id, error: describe(error, "batch") });
-  } finally {
-    cancelled.delete(id);
-    job.destroy();
-  }
+  const job = state.python.runtime.csv_job();
+  const regression = state.config.model.kind === "regression";
+  return state.batch.scoreCsv(id, file, { job, modelOutputs, post, describe, cancelled, regression });
 }
-
-function nextTask() {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 
 function describe(error, stageName) {
   let message = error && error.message ? error.message : String(error);

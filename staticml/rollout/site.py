@@ -28,6 +28,7 @@ from typing import Any
 
 from staticml.errors import RolloutError
 from staticml.hashing import hashed_name, integrity, sha256_hex
+from staticml.importmap import element, import_map, import_maps_in
 from staticml.rollout.plan import Plan, Route, check_release_id, plan_from_json, routes_from
 from staticml.rollout.release import (
     RELEASES,
@@ -42,6 +43,8 @@ from staticml.site import site_root
 SITE_MANIFEST = "manifest.json"
 HISTORY = "history.json"
 ROUTER_SOURCE = "static/router.js"
+# The storage keys the router shares with the release pages (static/storage.js).
+ROUTER_MODULES = ("static/storage.js",)
 ROUTER_PAGE = "index.html"
 LOCK = ".staticml-site.lock"
 DEFAULT_KEEP = 5
@@ -52,6 +55,7 @@ ROUTER_HTML = """<!doctype html>
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Loading…</title>
   <link rel="icon" href="data:,">
+  {importmap}
   <script type="module" src="{src}" integrity="{integrity}"></script>
 </head>
 <body data-state="routing">
@@ -261,13 +265,21 @@ class Site:
         _write_atomically(self.root / HISTORY, _json_bytes([*self.history(), entry]))
 
     def _write_router(self) -> None:
-        source = (site_root() / ROUTER_SOURCE).read_bytes()
-        digest = sha256_hex(source)
-        name = hashed_name("router.js", digest)
-        if not (self.root / name).is_file():
-            _write_atomically(self.root / name, source)
-        page = ROUTER_HTML.format(src=name, integrity=integrity(digest)).encode("utf-8")
-        _write_atomically(self.root / ROUTER_PAGE, page)
+        """The router page, its script and the modules that imports, each under its hash at
+        the site's root, which the page's import map resolves and checks."""
+        modules = []
+        for path in (ROUTER_SOURCE, *ROUTER_MODULES):
+            source = (site_root() / path).read_bytes()
+            digest = sha256_hex(source)
+            name = hashed_name(Path(path).name, digest)
+            if not (self.root / name).is_file():
+                _write_atomically(self.root / name, source)
+            modules.append((Path(path).name, name, digest))
+        (_, script, digest), *_ = modules
+        page = ROUTER_HTML.format(
+            importmap=element(import_map(modules)), src=script, integrity=integrity(digest)
+        )
+        _write_atomically(self.root / ROUTER_PAGE, page.encode("utf-8"))
 
     def _collect(self, keep: int) -> list[str]:
         if keep < 1:
@@ -297,6 +309,18 @@ class Site:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def router_scripts(page: Path) -> list[str]:
+    """The hashes of the router page's inline scripts (its import map), for the Content
+    Security Policy: read from the page a site has, which a command of any staticml version
+    may have written."""
+    try:
+        return import_maps_in(page.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RolloutError(f"{page} cannot be read ({exc}).") from exc
 
 
 def _json_bytes(value: Any) -> bytes:

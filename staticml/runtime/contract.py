@@ -41,6 +41,7 @@ __all__ = [
     "ReleaseListing",
     "ShownOutput",
     "WorkerConfig",
+    "WorkerModules",
 ]
 
 # How far the browser may be from CPython: probabilities absolutely, regression values relatively
@@ -118,11 +119,21 @@ class AssetCheck(JsonRecord):
 
 
 @dataclass(frozen=True)
+class WorkerModules(JsonRecord):
+    """The worker's own modules, fetched checked and imported at boot (`fetch` is the page's
+    `static/checked-fetch.js` too)."""
+
+    fetch: str
+    batch: str
+
+
+@dataclass(frozen=True)
 class WorkerConfig(JsonRecord):
     """The worker's part of the page configuration: what it fetches, checked, and runs."""
 
     pyodide: PyodideFiles
     ort: OrtFiles
+    modules: WorkerModules
     wheels: tuple[str, ...]
     python: PredictSpec
     model: ModelFile
@@ -210,16 +221,18 @@ class BundleManifest(JsonRecord):
     assets: dict[str, ListedAsset]
     monitor: MonitorTarget = field(default_factory=MonitorTarget)
     report: str | None = None
+    scripts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ReleaseListing(JsonRecord):
-    """What hosts and the collector read of `bundle.json`: the release, its files and where
-    its pages send summaries."""
+    """What hosts and the collector read of `bundle.json`: the release, its files, where its
+    pages send summaries and the hashes of the page's inline scripts (for the CSP)."""
 
     release: str
     assets: dict[str, ListedAsset]
     monitor: MonitorTarget = field(default_factory=MonitorTarget)
+    scripts: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, path: Path) -> ReleaseListing:

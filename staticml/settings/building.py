@@ -189,7 +189,9 @@ class PageSettings:
         None,
         "A Jinja2 template in the app directory replacing staticml's "
         "[`index.html`](../index.html); it gets the same variables (`app`, `page`, `style`, "
-        "`script`, `icon`, `staticml_version`). Keep the element ids the page script uses.",
+        "`script`, `importmap`, `modules`, `icon`, `staticml_version`). Keep `{{ importmap }}` "
+        "once, before any module script (the build refuses a page without it: the page's "
+        "modules are found and checked through it), and the element ids the page script uses.",
         unset="staticml's",
     )
 

@@ -39,13 +39,15 @@ def bundle_manifest(
     encoded: Mapping[str, tuple[Encoded, ...]],
     page: PageConfig,
     report: str | None = None,
+    scripts: Iterable[str] = (),
 ) -> bytes:
     """The manifest. From the page configuration it keeps `predict` (the wheels in install
     order, the preprocessing spec, the model's inputs and outputs), so tools other than the page
     (batch scoring, verification) run the bundle exactly as the browser does, and `monitor`
     (where summaries go), which servers need for the Content Security Policy. `report` names
     the model report: a record of the build written beside the release and, like the manifest
-    itself, not listed in it."""
+    itself, not listed in it. `scripts` are the hashes of the page's inline scripts (its import
+    map), which servers need for the Content Security Policy too."""
     manifest = BundleManifest(
         format=MANIFEST_FORMAT,
         generator=f"staticml {__version__}",
@@ -56,6 +58,7 @@ def bundle_manifest(
         predict=Predict.of(page.runtime),
         monitor=MonitorTarget(page.monitor.collector if page.monitor else None),
         report=report,
+        scripts=tuple(scripts),
         assets={
             asset.path: ListedAsset(
                 kind=asset.kind,

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
+from staticml.importmap import element, import_map
 from staticml.runtime.contract import (
     AppName,
     AssetCheck,
@@ -22,6 +24,7 @@ from staticml.runtime.contract import (
     PyodideFiles,
     ShownOutput,
     WorkerConfig,
+    WorkerModules,
 )
 from staticml.runtimes import ONNXRUNTIME_WEB, PYODIDE
 from staticml.stages.assets import Asset
@@ -43,6 +46,8 @@ WORKER_FILES = (
     "ort/ort.wasm.min.mjs",
     "ort/ort-wasm-simd-threaded.mjs",
     "ort/ort-wasm-simd-threaded.wasm",
+    "static/checked-fetch.js",
+    "wasm/batch.mjs",
 )
 
 
@@ -127,6 +132,9 @@ def worker_config(
             wasm=assets["ort/ort-wasm-simd-threaded.wasm"].path,
             threads=config.runtime.threads,
         ),
+        modules=WorkerModules(
+            fetch=assets["static/checked-fetch.js"].path, batch=assets["wasm/batch.mjs"].path
+        ),
         wheels=tuple(wheel.path for wheel in wheels),
         python=python,
         model=ModelFile(
@@ -162,10 +170,20 @@ def template_source(config: AppConfig, site: Path) -> Path:
     return config.page.template or site / PAGE_TEMPLATE
 
 
+def page_import_map(assets: Mapping[str, Asset]) -> str:
+    """The page's import map (`staticml.importmap`): every page module, `static/*.js`."""
+    return import_map(
+        (name, a.path, a.sha256)
+        for name, a in assets.items()
+        if name.startswith("static/") and name.endswith(".js")
+    )
+
+
 def render_page(
     config: AppConfig, page: PageConfig, assets: Mapping[str, Asset], site: Path
 ) -> bytes:
     source = template_source(config, site)
+    modules = page_import_map(assets)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([source.parent, site]),
         autoescape=True,
@@ -179,8 +197,15 @@ def render_page(
             page=page.to_json(),
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
+            importmap=markupsafe.Markup(element(modules)),
             script=_link(assets["static/app.js"]),
             rollout=_link(assets["static/rollout.js"]),
+            # Preloaded side by side, rather than one import after another.
+            modules=[
+                _link(a)
+                for name, a in sorted(assets.items())
+                if name.startswith("static/") and name.endswith(".js") and name != "static/app.js"
+            ],
             icon=_link(assets["static/icon.svg"]),
             webmanifest=_link(assets[WEB_MANIFEST]),
         )
@@ -188,6 +213,11 @@ def render_page(
         line = getattr(exc, "lineno", None)
         where = f"{source}:{line}" if line else str(source)
         raise AssetError(f"page template {where} cannot be rendered: {exc}") from exc
+    if html.count(element(modules)) != 1 or html.count('type="importmap"') != 1:
+        raise AssetError(
+            f"page template {source} must hold {{{{ importmap }}}} once, before any module "
+            "script: without it the page's modules are not found, and not checked."
+        )
     return html.encode("utf-8")
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
 from staticml.headers import origin_of
+from staticml.importmap import script_hash
 from staticml.progress import Reporter, SilentReporter
 from staticml.runtime.contract import MANIFEST, REPORT_JSON, REPORT_PAGE
 from staticml.runtimes import Runtimes, default_node_modules, locate_runtimes
@@ -40,6 +41,7 @@ from staticml.stages.offline import WEB_MANIFEST, service_worker, web_manifest
 from staticml.stages.page import (
     SNAPSHOT,
     page_config,
+    page_import_map,
     render_page,
     template_source,
     wheel_key,
@@ -170,6 +172,7 @@ def _build(
     release = release_id(named.values(), page_source + config_text(config))
     page = page_config(config, model, named, release, monitor, report=REPORT_PAGE)
     html = render_page(config, page, named, site)
+    scripts = [script_hash(page_import_map(named))]  # the page's one inline script
     release_files = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
     everything = [*release_files, service_worker(release, release_files, site)]
     model_report = {**compression.report, "release": release}
@@ -188,11 +191,14 @@ def _build(
             report.advance()
 
     encoded = precompress(everything, config.build.brotli_quality, cache, advance)
-    manifest = bundle_manifest(config, release, everything, encoded, page, report=REPORT_JSON)
+    manifest = bundle_manifest(
+        config, release, everything, encoded, page, report=REPORT_JSON, scripts=scripts
+    )
     records |= hosting_files(
         [*(a.path for a in everything), *records, MANIFEST],
         frozenset(a.path for a in everything if a.immutable),
         [origin_of(config.monitor.collector)] if config.monitor.collector else [],
+        scripts,
     )
 
     report.stage(f"Writing {out_dir}")

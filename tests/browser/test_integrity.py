@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from staticml.headers import security_headers
+from staticml.importmap import import_maps_in
 from staticml.serve import create_app
 from tests.support.browser import PYODIDE_STDLIB_ERRORS
 from tests.support.serving import serve_in_thread
@@ -49,6 +50,7 @@ def tamper(target: Path, how: str) -> None:
     ("pattern", "how"),
     [
         (r"wasm/worker\.\w+\.mjs", "code"),
+        (r"wasm/batch\.\w+\.mjs", "code"),
         (r"runtime/pyodide-\w+/pyodide\.asm\.mjs", "code"),
         (r"runtime/ort-\w+/ort\.wasm\.min\.mjs", "code"),
         (r"runtime/pyodide-\w+/python_stdlib\.zip", "truncate"),
@@ -72,6 +74,25 @@ def test_a_changed_file_is_refused_by_name_and_never_runs(site_copy, open_browse
     assert target.name in message, message
     assert "does not match the hash in the build's manifest" in message
     assert page.is_visible("#retry")
+    assert not any(RAN in error for error in watched.errors)
+
+
+@pytest.mark.parametrize("module", ["runtime", "checked-fetch", "storage"])
+def test_a_changed_page_module_is_refused_by_the_import_map_and_never_runs(
+    site_copy, open_browser, module
+):
+    """A module app.js imports is pinned by the page's import map (the served policy allows
+    that inline script by its hash): the browser refuses a changed one, so no page code runs."""
+    target = served_file(site_copy, rf"static/{module}\.\w+\.js")
+    tamper(target, "code")
+    with serve_in_thread(create_app(site_copy)) as changed:
+        watched = open_browser(changed.url)
+        watched.expect_errors(r"integrity|digest|Failed to load resource")
+        page = watched.new_page()
+        with page.expect_console_message(lambda m: target.name in m.text and "integrity" in m.text):
+            page.goto(changed.url)
+        assert page.evaluate("typeof window.staticml") == "undefined"
+        assert page.get_attribute("body", "data-state") == "loading"
     assert not any(RAN in error for error in watched.errors)
 
 
@@ -144,12 +165,15 @@ def test_the_served_policy_is_the_strict_one(server):
 
     with urllib.request.urlopen(server.url) as response:
         policy = response.headers["Content-Security-Policy"]
+        page = response.read().decode()
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
-    assert directives["script-src"] == "'self' 'wasm-unsafe-eval'"
+    # Scripts from the site itself, and one inline script: the page's import map, by its hash.
+    [import_map] = import_maps_in(page)
+    assert directives["script-src"] == f"'self' 'wasm-unsafe-eval' '{import_map}'"
     assert directives["default-src"] == "'none'" and directives["worker-src"] == "'self'"
     assert directives["connect-src"] == "'self'"  # the demo has no collector
     assert "unsafe-inline" not in policy and "unsafe-eval'" not in policy.replace(
         "wasm-unsafe-eval'", ""
     )
     assert "blob:" not in policy and "*" not in policy
-    assert policy == security_headers()["Content-Security-Policy"]
+    assert policy == security_headers(scripts=[import_map])["Content-Security-Policy"]

@@ -27,7 +27,7 @@ from tests.support.serving import serve_subprocess
 pytestmark = pytest.mark.browser
 
 VISITORS = 100
-ID_KEY = "staticml-rollout:id"  # static/router.js
+ID_KEY = "staticml-rollout:id"  # static/storage.js
 TAIL = 1e-3  # chance that a correct router fails one share check
 RELEASE_URL = re.compile(r"/releases/([A-Za-z0-9_-]+)/$")
 

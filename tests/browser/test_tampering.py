@@ -1,8 +1,10 @@
 """A changed script never runs: every JavaScript file a site ships, changed on the host in turn.
 
 The site is two releases of the wine example with B running as A's shadow, so one visit (routed
-to A) runs every kind of script there is: the router, A's page script, rollout module, worker and
-service worker, the shared runtimes' modules, and B's worker as the shadow. Each test prepends
+to A) runs every kind of script there is: the router and the storage-keys module it imports, A's
+page modules (app.js and every module it imports, through the page's import map), rollout and
+shadow modules, worker and its batch module, and service worker, the shared runtimes' modules,
+and B's worker (with its checked-fetch and batch modules) as the shadow. Each test prepends
 code to one file that would leave a trace if it ran (a request to a marker URL, synchronous
 where the context allows, so it reaches the server before the script goes on), removes the
 file's precompressed copies (or they would be served instead), and opens the site in a fresh
@@ -157,27 +159,54 @@ def refusal_seen(target: str):
     return lambda message: "integrity" in message.text and name in message.text
 
 
-@pytest.mark.parametrize(
-    ("case", "pattern"),
-    [("router", r"router\.\w+\.js"), ("page-script", r"releases/{a}/static/app\.\w+\.js")],
-)
+# The modules app.js imports, each pinned with its integrity by the page's import map; the
+# rollout and shadow modules are imported later (ROLLOUT, SHADOW).
+PAGE_MODULES = [
+    "app",
+    "batch",
+    "checked-fetch",
+    "inputs",
+    "monitor",
+    "results",
+    "runtime",
+    "samples",
+    "status",
+    "storage",
+]
+SCRIPT_TAGS = [
+    ("router", r"router\.\w+\.js"),
+    ("router-storage", r"storage\.\w+\.js"),
+    *((f"page-{m}", rf"releases/{{a}}/static/{m}\.\w+\.js") for m in PAGE_MODULES),
+]
+
+
+@pytest.mark.parametrize(("case", "pattern"), SCRIPT_TAGS)
 def test_a_changed_script_tag_is_blocked_by_the_browser(
     shadowed, tmp_path, open_browser, case, pattern
 ):
-    """The router and the page script are `<script integrity>` tags: the browser refuses them,
-    so nothing of them runs, not even code that could say so: the page stays as its HTML
-    left it, and the console has the browser's report."""
+    """The router and the page script are `<script integrity>` tags, and the modules they
+    import are pinned by their page's import map: the browser refuses a changed one, so
+    nothing of them runs, not even code that could say so: the page stays as its HTML left it,
+    and the console has the browser's report."""
     with visit(shadowed, tmp_path, open_browser, prepended(case, pattern, shadowed)) as seen:
         with seen.page.expect_console_message(refusal_seen(seen.target)):
             seen.page.goto(seen.watched.origin)
         state = seen.page.get_attribute("body", "data-state")
         assert seen.page.evaluate("typeof window.staticml") == "undefined"
-    assert state == ("routing" if case == "router" else "loading")
+    assert state == ("routing" if case.startswith("router") else "loading")
     seen.assert_refused_unrun()
+
+
+def test_every_page_module_is_changed_by_a_test(shadowed):
+    """No module of a release's page escapes the tests above and below."""
+    folder = shadowed.root / "releases" / shadowed.a / "static"
+    shipped = {p.name.split(".")[0] for p in folder.iterdir() if p.suffix == ".js"}
+    assert shipped == {*PAGE_MODULES, "rollout", "shadow"}
 
 
 BOOT_FILES = [
     ("worker", r"releases/{a}/wasm/worker\.\w+\.mjs"),
+    ("batch", r"releases/{a}/wasm/batch\.\w+\.mjs"),
     ("pyodide", r"runtime/pyodide-\w+/pyodide\.mjs"),
     ("pyodide-asm", r"runtime/pyodide-\w+/pyodide\.asm\.mjs"),
     ("ort", r"runtime/ort-\w+/ort\.wasm\.min\.mjs"),
@@ -220,7 +249,34 @@ def test_a_changed_rollout_module_is_refused_and_the_model_still_works(
     seen.assert_refused_unrun()
 
 
+SHADOW = ("shadow", r"releases/{a}/static/shadow\.\w+\.js")
+
+
+def test_a_changed_shadow_module_is_refused_and_the_model_still_works(
+    shadowed, tmp_path, open_browser
+):
+    """rollout.js imports it: the import map refuses it, so the rollout module is not started
+    (the browser's report names the file), and predictions go on."""
+    with visit(shadowed, tmp_path, open_browser, prepended(*SHADOW, shadowed)) as seen:
+        page = seen.page
+        with page.expect_console_message(refusal_seen(seen.target)):
+            open_release(page, seen.watched.origin, shadowed.a)
+        page.locator("#error").wait_for(state="visible")
+        message = page.text_content("#error")
+        result = page.evaluate("(r) => window.staticml.predict(r)", sample_records()[0])
+        assert page.get_attribute("body", "data-state") == "ready"
+    assert message.startswith("Rollout features are off."), message
+    assert result["label"].startswith("cultivar")
+    seen.assert_refused_unrun()
+
+
 SHADOW_WORKER = ("shadow-worker", r"releases/{b}/wasm/worker\.\w+\.mjs")
+# What the shadow worker imports at boot: checked by A's page before the worker starts, and by
+# the worker itself.
+SHADOW_MODULES = [
+    ("shadow-checked-fetch", r"releases/{b}/static/checked-fetch\.\w+\.js"),
+    ("shadow-batch", r"releases/{b}/wasm/batch\.\w+\.mjs"),
+]
 
 
 def shadow_outcome(page) -> str:
@@ -229,8 +285,9 @@ def shadow_outcome(page) -> str:
     )
 
 
-def test_a_changed_shadow_worker_never_starts(shadowed, tmp_path, open_browser):
-    with visit(shadowed, tmp_path, open_browser, prepended(*SHADOW_WORKER, shadowed)) as seen:
+@pytest.mark.parametrize(("case", "pattern"), [SHADOW_WORKER, *SHADOW_MODULES])
+def test_a_changed_shadow_worker_never_starts(shadowed, tmp_path, open_browser, case, pattern):
+    with visit(shadowed, tmp_path, open_browser, prepended(case, pattern, shadowed)) as seen:
         open_release(seen.page, seen.watched.origin, shadowed.a)
         outcome = shadow_outcome(seen.page)
         seen.page.evaluate("(r) => window.staticml.predict(r)", sample_records()[0])
@@ -280,11 +337,12 @@ def test_a_changed_service_worker_runs_it_is_a_root_of_trust(shadowed, tmp_path,
 
 
 CHANGED_ONE_BY_ONE = [
-    r"router\.\w+\.js",
-    r"releases/{a}/static/app\.\w+\.js",
+    *(pattern for _, pattern in SCRIPT_TAGS),
     ROLLOUT[1],
+    SHADOW[1],
     *(pattern for _, pattern in BOOT_FILES),
     SHADOW_WORKER[1],
+    *(pattern for _, pattern in SHADOW_MODULES),
     r"releases/{a}/sw\.js",
 ]
 
@@ -292,7 +350,8 @@ CHANGED_ONE_BY_ONE = [
 def test_the_tests_above_change_every_script_a_visit_runs(shadowed, tmp_path, open_browser):
     """A visit to the unchanged site (which starts the shadow: the refusals above are not its
     absence) loads exactly the scripts the tests above change. The site's other scripts are
-    release B's page scripts, which a visitor routed to B runs in the roles A's play here."""
+    release B's page modules (but checked-fetch.js, which B's worker imports too), which a
+    visitor routed to B runs in the roles A's play here."""
     root = tmp_path / "site"
     shutil.copytree(shadowed.root, root)
     requests: list[str] = []
@@ -308,9 +367,10 @@ def test_the_tests_above_change_every_script_a_visit_runs(shadowed, tmp_path, op
     loaded = {r.lstrip("/") for r in requests} & shipped
     assert loaded == {one_script(root, p, shadowed) for p in CHANGED_ONE_BY_ONE}
     b = f"releases/{shadowed.b}/"
+    b_page = [m for m in [*PAGE_MODULES, "rollout", "shadow"] if m != "checked-fetch"]
     assert {p.removeprefix(b) for p in shipped - loaded} == {
-        one_script(root, p, shadowed).removeprefix(b)
-        for p in (r"releases/{b}/static/app\.\w+\.js", r"releases/{b}/static/rollout\.\w+\.js")
+        one_script(root, rf"releases/{{b}}/static/{m}\.\w+\.js", shadowed).removeprefix(b)
+        for m in b_page
     } | {"sw.js"}
 
 

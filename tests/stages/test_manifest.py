@@ -13,6 +13,7 @@ from staticml.runtime.contract import (
     PyodideFiles,
     ShownOutput,
     WorkerConfig,
+    WorkerModules,
 )
 from staticml.stages.assets import from_bytes
 from staticml.stages.manifest import bundle_manifest, release_id
@@ -27,6 +28,7 @@ def page() -> PageConfig:
     runtime = WorkerConfig(
         pyodide=PyodideFiles("0.29", "p/"),
         ort=OrtFiles("1.23", "o/ort.mjs", "o/glue.mjs", "o/", "o/ort.wasm"),
+        modules=WorkerModules("static/checked-fetch.js", "wasm/batch.mjs"),
         wheels=("w.whl",),
         python=PredictSpec(entry="a:b", n_features=1, fields=()),
         model=ModelFile("m.onnx", "ab", SPEC),
@@ -53,7 +55,11 @@ def test_manifest_lists_assets_sorted_with_encodings():
         from_bytes("index.html", b"<p>", "page", hashed=False),
     ]
     encoded = {assets[0].path: (Encoded("br", b"x"), Encoded("gzip", b"yy"))}
-    manifest = json.loads(bundle_manifest(load_config(APP_DIR), "r1", assets, encoded, page()))
+    script = "sha256-" + "A" * 43 + "="
+    manifest = json.loads(
+        bundle_manifest(load_config(APP_DIR), "r1", assets, encoded, page(), scripts=[script])
+    )
+    assert manifest["scripts"] == [script]
     assert manifest["predict"] == {
         "wheels": ["w.whl"],
         "python": {

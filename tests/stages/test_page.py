@@ -8,10 +8,12 @@ import jinja2
 import pytest
 
 from staticml.config import load_config
+from staticml.errors import AssetError
 from staticml.hashing import integrity
+from staticml.importmap import import_maps_in, script_hash
 from staticml.site import site_root
 from staticml.stages import assets as make
-from staticml.stages.page import page_config, render_page, template_app
+from staticml.stages.page import page_config, page_import_map, render_page, template_app
 from tests.support import APP_DIR
 
 LOGICAL = [
@@ -28,7 +30,9 @@ LOGICAL = [
     "model.onnx",
     "samples.json",
     "wasm/worker.mjs",
+    "wasm/batch.mjs",
     "static/app.js",
+    "static/checked-fetch.js",
     "static/rollout.js",
     "static/style.css",
     "static/icon.svg",
@@ -75,7 +79,8 @@ def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, d
     worker_loads = {
         named[name].path: integrity(named[name].sha256)
         for name in LOGICAL
-        if name.startswith(("pyodide/", "ort/", "wheel/")) or name == "model.onnx"
+        if name.startswith(("pyodide/", "ort/", "wheel/"))
+        or name in ("model.onnx", "static/checked-fetch.js", "wasm/batch.mjs")
     }
     assert {url: meta["integrity"] for url, meta in config["runtime"]["assets"].items()} == (
         worker_loads
@@ -122,3 +127,40 @@ def test_a_page_template_sees_the_app_as_before():
         jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
             "{{ app.nothing }}"
         ).render(app=template_app(config))
+
+
+def test_the_worker_imports_its_modules_from_the_config(named, demo_model):
+    runtime = page_config(load_config(APP_DIR), demo_model, named, "r1").to_json()["runtime"]
+    assert runtime["modules"] == {"fetch": "x/static/checked-fetch.js", "batch": "x/wasm/batch.mjs"}
+
+
+def test_the_import_map_pins_every_page_module_and_is_the_pages_one_inline_script(
+    named, demo_model
+):
+    config = load_config(APP_DIR)
+    html = render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+    text = html.decode()
+    [block] = re.findall(r'<script type="importmap">(.*?)</script>', text, re.S)
+    modules = [name for name in LOGICAL if name.startswith("static/") and name.endswith(".js")]
+    assert json.loads(block) == {
+        "imports": {f"./{name}": f"./{named[name].path}" for name in modules},
+        "integrity": {f"./{named[name].path}": integrity(named[name].sha256) for name in modules},
+    }
+    # Before any module script, so that every module is resolved and checked by it.
+    assert text.index('type="importmap"') < text.index('type="module"')
+    assert text.index('type="importmap"') < text.index('rel="modulepreload"')
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", text)
+    assert sorted(inline) == sorted(
+        [' type="importmap"', ' type="application/json" id="staticml-config"']
+    )
+    assert import_maps_in(text) == [script_hash(page_import_map(named))]
+
+
+def test_a_template_without_the_import_map_is_refused(named, demo_model, tmp_path):
+    template = (site_root() / "index.html").read_text().replace("{{ importmap }}", "")
+    (tmp_path / "page.html").write_text(template)
+    loaded = load_config(APP_DIR)
+    page = dataclasses.replace(loaded.page, template=tmp_path / "page.html")
+    config = dataclasses.replace(loaded, page=page)
+    with pytest.raises(AssetError, match="importmap"):
+        render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
