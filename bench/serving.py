@@ -76,7 +76,7 @@ def js_baseline(site: Path, folder: Path) -> Path:
     # Cached like the site's content-addressed files; the page itself revalidates.
     immutable = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
     assets = {path: {"immutable": path != "index.html"} for path in immutable}
-    (folder / "bundle.json").write_text(json.dumps({"assets": assets}))
+    (folder / "bundle.json").write_text(json.dumps({"release": "js-baseline", "assets": assets}))
     return folder
 
 
@@ -85,7 +85,7 @@ def api_pages(folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name in ("index.html", "page.mjs"):
         shutil.copyfile(BASELINES / "api" / name, folder / name)
-    (folder / "bundle.json").write_text(json.dumps({"assets": {}}))
+    (folder / "bundle.json").write_text(json.dumps({"release": "api-baseline", "assets": {}}))
     return folder
 
 
