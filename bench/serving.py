@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from staticml.hashing import sha256_hex
 from staticml.headless import serving_app
+from staticml.runtime.contract import ListedAsset, ReleaseListing
 from staticml.serve import create_app
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
@@ -74,9 +76,17 @@ def js_baseline(site: Path, folder: Path) -> Path:
     page = (BASELINES / "js" / "index.html").read_text().replace("{{PLAN}}", json.dumps(plan))
     (folder / "index.html").write_text(page)
     # Cached like the site's content-addressed files; the page itself revalidates.
-    immutable = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
-    assets = {path: {"immutable": path != "index.html"} for path in immutable}
-    (folder / "bundle.json").write_text(json.dumps({"release": "js-baseline", "assets": assets}))
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assets = {
+        p.relative_to(folder).as_posix(): ListedAsset(
+            kind="baseline",
+            size=p.stat().st_size,
+            sha256=sha256_hex(p.read_bytes()),
+            immutable=p.name != "index.html",
+        )
+        for p in files
+    }
+    ReleaseListing(release="js-baseline", assets=assets).write(folder)
     return folder
 
 
@@ -85,7 +95,7 @@ def api_pages(folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name in ("index.html", "page.mjs"):
         shutil.copyfile(BASELINES / "api" / name, folder / name)
-    (folder / "bundle.json").write_text(json.dumps({"release": "api-baseline", "assets": {}}))
+    ReleaseListing(release="api-baseline", assets={}).write(folder)
     return folder
 
 
