@@ -107,13 +107,14 @@ def test_global_privacy_control_and_do_not_track_are_honoured(monitored, browser
 
 
 def recording_headers(app, seen: list[tuple[str, str, dict[str, str]]]):
-    """The ASGI app, keeping the method, path and headers of every request it receives."""
+    """The ASGI app, keeping the method, path and headers of every request once it has been
+    handled (a summary is in the store by the time the test sees it)."""
 
     async def recorded(scope, receive, send):
+        await app(scope, receive, send)
         if scope["type"] == "http":
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             seen.append((scope["method"], scope["path"], headers))
-        await app(scope, receive, send)
 
     return recorded
 
