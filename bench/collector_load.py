@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "# Collector load benchmark"
+# How `staticml beacon` commits: today's default, and one transaction (one fsync) per summary.
+MODES = (("group commit", ()), ("one per summary", ("--batch-max", "1")))
 
 
 @dataclass
@@ -124,12 +126,15 @@ def main() -> None:
         bodies = [
             body(wine_summary(rows=20, seed=i, hour=_hour(i))) for i in range(options.summaries)
         ]
+        print(f"bare endpoint: {options.summaries} summaries, {options.clients} clients")
+        rows.append(measure_bare(bodies, options.clients))
         for backend, database in _databases(Path(scratch)):
-            with database as url:
-                print(f"{backend}: {options.summaries} summaries, {options.clients} clients")
-                row, ok = measure(backend, bundle, url, bodies, options.clients, RELEASE)
-                rows.append(row)
-                failed |= not ok
+            for mode, extra in MODES:
+                with database() as url:
+                    print(f"{backend}, {mode}: {options.summaries} summaries")
+                    row, ok = measure(backend, bundle, url, bodies, options.clients, RELEASE, extra)
+                    rows.append(row | {"mode": mode})
+                    failed |= not ok
     write_section(options, rows, load_before, os.getloadavg())
     sys.exit(1 if failed else 0)
 
@@ -147,23 +152,50 @@ def _databases(scratch: Path):
 
     @contextlib.contextmanager
     def sqlite():
-        yield f"sqlite:///{scratch / 'beacon.db'}"
+        path = scratch / "beacon.db"
+        for stale in scratch.glob("beacon.db*"):
+            stale.unlink()
+        yield f"sqlite:///{path}"
 
     @contextlib.contextmanager
     def postgres():
         with postgres_cluster(fsync=True) as server, postgres_database(server) as database:
             yield database
 
-    return [("SQLite", sqlite()), ("PostgreSQL", postgres())]
+    return [("SQLite", sqlite), ("PostgreSQL", postgres)]
+
+
+def measure_bare(bodies: list[bytes], clients: int) -> dict[str, object]:
+    """The same load against bare_endpoint.py: the ceiling of one uvicorn process here."""
+    import subprocess
+
+    from tests.support import free_port, wait_for_http
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_endpoint.py"), str(port)])
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", server)
+        result = run_load(f"http://127.0.0.1:{port}/", bodies, clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"  {len(result.acknowledged) / result.seconds:,.0f} summaries/s")
+    return _row("bare endpoint", "parse and answer 202", bodies, clients, result, stored=None)
 
 
 def measure(
-    backend: str, bundle: Path, db: str, bodies: list[bytes], clients: int, release: str
+    backend: str,
+    bundle: Path,
+    db: str,
+    bodies: list[bytes],
+    clients: int,
+    release: str,
+    extra: Sequence[str] = (),
 ) -> tuple[dict[str, object], bool]:
     from staticml.collector.stores import open_store
     from tests.support.beacon import beacon
 
-    with beacon(bundle, db, "--rate-limit", str(10 * len(bodies))) as running:
+    with beacon(bundle, db, "--rate-limit", str(10 * len(bodies)), *extra) as running:
         result = run_load(running.url, bodies, clients)
     store = open_store(db)
     try:
@@ -173,8 +205,21 @@ def measure(
     acknowledged = len(result.acknowledged)
     ok = acknowledged == len(bodies) == stored
     print(f"  {acknowledged / result.seconds:,.0f} summaries/s; stored {stored}; ok: {ok}")
-    row = {
+    return _row(backend, "", bodies, clients, result, stored), ok
+
+
+def _row(
+    backend: str,
+    mode: str,
+    bodies: list[bytes],
+    clients: int,
+    result: LoadResult,
+    stored: int | None,
+) -> dict[str, object]:
+    acknowledged = len(result.acknowledged)
+    return {
         "backend": backend,
+        "mode": mode,
         "summaries": len(bodies),
         "clients": clients,
         "acknowledged": acknowledged,
@@ -184,7 +229,6 @@ def measure(
         "p99": result.percentile(0.99) * 1000,
         "max": max(result.latencies, default=0) * 1000,
     }
-    return row, ok
 
 
 def write_section(options, rows, load_before, load_after) -> None:
@@ -196,15 +240,23 @@ def write_section(options, rows, load_before, load_after) -> None:
         "(one process, uvicorn) on 127.0.0.1, every summary a valid 20-prediction summary of "
         "the synthetic wine data in tests/support/collector.py, sent once by concurrent "
         "keep-alive clients; the final count is read back from the database. SQLite: WAL, "
-        "synchronous=FULL. PostgreSQL: a local cluster with fsync on.",
+        "synchronous=FULL. PostgreSQL: a local cluster with fsync on. *Group commit* is the "
+        "default (`--batch-max 256`): summaries that arrive while a commit runs share the next "
+        "transaction; *one per summary* is `--batch-max 1`, a transaction and an fsync each. "
+        "The bare endpoint (bench/bare_endpoint.py) only parses each summary's JSON and answers "
+        "202 under the same uvicorn: the ceiling of one process here, measured in the same run.",
         "",
-        "| backend | summaries | clients | acknowledged | stored | summaries/s | p50 ms | p99 ms | max ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| backend | commits | summaries | clients | acknowledged | stored | summaries/s | "
+        "× bare endpoint | p50 ms | p99 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    ceiling = float(rows[0]["per_second"])
     for r in rows:
+        stored = "–" if r["stored"] is None else f"{r['stored']:,}"
         lines.append(
-            f"| {r['backend']} | {r['summaries']:,} | {r['clients']} | {r['acknowledged']:,} | "
-            f"{r['stored']:,} | {r['per_second']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+            f"| {r['backend']} | {r['mode']} | {r['summaries']:,} | {r['clients']} | "
+            f"{r['acknowledged']:,} | {stored} | {r['per_second']:,.0f} | "
+            f"{float(r['per_second']) / ceiling:.2f}× | {r['p50']:.1f} | {r['p99']:.1f} | "
             f"{r['max']:.1f} |"
         )
     lines += [

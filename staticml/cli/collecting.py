@@ -18,6 +18,7 @@ from staticml.cli.options import (
 from staticml.collector.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BATCH,
     DEFAULT_MAX_CONNECTIONS,
 )
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE
@@ -90,6 +91,15 @@ from staticml.errors import StaticMLError
     type=click.IntRange(1),
     help="Open connections at most; past it the oldest idle one is closed.",
 )
+@click.option(
+    "--batch-max",
+    "max_batch",
+    default=DEFAULT_MAX_BATCH,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Summaries committed together at most: those that arrive while a commit runs share "
+    "the next transaction (1: each its own).",
+)
 def beacon(
     bundles: tuple[Path, ...],
     db: str,
@@ -104,6 +114,7 @@ def beacon(
     header_timeout: float,
     body_timeout: float,
     max_connections: int,
+    max_batch: int,
 ) -> None:
     """Collect drift summaries from the pages of the given bundles' releases."""
     from staticml.collector.service import check_proxies, prepare_collector
@@ -130,6 +141,7 @@ def beacon(
             header_timeout=header_timeout,
             body_timeout=body_timeout,
             max_connections=max_connections,
+            max_batch=max_batch,
         )
     for warning in startup_warnings(host, allow_origins, allowed_hosts):
         click.echo(warning, err=True)

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from staticml.baseline import Baseline
+from staticml.collector.batching import GroupCommit
 from staticml.collector.connections import BodyTimeout
 from staticml.collector.dashboard import DASHBOARD_CSP, render_dashboard
 from staticml.collector.errors import (
@@ -51,7 +52,7 @@ from staticml.collector.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from staticml.collector.limits import DEFAULT_BODY_TIMEOUT
+from staticml.collector.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BATCH
 from staticml.collector.outcomes import rollout_report
 from staticml.collector.ratelimit import RateLimiter
 from staticml.collector.report import drift_report, psi_history
@@ -180,9 +181,12 @@ def create_collector_app(
     allowed_hosts: Iterable[str] = ("*",),
     report_token: str | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> Starlette:
-    """The collector for `baselines` (by release) storing into `store`."""
+    """The collector for `baselines` (by release) storing into `store`; summaries that arrive
+    together are committed together, up to `max_batch` in one transaction (1: each alone)."""
     limiter = limiter or RateLimiter()
+    committer = GroupCommit(store.add_many, max_batch)
     hosts = check_hosts(allowed_hosts)
     token = check_token(report_token)
 
@@ -217,7 +221,7 @@ def create_collector_app(
     async def receive_summary(request: Request) -> Response:
         await check_summary_request(request)
         summary = parse_summary(await read_body(request, MAX_BODY), baselines, clock())
-        await run_in_threadpool(store.add, summary)
+        await committer.add(summary)
         return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
 
     async def receive_rollout(request: Request) -> Response:

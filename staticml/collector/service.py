@@ -16,6 +16,7 @@ from staticml.collector.connections import ConnectionGuard, guarded_protocol
 from staticml.collector.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BATCH,
     DEFAULT_MAX_CONNECTIONS,
 )
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
@@ -93,6 +94,7 @@ def prepare_collector(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> Collector:
     """The collector for the releases in `bundles`, their baselines saved in the store."""
     if not bundles:
@@ -117,6 +119,7 @@ def prepare_collector(
             allowed_hosts=hosts,
             report_token=token,
             body_timeout=body_timeout,
+            max_batch=max_batch,
         )
     except BaseException:
         store.close()

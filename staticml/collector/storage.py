@@ -1,8 +1,9 @@
 """Where summaries go: merged counts per (release, hour, variable, bin), behind one class.
 
 Merging is addition, done by the database as an atomic UPSERT inside one transaction per
-summary, so summaries may arrive in any order, from any number of collector processes, and
-`add` returning means the summary is committed. Nothing about the sender is stored: there is
+batch of summaries (`add_many`; `add` is a batch of one), so summaries may arrive in any
+order, from any number of collector processes, and `add` returning means the summary is
+committed. Nothing about the sender is stored: there is
 no column for it.
 
 Two backends share the SQL here: `SQLiteStore` and `postgres.PostgresStore`; `stores.open_store`
@@ -57,9 +58,9 @@ ADD_COUNT = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour, variable, bin)
     DO UPDATE SET count = staticml_counts.count + excluded.count"""
 ADD_HOUR = """INSERT INTO staticml_hours (release, hour, n, summaries, dp_summaries)
-    VALUES (?, ?, ?, 1, ?) ON CONFLICT (release, hour) DO UPDATE SET
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (release, hour) DO UPDATE SET
     n = staticml_hours.n + excluded.n,
-    summaries = staticml_hours.summaries + 1,
+    summaries = staticml_hours.summaries + excluded.summaries,
     dp_summaries = staticml_hours.dp_summaries + excluded.dp_summaries"""
 SAVE_BASELINE = """INSERT INTO staticml_baselines (release, baseline) VALUES (?, ?)
     ON CONFLICT (release) DO NOTHING"""
@@ -91,6 +92,10 @@ class Store(Protocol):
     def add(self, summary: Summary) -> bool:
         """Merge one summary; returns only once it is committed. False: its id was already
         merged (a repeat), and nothing was written."""
+
+    def add_many(self, summaries: Sequence[Summary]) -> list[bool]:
+        """Merge `summaries` in one transaction; returns once it is committed, for each
+        summary whether it was new. On a failure nothing of them is written."""
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
@@ -129,6 +134,25 @@ def summary_rows(summary: Summary) -> list[tuple[str, int, int]]:
     return rows
 
 
+def merged_rows(
+    summaries: Sequence[Summary],
+) -> tuple[list[tuple[str, str, str, int, int]], list[tuple[str, str, int, int, int]]]:
+    """The count rows (release, hour, variable, bin, count) and hour rows (release, hour, n,
+    summaries, dp_summaries) of `summaries`, summed per key and sorted by it."""
+    counts: dict[tuple[str, str, str, int], int] = {}
+    hours: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for summary in summaries:
+        for variable, bin_, count in summary_rows(summary):
+            key = (summary.release, summary.hour, variable, bin_)
+            counts[key] = counts.get(key, 0) + count
+        n, many, dp = hours.get((summary.release, summary.hour), (0, 0, 0))
+        hours[(summary.release, summary.hour)] = (n + summary.n, many + 1, dp + int(summary.dp))
+    return (
+        [(*key, count) for key, count in sorted(counts.items())],
+        [(*key, *tally) for key, tally in sorted(hours.items())],
+    )
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
@@ -156,16 +180,24 @@ class SQLStore:
                 cursor.execute(statement)
 
     def add(self, summary: Summary) -> bool:
-        rows = [(summary.release, summary.hour, *row) for row in summary_rows(summary)]
+        return self.add_many([summary])[0]
+
+    def add_many(self, summaries: Sequence[Summary]) -> list[bool]:
+        """Merge `summaries` in one transaction (one commit); for each, whether it was new.
+
+        Ids are marked, and the batch's counts written summed per key, in sorted order, so
+        concurrent batches of several collectors never wait on each other in a cycle.
+        """
+        order = sorted(range(len(summaries)), key=lambda i: summaries[i].id or "")
+        fresh = [False] * len(summaries)
         with self._transaction(write=True) as cursor:
-            if not self._first_time(cursor, summary.id, summary.hour):
-                return False
-            cursor.executemany(self._sql(ADD_COUNT), rows)
-            cursor.execute(
-                self._sql(ADD_HOUR),
-                (summary.release, summary.hour, summary.n, int(summary.dp)),
-            )
-        return True
+            for index in order:
+                summary = summaries[index]
+                fresh[index] = self._first_time(cursor, summary.id, summary.hour)
+            counts, hours = merged_rows([s for s, new in zip(summaries, fresh, strict=True) if new])
+            cursor.executemany(self._sql(ADD_COUNT), counts)
+            cursor.executemany(self._sql(ADD_HOUR), hours)
+        return fresh
 
     def _first_time(self, cursor: Any, summary_id: str | None, hour: str) -> bool:
         """Remember `summary_id` in the caller's transaction; False if it was already merged."""

@@ -294,3 +294,36 @@ def test_an_unreachable_postgres_is_a_startup_error_without_the_password():
         open_store(url)
     assert "s3cret" not in str(caught.value)
     assert redact(url) in str(caught.value)
+
+
+def test_a_batch_is_merged_as_its_summaries_one_by_one(db_url, tmp_path):
+    """One transaction for many: the same tallies as adding each alone, repeats merged once,
+    also a repeat inside the batch itself."""
+    items = [
+        with_id(summary(seed, hour=hour), f"{seed:032x}")
+        for seed, hour in [(1, HOUR), (2, HOUR), (3, "2026-11-29T17"), (4, HOUR)]
+    ]
+    batched, alone = open_store(db_url), open_store(f"sqlite:///{tmp_path / 'alone.db'}")
+    try:
+        assert batched.add(items[0]) is True
+        assert batched.add_many([items[1], items[0], items[2], items[3], items[1]]) == [
+            True,
+            False,
+            True,
+            True,
+            False,
+        ]
+        for item in items:
+            alone.add(item)
+        for store in (batched, alone):
+            tallies = store.read(RELEASE, "2026-11-29T00", "2026-11-29T19")
+            assert [(t.hour, t.n, t.summaries) for t in tallies] == [
+                ("2026-11-29T17", 25, 1),
+                (HOUR, 75, 3),
+            ]
+        assert batched.read(RELEASE, HOUR, "2026-11-29T19") == alone.read(
+            RELEASE, HOUR, "2026-11-29T19"
+        )
+    finally:
+        batched.close()
+        alone.close()

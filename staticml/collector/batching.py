@@ -1,0 +1,58 @@
+"""Group commit: summaries that arrive together share one transaction and one fsync.
+
+A request hands its summary over and waits for the commit of the batch it joined, so a 202
+still means "committed". While a batch commits, the summaries that arrive meanwhile queue and
+form the next one (at most `max_batch`), so no summary waits longer than the commit in progress
+plus its own, and a lone summary is committed at once. A batch that fails fails every one of its
+requests with the store's error (503 with Retry-After): none is acknowledged without its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from staticml.collector.limits import DEFAULT_MAX_BATCH
+
+Item = TypeVar("Item")
+
+
+class GroupCommit(Generic[Item]):
+    """Batches `commit(items) -> [was new, ...]` calls made concurrently on one event loop."""
+
+    def __init__(
+        self, commit: Callable[[Sequence[Item]], list[bool]], max_batch: int = DEFAULT_MAX_BATCH
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self._commit = commit
+        self.max_batch = max_batch
+        self._pending: list[tuple[Item, asyncio.Future[bool]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def add(self, item: Item) -> bool:
+        """Once `item`'s batch is committed: whether it was new (not merged before)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._pending.append((item, future))
+        if self._draining is None or self._draining.done():
+            self._draining = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            try:
+                results = await run_in_threadpool(self._commit, [item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
