@@ -36,10 +36,13 @@ def bad_row(config: AppConfig, where: str, error: ValueError) -> BadRow:
     return BadRow(where, str(error), hint)
 
 
-def bad_rows(source: str, rows: Sequence[BadRow], total: int) -> BuildError:
+def bad_rows(
+    source: str, rows: Sequence[BadRow], total: int, again: str = "build again"
+) -> BuildError:
     """One error listing the first `MAX_LISTED` bad `rows` of the `total` from `source`.
 
-    The declarations that may be the cause are listed once each, after the rows.
+    The declarations that may be the cause are listed once each, after the rows; `again` is
+    what to do once they are fixed.
     """
     shown = [f"  {row.where}: {row.problem}" for row in rows[:MAX_LISTED]]
     if len(rows) > MAX_LISTED:
@@ -51,7 +54,7 @@ def bad_rows(source: str, rows: Sequence[BadRow], total: int) -> BuildError:
     return BuildError(
         f"{source} has {len(rows)} bad row(s) of {total}:\n"
         + "\n".join(shown)
-        + "\nFix the rows (or the declarations) and build again."
+        + f"\nFix the rows (or the declarations) and {again}."
     )
 
 
