@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import textwrap
 
 import pytest
 
@@ -59,4 +61,39 @@ def test_every_bad_evaluation_item_is_named_by_its_line_with_the_choices_it_miss
         f"  input 'age' (input[0]) sets min at staticml.toml:{low}; if the value is valid, change "
         "the bound",
         "Fix the rows (or the declarations) and build again.",
+    ]
+
+
+def test_bad_calibration_records_are_named_by_their_item(tmp_path):
+    app = tmp_path / "diabetes"
+    shutil.copytree(DIABETES, app)
+    (app / "calibration.py").write_text(
+        textwrap.dedent(
+            """
+            import json
+            from pathlib import Path
+
+            def records():
+                items = json.loads((Path(__file__).parent / "eval.json").read_text())
+                records = [item["record"] for item in items[:6]]
+                records[1]["bmi"] = "heavy"
+                records[4] = {**records[4], "weight": 80}
+                return records
+            """
+        )
+    )
+    toml = app / "staticml.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            "[compress]\n", '[compress]\ncalibration = "calibration:records"\n'
+        )
+    )
+    config = load_config(app)
+    with pytest.raises(BuildError) as raised:
+        evaluation_set(config, load_model(config), pack_wheels(config))
+    fields = ", ".join(repr(f.name) for f in config.input)
+    assert str(raised.value).splitlines()[:3] == [
+        "compress.calibration = 'calibration:records' has 2 bad row(s) of 6:",
+        "  item 2: bmi: expected a number, got 'heavy'",
+        f"  item 5: weight: unknown field; this app's fields are {fields}",
     ]
