@@ -10,6 +10,7 @@ being line 1; or `item 3` of an app function's list), for the errors about it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,10 +68,10 @@ def csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
     A row short of values has None for the missing ones; blank lines are skipped.
     """
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
+    reader = csv.reader(io.StringIO(utf8_text(path), newline=""))
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
         header = next(reader, [])
-        rows: list[tuple[int, dict[str, Any]]] = []
         while True:
             start = reader.line_num + 1
             row = next(reader, None)
@@ -79,11 +80,25 @@ def csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             if row:
                 values = row + [None] * (len(header) - len(row))
                 rows.append((start, dict(zip(header, values, strict=False))))
+    except csv.Error as exc:
+        raise BuildError(f"{path}:{reader.line_num}: not readable as CSV: {exc}.") from exc
+
+
+def utf8_text(path: Path) -> str:
+    """The file's text; a BuildError with the line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BuildError(
+            f"{path}:{line}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8."
+        ) from exc
 
 
 def json_list(path: Path, where: str) -> tuple[Any, list[int]]:
     """The JSON value in `path` and, when it is a list, the line each item starts on."""
-    text = path.read_text(encoding="utf-8")
+    text = utf8_text(path)
     try:
         raw = json.loads(text)
     except ValueError as exc:

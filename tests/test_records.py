@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from staticml.errors import BuildError
 from staticml.records import labelled_items, named_records_from_file
 
 
@@ -52,4 +55,14 @@ def test_labelled_json_items_keep_their_line(tmp_path):
     assert [item["where"] for item in items] == ["eval.json:2", "eval.json:3"]
     assert named_records_from_file(tmp_path / "eval.json", "samples.file")[1]["where"] == (
         "eval.json:3"
+    )
+
+
+def test_a_file_that_is_not_utf8_csv_is_named_with_its_line(tmp_path):
+    path = tmp_path / "samples.csv"
+    path.write_bytes(b"x,y\n1,2\n3,\xff\n")
+    with pytest.raises(BuildError) as raised:
+        named_records_from_file(path, "samples.file")
+    assert str(raised.value) == (
+        f"{path}:3: not UTF-8 text (byte 10: invalid start byte); save it as UTF-8."
     )
