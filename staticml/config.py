@@ -26,7 +26,7 @@ from staticml.settings import (
     Field,
     Setting,
 )
-from staticml.settings.lines import line_of
+from staticml.settings.lines import line_of, shown_key
 from staticml.settings.parsers import AppFile, compress_mode, unknown_pruning
 
 __all__ = [
@@ -77,7 +77,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     fields = _parse_fields(data.get(INPUT), problems)
     _check_app(values, app_dir, problems)
     if problems:
-        raise ConfigError(_format_problems(source, text, problems))
+        raise ConfigError(_format_problems(source, text, problems, data.get(INPUT)))
     return _assemble(app_dir, source, text, values, fields)
 
 
@@ -265,10 +265,12 @@ def _assemble(
     )
 
 
-def _format_problems(source: Path, text: str, problems: list[_Problem]) -> str:
+def _format_problems(source: Path, text: str, problems: list[_Problem], fields: Any) -> str:
+    """The problems, each with its line; `fields` (the `[[input]]` tables) name their keys."""
     lines = [f"{source} has {len(problems)} problem(s):"]
+    named = fields if isinstance(fields, list) else []
     for problem in problems:
         line = line_of(text, problem.key)
         where = f"{source.name}:{line}" if line else source.name
-        lines.append(f"  {where}: {problem.key}: {problem.message}")
+        lines.append(f"  {where}: {shown_key(problem.key, named)}: {problem.message}")
     return "\n".join(lines)

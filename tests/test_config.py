@@ -72,7 +72,7 @@ def test_every_problem_is_reported_at_once_with_key_and_line(tmp_path):
     assert "staticml.toml:6: model.n_features: expected a whole number, got str 'four'" in message
     assert "staticml.toml:7: model.trian: unknown setting; did you mean 'model.train'?" in message
     assert (
-        "staticml.toml:14: input[0].type: expected one of number, integer, category, text, image, got 'video'"
+        "staticml.toml:14: input 'image' (input[0]).type: expected one of number, integer, category, text, image, got 'video'"
         in message
     )
 
@@ -111,10 +111,17 @@ def test_the_batch_entry_point_must_be_in_the_same_package(tmp_path):
     )
 
 
+def test_a_field_without_a_name_is_named_by_its_index(tmp_path):
+    message = problems(tmp_path, MINIMAL + '\n[[input]]\ntype = "number"\n')
+    assert "staticml.toml:15: input[1].name: missing required setting" in message
+
+
 def test_duplicate_field_names_are_refused(tmp_path):
     text = MINIMAL + '\n[[input]]\nname = "image"\ntype = "image"\n'
     message = problems(tmp_path, text)
-    assert "staticml.toml:16: input[1].name: duplicate field name 'image'" in message
+    assert (
+        "staticml.toml:16: input 'image' (input[1]).name: duplicate field name 'image'" in message
+    )
 
 
 TABULAR = """\
@@ -162,24 +169,27 @@ def test_field_types_and_constraints(tmp_path):
     [
         (
             ("default = 5", "default = 50"),
-            "input[0].default: expected a number from 0 to 10, got 50",
+            "staticml.toml:12: input 'size' (input[0]).default: expected a number from 0 to 10, got 50",
         ),
-        (("max = 10", "max = -1"), "input[0].max: is -1, below min 0"),
+        (
+            ("max = 10", "max = -1"),
+            "staticml.toml:11: input 'size' (input[0]).max: is -1, below min 0",
+        ),
         (
             ('default = "red"', 'default = "blue"'),
-            "input[2].default: expected one of 'red', 'green', got 'blue'",
+            "staticml.toml:21: input 'colour' (input[2]).default: expected one of 'red', 'green', got 'blue'",
         ),
         (
             ('choices = ["red", "green"]', "choices = []"),
-            "input[2].choices: a category needs at least one choice",
+            "staticml.toml:20: input 'colour' (input[2]).choices: a category needs at least one choice",
         ),
         (
             ("max_length = 200", "max_length = 200\nmin = 1"),
-            "input[3].min: only applies to number and integer fields, not text",
+            "staticml.toml:26: input 'notes' (input[3]).min: only applies to number and integer fields, not text",
         ),
         (
             ("required = false", "required = 'no'"),
-            "input[1].required: expected true or false, got str 'no'",
+            "staticml.toml:16: input 'count' (input[1]).required: expected true or false, got str 'no'",
         ),
     ],
 )
@@ -189,8 +199,9 @@ def test_field_problems_are_named(tmp_path, change, expected):
 
 def test_a_category_needs_choices(tmp_path):
     text = TABULAR.replace('choices = ["red", "green"]\ndefault = "red"\n', "")
-    assert "input[2].choices: a category field needs its list of choices" in problems(
-        tmp_path, text
+    assert (
+        "input 'colour' (input[2]).choices: a category field needs its list of choices"
+        in problems(tmp_path, text)
     )
 
 

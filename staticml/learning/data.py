@@ -15,7 +15,9 @@ from typing import Any
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.record_errors import BadRow, bad_row, bad_rows
 from staticml.records import labelled_items
+from staticml.runtime.schema import RecordError, validate
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def load_new_data(config: AppConfig, path: Path) -> NewData:
             f"{where}: rows {_listed(unlabelled)} have no label; retraining needs every row "
             "labelled."
         )
+    _check_records(config, items, where)
     train: list[dict[str, Any]] = []
     holdout: list[dict[str, Any]] = []
     for item in items:
@@ -81,6 +84,19 @@ def load_new_data(config: AppConfig, path: Path) -> NewData:
             f"{config.retrain.holdout:.0%} of them for the comparison; add more rows."
         )
     return NewData(path, _sha256(path), _labelled(train), _labelled(holdout))
+
+
+def _check_records(config: AppConfig, items: list[dict[str, Any]], where: str) -> None:
+    """Every row that is not a valid record of the app, reported at once before training."""
+    fields = [field.spec() for field in config.input]
+    bad: list[BadRow] = []
+    for item in items:
+        try:
+            validate(item["record"], fields)
+        except RecordError as exc:
+            bad.append(bad_row(config, item["where"], exc))
+    if bad:
+        raise bad_rows(where, bad, len(items), "run staticml retrain again")
 
 
 def _held_out(record: dict[str, Any], label: Any, share: float) -> bool:

@@ -17,6 +17,22 @@ class PreprocessError(ValueError):
     """The app's preprocessing rejected a valid record or returned an unusable vector."""
 
 
+class FeatureCountError(PreprocessError):
+    """The preprocessing `entry` returned `got` features where the model takes `expected`.
+
+    This is a fault of the preprocessing (or the model), not of the record: every record gives
+    it, so callers report it once.
+    """
+
+    def __init__(self, entry: str, got: int, expected: int) -> None:
+        super().__init__(
+            f"preprocessing ({entry}) returned {got} features; the model expects {expected}"
+        )
+        self.entry = entry
+        self.got = got
+        self.expected = expected
+
+
 @dataclass
 class Prepared:
     """Features for the records that could be used; a reason for each one that could not."""
@@ -24,7 +40,12 @@ class Prepared:
     features: array = field(default_factory=lambda: array("f"))
     rows: list[int] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, ValueError] = field(default_factory=dict)  # the exception behind each error
     records: list[dict[str, Any]] = field(default_factory=list)  # validated, aligned with rows
+
+    def fail(self, index: int, error: ValueError) -> None:
+        self.errors[index] = str(error)
+        self.failures[index] = error
 
 
 class Predictor:
@@ -60,18 +81,22 @@ class Predictor:
         checked: list[tuple[int, dict[str, Any]]] = []
         for index, record in enumerate(records):
             if isinstance(record, RecordError):
-                prepared.errors[index] = str(record)
+                prepared.fail(index, record)
                 continue
             try:
                 checked.append((index, validate(record, self.fields)))
             except RecordError as exc:
-                prepared.errors[index] = str(exc)
+                prepared.fail(index, exc)
         vectors = self._run_batch([record for _, record in checked])
         for (index, record), vector in zip(checked, vectors, strict=True):
             try:
-                packed = self._run(record) if vector is None else self._packed(vector)
+                packed = (
+                    self._run(record)
+                    if vector is None
+                    else self._packed(vector, self.batch_entry or self.entry)
+                )
             except (RecordError, PreprocessError) as exc:
-                prepared.errors[index] = str(exc)
+                prepared.fail(index, exc)
                 continue
             prepared.features.extend(packed)
             prepared.rows.append(index)
@@ -102,23 +127,20 @@ class Predictor:
             raise PreprocessError(
                 f"preprocessing ({self.entry}) rejected the record: {exc}"
             ) from exc
-        return self._packed(vector)
+        return self._packed(vector, self.entry)
 
-    def _packed(self, vector: Any) -> array:
+    def _packed(self, vector: Any, entry: str) -> array:
+        """`vector` as float32, checked; `entry` is the entry point that returned it."""
         try:
             packed = array("f", vector)
         except TypeError as exc:
             raise PreprocessError(
-                f"preprocessing ({self.entry}) must return a sequence of numbers, got {type(vector).__name__}"
+                f"preprocessing ({entry}) must return a sequence of numbers, got {type(vector).__name__}"
             ) from exc
         if len(packed) != self.n_features:
-            raise PreprocessError(
-                f"preprocessing ({self.entry}) returned {len(packed)} features; the model expects {self.n_features}"
-            )
+            raise FeatureCountError(entry, len(packed), self.n_features)
         if not all(math.isfinite(v) for v in packed):
-            raise PreprocessError(
-                f"preprocessing ({self.entry}) returned a NaN or infinite feature"
-            )
+            raise PreprocessError(f"preprocessing ({entry}) returned a NaN or infinite feature")
         return packed
 
 

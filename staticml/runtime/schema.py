@@ -18,12 +18,21 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 class RecordError(ValueError):
-    """A record does not follow the input schema; `field` names where (e.g. `image.pixels`)."""
+    """A record does not follow the input schema; `field` names where (e.g. `image.pixels`).
 
-    def __init__(self, field: str, message: str) -> None:
+    `setting` names the field's declaration the `value` fails against when that declaration may
+    be what is wrong (`type` for '24.49' in an integer field, `choices`, `min`, ...), so the
+    build can point at the line of staticml.toml that declares it.
+    """
+
+    def __init__(
+        self, field: str, message: str, setting: str | None = None, value: Any = None
+    ) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
+        self.setting = setting
+        self.value = value
 
 
 def validate(record: Any, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -60,7 +69,7 @@ def _missing(field: Mapping[str, Any]) -> Any:
         return field["default"]
     if field.get("required", True):
         label = field.get("label") or field["name"]
-        raise RecordError(field["name"], f"missing required field ({label})")
+        raise RecordError(field["name"], f"missing required field ({label})", "required")
     return None
 
 
@@ -78,7 +87,7 @@ def _number(name: str, field: Mapping[str, Any], value: Any) -> float:
 def _integer(name: str, field: Mapping[str, Any], value: Any) -> int:
     parsed = _as_number(name, value, "a whole number")
     if parsed != int(parsed):
-        raise RecordError(name, f"expected a whole number, got {value!r}")
+        raise RecordError(name, f"expected a whole number, got {value!r}", "type", value)
     _check_bounds(name, field, parsed, "a whole number")
     return int(parsed)
 
@@ -88,7 +97,7 @@ def _as_number(name: str, value: Any, what: str) -> float:
         try:
             parsed = float(value.strip())
         except ValueError:
-            raise RecordError(name, f"expected {what}, got {value!r}") from None
+            raise RecordError(name, f"expected {what}, got {value!r}", "type", value) from None
     elif isinstance(value, int | float) and not isinstance(value, bool):
         parsed = float(value)
     else:
@@ -101,7 +110,10 @@ def _as_number(name: str, value: Any, what: str) -> float:
 def _check_bounds(name: str, field: Mapping[str, Any], value: float, what: str) -> None:
     low, high = field.get("min"), field.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise RecordError(name, f"expected {what} {_range(low, high)}, got {_shown(value)}")
+        bound = "min" if low is not None and value < low else "max"
+        raise RecordError(
+            name, f"expected {what} {_range(low, high)}, got {_shown(value)}", bound, value
+        )
 
 
 def _range(low: float | None, high: float | None) -> str:
@@ -124,7 +136,9 @@ def _category(name: str, field: Mapping[str, Any], value: Any) -> str:
     else:
         raise RecordError(name, f"expected one of {_choices(field)}, got {_kind(value)}")
     if text not in field["choices"]:
-        raise RecordError(name, f"expected one of {_choices(field)}, got {value!r}")
+        raise RecordError(
+            name, f"expected one of {_choices(field)}, got {value!r}", "choices", value
+        )
     return text
 
 
@@ -139,7 +153,9 @@ def _text(name: str, field: Mapping[str, Any], value: Any) -> str:
         raise RecordError(name, f"expected text, got {_kind(value)}")
     limit = field.get("maxLength")
     if limit is not None and len(value) > limit:
-        raise RecordError(name, f"expected at most {limit} characters, got {len(value)}")
+        raise RecordError(
+            name, f"expected at most {limit} characters, got {len(value)}", "max_length", value
+        )
     return value
 
 

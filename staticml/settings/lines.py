@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 
 def line_of(text: str, key: str) -> int | None:
@@ -41,3 +43,19 @@ def _header_for(tables: list[str]) -> tuple[str, int]:
     names = [t for t in tables if not t.startswith("[")]
     indexes = [int(t[1:-1]) for t in tables if t.startswith("[")]
     return ".".join(names), (indexes[-1] if indexes else 0)
+
+
+def shown_key(key: str, fields: Sequence[Any], table: str = "input") -> str:
+    """`input[6].choices` as `input 'imaging_site' (input[6]).choices`, naming the field.
+
+    `fields` are the `[[input]]` tables as written; a key of one without a name stays as is.
+    """
+    found = re.match(rf"{re.escape(table)}\[(\d+)\]", key)
+    if found is None:
+        return key
+    index = int(found.group(1))
+    field = fields[index] if index < len(fields) else None
+    name = field.get("name") if isinstance(field, dict) else None
+    if not isinstance(name, str) or not name:
+        return key
+    return f"{table} {name!r} ({found.group(0)}){key[found.end() :]}"

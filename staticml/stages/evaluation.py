@@ -17,7 +17,7 @@ import numpy as np
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
-from staticml.records import evaluation_items, listed_by
+from staticml.records import Named, evaluation_items, evaluation_origin, listed_by
 from staticml.runtime.prediction import OutputSpec, class_text
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import feature_vectors
@@ -47,19 +47,23 @@ def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> E
             "samples, or set compress.mode = 'off'."
         )
     named = [
-        (str(item.get("name") or f"row {i + 1}"), item["record"]) for i, item in enumerate(items)
+        Named(str(item.get("name") or f"row {i + 1}"), item["record"], item["where"])
+        for i, item in enumerate(items)
     ]
-    features = _matrix(feature_vectors(config, model.n_features, wheels, named, "evaluation item"))
+    features = _matrix(
+        feature_vectors(config, model.n_features, wheels, named, evaluation_origin(config, source))
+    )
     labels = _labels(items, model, source)
     calibration, calibration_source = features, source
     if config.compress.calibration is not None:
         calibration_source = f"compress.calibration = '{config.compress.calibration}'"
         records = listed_by(config, config.compress.calibration, "compress.calibration")
         named = [
-            (f"record {i + 1}", _record(r, calibration_source, i)) for i, r in enumerate(records)
+            Named(f"record {i + 1}", _record(r, calibration_source, i), f"item {i + 1}")
+            for i, r in enumerate(records)
         ]
         calibration = _matrix(
-            feature_vectors(config, model.n_features, wheels, named, "calibration record")
+            feature_vectors(config, model.n_features, wheels, named, calibration_source)
         )
     return EvalSet(
         features, labels, source, _digest(features, labels), calibration, calibration_source

@@ -20,13 +20,13 @@ from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute
 from staticml.config import AppConfig
 from staticml.cpython import reference_session, wheels_on_path
 from staticml.errors import BuildError
-from staticml.records import checked_records, named_records_from_file
-from staticml.runtime.engine import Predictor
+from staticml.record_errors import bad_row, bad_rows, feature_count
+from staticml.records import Named, checked_records, named_records_from_file
+from staticml.runtime.engine import FeatureCountError, Predictor
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheels
 
 MONITORED_TYPES = {"number", "integer", "category"}
-MAX_REPORTED = 5
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,19 @@ def monitoring_baseline(
 ) -> MonitorArtifact | None:
     if not config.monitor.has_reference:
         return None
-    records = _reference_records(config)
+    named = _reference_records(config)
+    records = [item.record for item in named]
     with wheels_on_path(wheels.all()):
         prepared = Predictor(config.runtime_spec(model.n_features)).features_for(records)
-    if prepared.errors:
-        listed = "; ".join(
-            f"record {i + 1}: {message}"
-            for i, message in sorted(prepared.errors.items())[:MAX_REPORTED]
-        )
-        raise BuildError(
-            f"{len(prepared.errors)} of {len(records)} reference records for the monitoring baseline "
-            f"are not valid ({listed}). Fix the reference data (monitor.reference / monitor.reference_file)."
-        )
+    failures = sorted(prepared.failures.items())
+    for index, error in failures:
+        if isinstance(error, FeatureCountError):
+            raise feature_count(config, error, named[index].where)
+    if failures:
+        bad = [bad_row(config, named[i].where, error) for i, error in failures]
+        file = config.monitor.reference_file
+        source = f"monitor.reference_file {file}" if file is not None else _origin(config)
+        raise bad_rows(f"{source} (the monitoring baseline)", bad, len(records))
     features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, model.n_features)
     columns, sources = _columns(config, prepared.records, features)
     outputs = _outputs(model, features)
@@ -87,7 +88,7 @@ def monitoring_baseline(
     return MonitorArtifact(baseline, sources)
 
 
-def _reference_records(config: AppConfig) -> list[dict[str, Any]]:
+def _reference_records(config: AppConfig) -> list[Named]:
     settings = config.monitor
     if settings.reference is not None:
         with isolated_imports(config.app_dir):
@@ -99,14 +100,14 @@ def _reference_records(config: AppConfig) -> list[dict[str, Any]]:
         assert settings.reference_file is not None
         named = checked_records(
             named_records_from_file(settings.reference_file, "monitor.reference_file"),
-            f"monitor.reference_file {settings.reference_file.name}",
+            f"monitor.reference_file {settings.reference_file}",
         )
     if len(named) < 2 * settings.bins:
         raise BuildError(
             f"the monitoring baseline needs at least {2 * settings.bins} reference records for "
             f"{settings.bins} bins, got {len(named)}; give more (the training data is best)."
         )
-    return [record for _, record in named]
+    return named
 
 
 def _columns(

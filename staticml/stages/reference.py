@@ -16,11 +16,10 @@ import onnxruntime
 
 from staticml.config import AppConfig
 from staticml.cpython import reference_session, wheels_on_path
-from staticml.errors import BuildError
-from staticml.records import load_samples
-from staticml.runtime.engine import Predictor
+from staticml.record_errors import BadRow, bad_row, bad_rows, feature_count
+from staticml.records import Named, load_samples, samples_origin
+from staticml.runtime.engine import FeatureCountError, Predictor
 from staticml.runtime.prediction import Prediction
-from staticml.runtime.schema import RecordError
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheels
 
@@ -48,12 +47,12 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
     named = load_samples(config)
     if not named:
         return SampleSet(())
-    features = feature_vectors(config, model.n_features, wheels, named, "sample")
+    features = feature_vectors(config, model.n_features, wheels, named, samples_origin(config))
     session = reference_session(model.onnx)
     return SampleSet(
         tuple(
-            Sample(name, record, predict_one(session, model, vector))
-            for (name, record), vector in zip(named, features, strict=True)
+            Sample(sample.name, sample.record, predict_one(session, model, vector))
+            for sample, vector in zip(named, features, strict=True)
         )
     )
 
@@ -62,13 +61,27 @@ def feature_vectors(
     config: AppConfig,
     n_features: int,
     wheels: Wheels,
-    named: Sequence[tuple[str, dict[str, Any]]],
-    what: str,
+    named: Sequence[Named],
+    source: str,
 ) -> list[Any]:
-    """Each record's feature vector, from the preprocessing as packed in the shipped wheels."""
+    """Each record's feature vector, from the preprocessing as packed in the shipped wheels.
+
+    Every bad record of `source` (the setting they come from) is reported in one BuildError.
+    """
+    vectors: list[Any] = []
+    bad: list[BadRow] = []
     with wheels_on_path(wheels.all()):
         predictor = Predictor(config.runtime_spec(n_features))
-        return [_features(predictor, f"{what} {name!r}", record) for name, record in named]
+        for item in named:
+            try:
+                vectors.append(predictor.features(item.record))
+            except FeatureCountError as exc:
+                raise feature_count(config, exc, item.where) from exc
+            except ValueError as exc:  # RecordError, PreprocessError
+                bad.append(bad_row(config, item.where, exc))
+    if bad:
+        raise bad_rows(source, bad, len(named))
+    return vectors
 
 
 def predict_one(
@@ -78,10 +91,3 @@ def predict_one(
     batch = np.asarray(vector, dtype=np.float32).reshape(1, model.n_features)
     [prediction] = spec.predictions(*spec.split(session.run(spec.fetches(), {spec.input: batch})))
     return prediction
-
-
-def _features(predictor: Predictor, what: str, record: dict[str, Any]) -> Any:
-    try:
-        return predictor.features(record)
-    except (RecordError, ValueError) as exc:
-        raise BuildError(f"{what} is not a valid record: {exc}") from exc

@@ -58,6 +58,27 @@ def test_bad_values_name_the_field_and_the_rule(field, given, message):
     assert raised.value.field == field["name"]
 
 
+@pytest.mark.parametrize(
+    ("field", "given", "setting"),
+    [
+        (COUNT, "1.5", "type"),
+        (SIZE, "abc", "type"),
+        (SIZE, 11, "max"),
+        (COUNT, 0, "min"),
+        (COLOUR, "blue", "choices"),
+        (NOTES, "too long", "max_length"),
+        (SIZE, "inf", None),
+        (SIZE, True, None),
+        (NOTES, 5, None),
+    ],
+)
+def test_a_refusal_names_the_declaration_that_may_be_wrong(field, given, setting):
+    with pytest.raises(RecordError) as raised:
+        check_value(field["name"], field, given)
+    assert raised.value.setting == setting
+    assert raised.value.value == (given if setting else None)
+
+
 def test_missing_values_take_defaults_or_none_or_fail():
     record = validate({"size": "2", "count": "", "colour": None, "notes": math.nan}, FIELDS)
     assert record == {"size": 2.0, "count": None, "colour": "red", "notes": None}

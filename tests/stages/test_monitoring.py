@@ -95,11 +95,31 @@ def test_invalid_reference_records_are_listed(tmp_path):
     rows[3] = rows[3].replace(rows[3].split(",")[0], "strong", 1)
     (app / "reference.csv").write_text("\n".join(rows) + "\n")
     config = load_config(app)
-    with pytest.raises(
-        BuildError,
-        match=r"1 of 124 reference records .*\(record 3: alcohol: expected a number, got 'strong'",
-    ):
+    with pytest.raises(BuildError) as raised:
         monitoring_baseline(config, load_model(config), pack_wheels(config))
+    assert str(raised.value).splitlines()[:2] == [
+        f"monitor.reference_file {app / 'reference.csv'} (the monitoring baseline) has 1 bad "
+        "row(s) of 124:",
+        "  reference.csv:4: alcohol: expected a number, got 'strong'",
+    ]
+
+
+def test_batch_preprocessing_that_does_not_fit_the_model_is_reported_once(tmp_path):
+    app = copy_wine(tmp_path, 'reference_file = "reference.csv"\n')
+    source = app / "wine_app" / "preprocess.py"
+    source.write_text(source.read_text().replace('    "proline",\n', ""))
+    config = load_config(app)
+    batch = (
+        config.source.read_text().splitlines().index('batch = "wine_app.preprocess:features_batch"')
+    )
+    with pytest.raises(BuildError) as raised:
+        monitoring_baseline(config, load_model(config), pack_wheels(config))
+    assert str(raised.value) == (
+        f"preprocess.batch = 'wine_app.preprocess:features_batch' (staticml.toml:{batch + 1}) "
+        "returns 12 features per record, but the model expects 13 (seen first on "
+        "reference.csv:2). Make the preprocessing return 13 features, or give a model that "
+        "takes 12."
+    )
 
 
 def test_too_few_reference_records_are_refused(tmp_path, wine_monitor):
