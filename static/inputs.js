@@ -10,17 +10,26 @@ export function clearFieldErrors() {
   for (const element of document.querySelectorAll("[aria-invalid]")) element.removeAttribute("aria-invalid");
 }
 
-// A failed prediction: under the field its Error names (e.g. "image.pixels"), else as the result.
+// A failed prediction: under each field its Error names (e.g. "image.pixels"), else as the result.
 export function showProblem(error) {
-  const name = (error.field || "").split(/[.[]/)[0];
-  const slot = name && $(`error-${name}`);
-  if (slot) {
-    slot.textContent = error.message.replace(/^Invalid record: /, "");
-    $(`field-${name}`)?.setAttribute("aria-invalid", "true");
-    clearResult("Check the highlighted field.");
+  const problems = error.problems?.length ? error.problems : [{ field: error.field, message: error.message }];
+  const marked = problems.filter(markField);
+  if (marked.length === problems.length) {
+    clearResult(marked.length > 1 ? "Check the highlighted fields." : "Check the highlighted field.");
   } else {
     clearResult(error.message);
   }
+}
+
+// Puts one problem under its field; false when the page has no such field.
+function markField(problem) {
+  const name = (problem.field || "").split(/[.[]/)[0];
+  const slot = name && $(`error-${name}`);
+  if (!slot) return false;
+  const shown = problem.message.replace(/^Invalid record: /, "");
+  slot.textContent = slot.textContent ? `${slot.textContent} ${shown}` : shown;
+  $(`field-${name}`)?.setAttribute("aria-invalid", "true");
+  return true;
 }
 
 // An image record's pixels as RGBA, each ink value (0-255) coloured by `colour`.

@@ -7,8 +7,16 @@ export function formatValue(value) {
   return Math.abs(value) >= 1000 ? value.toFixed(0) : Number(value.toPrecision(4)).toString();
 }
 
+// Longer than this, the result's label is set smaller so that it fits the result box.
+const LONG_LABEL = 12;
+
+function showLabel(text) {
+  $("result-label").textContent = text;
+  $("result-label").classList.toggle("long", text.length > LONG_LABEL);
+}
+
 export function clearResult(note = "") {
-  $("result-label").textContent = "–";
+  showLabel("–");
   $("result-note").textContent = note;
   $("bars").replaceChildren();
   $("timings").textContent = "";
@@ -19,10 +27,10 @@ export function showResult(output, result, note = "") {
   clearResult(note);
   if (result.value !== undefined) {
     const unit = output.unit ? ` ${output.unit}` : "";
-    $("result-label").textContent = `${formatValue(result.value)}${unit}`;
+    showLabel(`${formatValue(result.value)}${unit}`);
     $("result-note").textContent = note || output.target;
   } else {
-    $("result-label").textContent = result.label;
+    showLabel(result.label);
     for (const [name, p] of Object.entries(result.probabilities)) $("bars").append(bar(name, p, name === result.label));
   }
   const t = result.timings;

@@ -45,10 +45,12 @@ export function reportViolation(where, violation) {
   console.error(`Content Security Policy violation in the ${where}: ${violation.directive} blocked ${violation.blocked || "inline code"}${violation.source ? ` (${violation.source})` : ""}`);
 }
 
+// A record's error names its first bad field in `field`; `problems` lists every one ({field, message}).
 function workerError(error) {
   const failure = new Error(error.field ? `Invalid record: ${error.message}` : error.message);
   failure.field = error.field;
   failure.kind = error.kind;
+  failure.problems = error.problems || (error.field ? [{ field: error.field, message: error.message }] : []);
   return failure;
 }
 

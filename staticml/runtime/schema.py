@@ -35,24 +35,45 @@ class RecordError(ValueError):
         self.value = value
 
 
+class RecordErrors(RecordError):
+    """Every problem of one record, in the fields' order, so a form can mark all bad fields.
+
+    As a RecordError it is the first problem (its `field` and `message`); its text names them
+    all, and is the first one's text when there is only one.
+    """
+
+    def __init__(self, problems: Sequence[RecordError]) -> None:
+        if not problems:
+            raise ValueError("RecordErrors needs at least one problem")
+        first = problems[0]
+        super().__init__(first.field, first.message)
+        self.problems = tuple(problems)
+        self.args = ("; ".join(str(problem) for problem in self.problems),)
+
+
 def validate(record: Any, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The record with converted values and defaults; RecordError names the first bad field."""
+    """The record with converted values and defaults; RecordErrors names every bad field."""
     if not isinstance(record, Mapping):
-        raise RecordError(
-            "", f"a record must be an object with fields {_names(fields)}, got {_kind(record)}"
-        )
+        expected = f"a record must be an object with fields {_names(fields)}, got {_kind(record)}"
+        raise RecordErrors([RecordError("", expected)])
     names = [f["name"] for f in fields]
-    unknown = [key for key in record if key not in names]
-    if unknown:
-        raise RecordError(str(unknown[0]), f"unknown field; this app's fields are {_names(fields)}")
+    problems = [
+        RecordError(str(key), f"unknown field; this app's fields are {_names(fields)}")
+        for key in record
+        if key not in names
+    ]
     checked: dict[str, Any] = {}
     for field in fields:
         name = field["name"]
         value = record.get(name)
-        if is_missing(value):
-            checked[name] = _missing(field)
-        else:
-            checked[name] = check_value(name, field, value)
+        try:
+            checked[name] = (
+                _missing(field) if is_missing(value) else check_value(name, field, value)
+            )
+        except RecordError as problem:
+            problems.append(problem)
+    if problems:
+        raise RecordErrors(problems)
     return checked
 
 

@@ -16,7 +16,7 @@ from staticml.runtime.contract import PredictSpec, ShownOutput
 from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.monitor import Monitor, noisy_rollout
 from staticml.runtime.restored import renew
-from staticml.runtime.schema import RecordError
+from staticml.runtime.schema import RecordError, RecordErrors
 from staticml.runtime.table import CsvScorer, TableError
 
 _predictor: Predictor | None = None
@@ -41,18 +41,28 @@ def start(spec: str) -> None:
 
 
 def prepare(record: Any) -> Any:
-    """`{features: Float32Array, ms}` for a valid record, else `{error: {field, message}}`."""
+    """`{features: Float32Array, ms}` for a valid record, else `{error: {field, message}}`;
+    a record's error also lists every bad field in `problems` ({field, message} each)."""
     global _last
     began = time.perf_counter()
     try:
         checked, vector = _started().prepare(to_py(record))
     except RecordError as exc:
-        return to_js({"error": {"field": exc.field, "message": str(exc), "kind": "record"}})
+        return to_js({"error": {**_problem(exc), "kind": "record", "problems": _problems(exc)}})
     except PreprocessError as exc:
         return to_js({"error": {"field": "", "message": str(exc), "kind": "preprocess"}})
     _last = (checked, vector)
     elapsed = (time.perf_counter() - began) * 1000
     return to_js({"features": float32_array(vector), "ms": elapsed})
+
+
+def _problem(error: RecordError) -> dict[str, str]:
+    return {"field": error.field, "message": str(error)}
+
+
+def _problems(error: RecordError) -> list[dict[str, str]]:
+    found = error.problems if isinstance(error, RecordErrors) else (error,)
+    return [_problem(problem) for problem in found]
 
 
 def predicted(labels: Any, values: Any) -> Any:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from staticml.runtime.schema import RecordError, check_value, validate
+from staticml.runtime.schema import RecordError, RecordErrors, check_value, validate
 
 SIZE = {"name": "size", "type": "number", "label": "Size", "min": 0, "max": 10}
 COUNT = {"name": "count", "type": "integer", "min": 1, "required": False}
@@ -96,3 +96,41 @@ def test_large_choice_lists_are_abbreviated():
     field = {"name": "c", "type": "category", "choices": [str(i) for i in range(30)]}
     with pytest.raises(RecordError, match=r"'9' \(and 20 more\), got 'x'"):
         check_value("c", field, "x")
+
+
+def test_every_bad_field_is_reported_at_once_in_the_fields_order():
+    record = {"notes": "too long", "size": "abc", "count": "0", "colour": "green", "weight": 3}
+    with pytest.raises(RecordErrors) as raised:
+        validate(record, FIELDS)
+    problems = [(problem.field, problem.message) for problem in raised.value.problems]
+    assert problems == [
+        ("weight", "unknown field; this app's fields are 'size', 'count', 'colour', 'notes'"),
+        ("size", "expected a number, got 'abc'"),
+        ("count", "expected a whole number of at least 1, got 0"),
+        ("notes", "expected at most 5 characters, got 8"),
+    ]
+    assert (raised.value.field, raised.value.message) == problems[0]
+    assert str(raised.value) == "; ".join(f"{field}: {message}" for field, message in problems)
+
+
+def test_one_bad_field_reads_as_before():
+    with pytest.raises(RecordErrors) as raised:
+        validate({"size": 11}, FIELDS)
+    assert str(raised.value) == "size: expected a number from 0 to 10, got 11"
+    assert raised.value.field == "size" and len(raised.value.problems) == 1
+    assert isinstance(raised.value, RecordError)
+
+
+def test_a_record_that_is_not_an_object_is_one_problem():
+    with pytest.raises(RecordErrors) as raised:
+        validate(["size", 1], FIELDS)
+    assert [problem.field for problem in raised.value.problems] == [""]
+    assert str(raised.value).startswith("a record must be an object with fields 'size',")
+
+
+def test_missing_and_bad_fields_are_reported_together():
+    with pytest.raises(RecordErrors) as raised:
+        validate({"count": "1.5"}, FIELDS)
+    assert str(raised.value) == (
+        "size: missing required field (Size); count: expected a whole number, got '1.5'"
+    )

@@ -111,8 +111,18 @@ def test_worker_prepare_returns_errors_as_data():
             "field": "image.pixels",
             "message": "image.pixels: expected 6 values (3 × 2), got 5",
             "kind": "record",
+            "problems": [
+                {
+                    "field": "image.pixels",
+                    "message": "image.pixels: expected 6 values (3 × 2), got 5",
+                }
+            ],
         }
     }
+    both = worker.prepare({"image": image(), "extra": 1, "other": 2})["error"]
+    assert both["field"] == "extra"
+    assert [problem["field"] for problem in both["problems"]] == ["extra", "other"]
+    assert both["message"] == "; ".join(problem["message"] for problem in both["problems"])
     blank = worker.prepare({"image": image(pixels=[0] * 6)})
     assert blank["error"]["kind"] == "preprocess" and "blank" in blank["error"]["message"]
     good = worker.prepare({"image": image(4, 4, [255] * 16)})

@@ -1,5 +1,6 @@
 """A small iris app with an MLP, for the compression tests: made fresh in a folder, with an
-evaluation file its variants are judged on."""
+evaluation file its variants are judged on. The result view's browser tests build it with long
+class names and bounded fields."""
 
 from __future__ import annotations
 
@@ -15,9 +16,15 @@ import numpy as np
 # the build of the iris app's Pyodide snapshot (30 MB) from taking 40 s at the default quality
 # of 11.
 QUICK_BROTLI = 5
+CLASSES = ("setosa", "versicolor", "virginica")
+NAMES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
 
-def iris_app(root: Path) -> Path:
+def iris_app(
+    root: Path, classes: tuple[str, ...] = CLASSES, bounds: tuple[float, float] | None = None
+) -> Path:
+    """The app's folder; `classes` are the shown class names, and `bounds` (min, max), when
+    given, the range of every field."""
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
@@ -30,13 +37,11 @@ def iris_app(root: Path) -> Path:
     )
     model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=2000, random_state=0)
     joblib.dump(model.fit(train_x, train_y), app / "model.joblib")
-    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    names = list(NAMES)
     with (app / "eval.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([*names, "species"])
-        writer.writerows(
-            [*row, data.target_names[label]] for row, label in zip(test_x, test_y, strict=True)
-        )
+        writer.writerows([*row, classes[label]] for row, label in zip(test_x, test_y, strict=True))
     (app / "samples.json").write_text(
         json.dumps([dict(zip(names, row, strict=True)) for row in test_x[:5]])
     )
@@ -44,7 +49,8 @@ def iris_app(root: Path) -> Path:
     (app / "iris_app" / "features.py").write_text(
         f"ORDER = {names!r}\n\ndef features(record):\n    return [record[n] for n in ORDER]\n"
     )
-    fields = "".join(f'[[input]]\nname = "{n}"\ntype = "number"\n' for n in names)
+    limits = "" if bounds is None else f"min = {bounds[0]}\nmax = {bounds[1]}\n"
+    fields = "".join(f'[[input]]\nname = "{n}"\ntype = "number"\n{limits}' for n in names)
     (app / "staticml.toml").write_text(
         textwrap.dedent(
             f"""
@@ -53,7 +59,7 @@ def iris_app(root: Path) -> Path:
             [model]
             file = "model.joblib"
             [output]
-            classes = ["setosa", "versicolor", "virginica"]
+            classes = {json.dumps(list(classes))}
             [preprocess]
             entry = "iris_app.features:features"
             [samples]
