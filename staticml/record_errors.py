@@ -27,13 +27,15 @@ class BadRow:
 
     where: str
     problem: str
-    hint: str | None = None
+    hints: tuple[str, ...] = ()
 
 
 def bad_row(config: AppConfig, where: str, error: ValueError) -> BadRow:
-    """The row at `where` (`eval.csv:3`) and why it failed (a RecordError or PreprocessError)."""
-    hint = declaration_hint(config, error) if isinstance(error, RecordError) else None
-    return BadRow(where, str(error), hint)
+    """The row at `where` (`eval.csv:3`) and why it failed (a RecordError or PreprocessError),
+    with a hint for each of its bad fields whose declaration may be the cause."""
+    problems = getattr(error, "problems", (error,)) if isinstance(error, RecordError) else ()
+    hints = (declaration_hint(config, problem) for problem in problems)
+    return BadRow(where, str(error), tuple(hint for hint in hints if hint))
 
 
 def bad_rows(
@@ -47,7 +49,7 @@ def bad_rows(
     shown = [f"  {row.where}: {row.problem}" for row in rows[:MAX_LISTED]]
     if len(rows) > MAX_LISTED:
         shown.append(f"  ... and {len(rows) - MAX_LISTED} more bad rows")
-    hints = list(dict.fromkeys(row.hint for row in rows if row.hint))
+    hints = list(dict.fromkeys(hint for row in rows for hint in row.hints))
     if hints:
         shown.append("If those values are right, a declaration in staticml.toml may be wrong:")
         shown.extend(f"  {hint}" for hint in hints)

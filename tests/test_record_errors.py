@@ -98,7 +98,7 @@ def test_problems_that_are_not_the_declarations_have_no_hint(config):
     assert declaration_hint(config, refusal(config, {"size": "inf"})) is None
     assert declaration_hint(config, refusal(config, {"colour": "red"})) is None
     row = bad_row(config, "eval.csv:3", PreprocessError("preprocessing (pkg.pre:f) rejected it"))
-    assert row == BadRow("eval.csv:3", "preprocessing (pkg.pre:f) rejected it", None)
+    assert row == BadRow("eval.csv:3", "preprocessing (pkg.pre:f) rejected it", ())
 
 
 def test_every_bad_row_is_listed_up_to_the_cap_and_the_rest_counted(config):
@@ -117,7 +117,13 @@ def test_every_bad_row_is_listed_up_to_the_cap_and_the_rest_counted(config):
     assert "eval.csv:40" not in message
     # the causes are listed once each, the unlisted rows' too
     assert lines[MAX_LISTED + 3 :] == [
-        f"  {rows[0].hint}",
-        f"  {rows[-1].hint}",
+        f"  {rows[0].hints[0]}",
+        f"  {rows[-1].hints[0]}",
         "Fix the rows (or the declarations) and build again.",
     ]
+
+
+def test_a_row_with_several_bad_fields_gets_a_hint_for_each(config):
+    row = bad_row(config, "eval.csv:5", refusal(config, {"count": "2.5", "site": "Clinic B"}))
+    assert row.problem.startswith("count: expected a whole number, got '2.5'; site: ")
+    assert [hint.split(" ")[1] for hint in row.hints] == ["'count'", "'site'"]

@@ -46,7 +46,7 @@ class RecordErrors(RecordError):
         if not problems:
             raise ValueError("RecordErrors needs at least one problem")
         first = problems[0]
-        super().__init__(first.field, first.message)
+        super().__init__(first.field, first.message, first.setting, first.value)
         self.problems = tuple(problems)
         self.args = ("; ".join(str(problem) for problem in self.problems),)
 
