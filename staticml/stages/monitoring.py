@@ -18,10 +18,9 @@ import numpy as np
 from staticml.app_code import call, isolated_imports
 from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute_baseline
 from staticml.config import AppConfig
-from staticml.cpython import reference_session, wheels_on_path
+from staticml.cpython import preprocessing_failure, reference_session, shipped_predictor
 from staticml.errors import BuildError
 from staticml.records import checked_records, named_records_from_file
-from staticml.runtime.engine import Predictor
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheels
 
@@ -60,8 +59,14 @@ def monitoring_baseline(
     if not config.monitor.has_reference:
         return None
     records = _reference_records(config)
-    with wheels_on_path(wheels.all()):
-        prepared = Predictor(config.runtime_spec(model.n_features)).features_for(records)
+    with shipped_predictor(config, model.n_features, wheels.all()) as predictor:
+        try:
+            prepared = predictor.features_for(records)
+        except Exception as exc:
+            failure = preprocessing_failure(exc, config, "the monitoring baseline's records")
+            if failure is None:
+                raise
+            raise failure from exc
     if prepared.errors:
         listed = "; ".join(
             f"record {i + 1}: {message}"

@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime
 
 from staticml.config import AppConfig
-from staticml.cpython import reference_session, wheels_on_path
+from staticml.cpython import preprocessing_failure, reference_session, shipped_predictor
 from staticml.errors import BuildError
 from staticml.records import load_samples
 from staticml.runtime.engine import Predictor
@@ -66,9 +66,8 @@ def feature_vectors(
     what: str,
 ) -> list[Any]:
     """Each record's feature vector, from the preprocessing as packed in the shipped wheels."""
-    with wheels_on_path(wheels.all()):
-        predictor = Predictor(config.runtime_spec(n_features))
-        return [_features(predictor, f"{what} {name!r}", record) for name, record in named]
+    with shipped_predictor(config, n_features, wheels.all()) as predictor:
+        return [_features(config, predictor, f"{what} {name!r}", record) for name, record in named]
 
 
 def predict_one(
@@ -80,8 +79,13 @@ def predict_one(
     return prediction
 
 
-def _features(predictor: Predictor, what: str, record: dict[str, Any]) -> Any:
+def _features(config: AppConfig, predictor: Predictor, what: str, record: dict[str, Any]) -> Any:
     try:
         return predictor.features(record)
-    except (RecordError, ValueError) as exc:
+    except RecordError as exc:
         raise BuildError(f"{what} is not a valid record: {exc}") from exc
+    except Exception as exc:
+        failure = preprocessing_failure(exc, config, what)
+        if failure is None:
+            raise
+        raise failure from exc

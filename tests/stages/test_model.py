@@ -80,7 +80,8 @@ def test_an_error_in_training_points_at_the_line(tmp_path):
     config = app_with_training(tmp_path, "def train():\n    return 1 / 0\n")
     with pytest.raises(
         BuildError,
-        match=r"model.train = 'train:train' raised ZeroDivisionError: division by zero \(at .*train.py:2\)",
+        match=r"model.train = 'train:train' \(staticml.toml:4\) raised ZeroDivisionError: "
+        r"division by zero\n  train.py:2 in train\n    return 1 / 0$",
     ):
         load_model(config)
 
