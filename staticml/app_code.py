@@ -103,16 +103,34 @@ def describe(exc: BaseException, app_dir: Path) -> str:
 
 def shown_frames(exc: BaseException, app_dir: Path) -> str:
     """The lines `describe` adds after the message (empty without a frame in the app's code)."""
-    frames = app_frames(exc, app_dir)
+    return format_frames(app_frames(exc, app_dir), app_dir)
+
+
+def format_frames(frames: list[tuple[str, traceback.FrameSummary]], root: Path | None) -> str:
+    """Each frame as `\n  path:line in function` and `\n    source line`, the innermost last;
+    a line the traceback lost is read from `root / path`."""
     lines = []
     if len(frames) > MAX_FRAMES:
         lines.append(f"  ({len(frames) - MAX_FRAMES} outer frames of the app's code left out)")
     for path, frame in frames[-MAX_FRAMES:]:
         lines.append(f"  {path}:{frame.lineno} in {frame.name}")
-        source = frame.line or linecache.getline(str(app_dir / path), frame.lineno or 0).strip()
+        source = frame.line
+        if not source and root is not None:
+            source = linecache.getline(str(root / path), frame.lineno or 0).strip()
         if source:
             lines.append(f"    {source}")
     return "".join(f"\n{line}" for line in lines)
+
+
+def packaged_frames(exc: BaseException, package: str) -> list[tuple[str, traceback.FrameSummary]]:
+    """The frames of `exc`'s traceback in `package` as imported from a wheel (a bundle's
+    preprocessing: `.../name.whl/PACKAGE/module.py`), each with its path in the wheel."""
+    found = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        inside = frame.filename.replace("\\", "/").partition(".whl/")[2]
+        if inside.startswith(f"{package}/"):
+            found.append((inside, frame))
+    return found
 
 
 def app_frames(exc: BaseException, app_dir: Path) -> list[tuple[str, traceback.FrameSummary]]:

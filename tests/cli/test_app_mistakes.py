@@ -4,6 +4,8 @@ before any stage runs; a crash in the app's code stops the build that called it.
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -150,4 +152,51 @@ def test_a_module_raising_as_it_is_imported_is_named_with_its_line(tmp_path):
         "cannot be imported from the app's wheel: KeyError: 'height'\n"
         "  diabetes_app/preprocess.py:29 in <module>\n"
         '    LIMITS = {"age": 120}["height"]\n',
+    )
+
+
+def test_a_crash_in_a_bundles_preprocessing_while_batch_scoring_shows_the_apps_frames(tmp_path):
+    """The row the build never saw (age 99) makes the shipped preprocessing raise."""
+    app = diabetes(
+        tmp_path,
+        "[compress]\n",
+        '[runtime]\nsnapshot = false\n[compress]\nmode = "off"\n',
+        "\n\ndef checked(record):\n    if record['age'] == 99:\n        return 1 / 0\n"
+        "    return features(record)\n",
+    )
+    config = app / "staticml.toml"
+    config.write_text(
+        config.read_text().replace(ENTRY, 'entry = "diabetes_app.preprocess:checked"')
+    )
+    built = build(app)
+    assert built.returncode == 0, built.stderr
+    samples = json.loads((app / "samples.json").read_text())
+    records = [item.get("record", item) for item in samples]
+    records[1] = {**records[1], "age": 99}
+    rows = tmp_path / "patients.csv"
+    with rows.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "staticml",
+            "batch",
+            str(app / "out"),
+            str(rows),
+            "--out",
+            str(tmp_path / "scored.csv"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_reported(
+        result,
+        "the bundle's preprocessing (diabetes_app.preprocess:checked) raised ZeroDivisionError: "
+        f"division by zero on rows 1-{len(records)}; fix it in the app and rebuild the bundle.\n"
+        "  diabetes_app/preprocess.py:32 in checked\n    return 1 / 0\n",
     )
