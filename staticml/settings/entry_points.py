@@ -17,6 +17,7 @@ import functools
 import importlib.machinery
 import pkgutil
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +157,9 @@ def _read(path: Path, app_dir: Path, mtime_ns: int, size: int) -> _Source | _Pro
     several settings often name one module, and a process may load a config many times)."""
     shown = _shown(path, app_dir)
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        with warnings.catch_warnings():  # an invalid escape, say: Python warns as it imports
+            warnings.simplefilter("ignore")
+            tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as exc:
         return _Problem(f"{shown}:{exc.lineno}: invalid Python: {exc.msg}")
     except (OSError, ValueError) as exc:
