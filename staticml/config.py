@@ -26,8 +26,9 @@ from staticml.settings import (
     Field,
     Setting,
 )
+from staticml.settings.entry_points import entry_point_problem
 from staticml.settings.lines import line_of, shown_key
-from staticml.settings.parsers import AppFile, compress_mode, unknown_pruning
+from staticml.settings.parsers import AppFile, AppFunction, compress_mode, unknown_pruning
 
 __all__ = [
     "FIELD_SETTINGS",
@@ -45,6 +46,12 @@ INPUT = "input"
 """The array of tables that declares the fields, `AppConfig.input`."""
 _APP_FILES = tuple(setting.key for setting in SETTINGS if isinstance(setting.parse, AppFile))
 """The settings that name a file of the app directory: it must exist; the config has its path."""
+_APP_FUNCTIONS = tuple(
+    (setting.key, setting.parse.arguments)
+    for setting in SETTINGS
+    if isinstance(setting.parse, AppFunction)
+)
+"""The settings that name a function of the app, with the arguments staticml calls it with."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ def load_config(app_dir: Path | str) -> AppConfig:
     values = _parse_table(data, SETTINGS, "", problems, skip={INPUT})
     fields = _parse_fields(data.get(INPUT), problems)
     _check_app(values, app_dir, problems)
+    _check_functions(values, app_dir, problems)
     if problems:
         raise ConfigError(_format_problems(source, text, problems, data.get(INPUT)))
     return _assemble(app_dir, source, text, values, fields)
@@ -182,6 +190,15 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
                 f"must be in the same package as preprocess.entry ({entry.package}), got {batch.module}",
             )
         )
+
+
+def _check_functions(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) -> None:
+    """Each function the file names exists and takes staticml's arguments (read, not imported)."""
+    for key, arguments in _APP_FUNCTIONS:
+        if values[key] is not None:
+            problem = entry_point_problem(values[key], arguments, app_dir)
+            if problem:
+                problems.append(_Problem(key, problem))
 
 
 def _parse_fields(raw: Any, problems: list[_Problem]) -> list[dict[str, Any]]:

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import onnxruntime
 
-from staticml.app_code import isolated_imports
+from staticml.app_code import app_frames, describe, isolated_imports, named, shown_frames
+from staticml.config import AppConfig, EntryPoint
+from staticml.errors import BuildError
 from staticml.packaging import Wheel
+from staticml.runtime.engine import Predictor, PreprocessError, load_entry
 
 
 def reference_session(onnx: bytes) -> onnxruntime.InferenceSession:
@@ -38,3 +41,53 @@ def wheels_on_path(wheels: Sequence[Wheel]) -> Iterator[None]:
             paths.append(path)
         with isolated_imports(*paths):
             yield
+
+
+@contextmanager
+def shipped_predictor(
+    config: AppConfig, n_features: int, wheels: Sequence[Wheel]
+) -> Iterator[Predictor]:
+    """The runtime's Predictor on the app's preprocessing imported from the wheels it ships.
+
+    A function that cannot be imported is a BuildError naming its setting, with the app's
+    frames (a module raising as it is imported, say).
+    """
+    with wheels_on_path(wheels):
+        for setting, entry in _preprocessing(config):
+            try:
+                load_entry(str(entry))
+            except Exception as exc:
+                raise BuildError(
+                    f"{named(setting, entry, config.app_dir)} cannot be imported from the app's wheel: "
+                    f"{describe(exc, config.app_dir)}"
+                ) from exc
+        yield Predictor(config.runtime_spec(n_features))
+
+
+def preprocessing_failure(exc: Exception, config: AppConfig, what: str) -> BuildError | None:
+    """The BuildError for `exc`, raised by the app's preprocessing on `what` ("sample 'a'"),
+    naming the setting whose function raised; None when no frame of the app's code raised it
+    (it is then staticml's own, and keeps its traceback)."""
+    if isinstance(exc, PreprocessError):
+        cause = exc.__cause__ or exc
+        return BuildError(
+            f"{what} is not a valid record: {exc}{shown_frames(cause, config.app_dir)}"
+        )
+    frames = app_frames(exc, config.app_dir)
+    if not frames:
+        return None
+    calls = frames[0][1].name
+    setting, entry = next(
+        ((s, e) for s, e in _preprocessing(config) if e.function == calls),
+        ("preprocess.entry", config.preprocess.entry),
+    )
+    return BuildError(
+        f"{what}: {named(setting, entry, config.app_dir)} raised {describe(exc, config.app_dir)}"
+    )
+
+
+def _preprocessing(config: AppConfig) -> list[tuple[str, EntryPoint]]:
+    batch = config.preprocess.batch
+    return [("preprocess.entry", config.preprocess.entry)] + (
+        [("preprocess.batch", batch)] if batch is not None else []
+    )

@@ -56,13 +56,16 @@ def build(
     quiet: bool,
 ) -> None:
     """Build the app in APP_DIR (it holds staticml.toml) into a static site."""
-    from staticml.cli.render import print_summary
     from staticml.config import load_config, with_compress_mode
-    from staticml.progress import RichReporter, SilentReporter
-    from staticml.stages import build_app
 
     with user_errors():
         config = with_compress_mode(load_config(app_dir), compress)
+        # Imported once the configuration is valid: the stages bring numpy, onnx and more
+        # (a second), which a mistake in staticml.toml should not wait for.
+        from staticml.cli.render import print_summary
+        from staticml.progress import RichReporter, SilentReporter
+        from staticml.stages import build_app
+
         reporter = SilentReporter() if quiet else RichReporter()
         result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
         if not quiet:

@@ -17,7 +17,7 @@ from staticml.errors import BuildError
 from staticml.learning.data import Labelled
 from staticml.runtime.prediction import OutputSpec, class_text
 from staticml.scoring.bundle import Bundle, load_bundle
-from staticml.scoring.scorer import open_scorer
+from staticml.scoring.scorer import open_scorer, prepare
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def score_bundle(directory: Path, data: Labelled, where: str) -> Score:
 def predict(bundle: Bundle, records: Sequence[dict[str, Any]], where: str) -> list[Any]:
     """The class value (as text) or target the bundle predicts for each record."""
     with open_scorer(bundle) as scorer:
-        prepared = scorer.predictor.features_for(list(records))
+        prepared = prepare(scorer.predictor, list(records), where)
         if prepared.errors:
             rows = sorted(prepared.errors)
             shown = "; ".join(f"row {r + 1}: {prepared.errors[r]}" for r in rows[:5])

@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime
 import pyarrow as pa
 
+from staticml.app_code import format_frames, packaged_frames
 from staticml.cpython import reference_session, wheels_on_path
 from staticml.errors import ScoringError
 from staticml.runtime.contract import OutputSpec, ShownOutput
@@ -85,7 +86,9 @@ def prediction_fields(header: Sequence[str], output: ShownOutput) -> list[pa.Fie
 
 def score_chunk(scorer: Scorer, chunk: Chunk) -> Scored:
     table = chunk.table
-    prepared = scorer.predictor.features_for(_records(table, scorer.predictor, chunk.problems))
+    records = _records(table, scorer.predictor, chunk.problems)
+    where = f"rows {chunk.first_row}-{chunk.first_row + table.num_rows - 1}"
+    prepared = prepare(scorer.predictor, records, where)
     added = prediction_fields(table.column_names, scorer.output)
     rows = np.asarray(prepared.rows, dtype=np.int64)
     arrays = [
@@ -98,6 +101,23 @@ def score_chunk(scorer: Scorer, chunk: Chunk) -> Scored:
         table = table.append_column(added_field, array)
     errors = tuple((chunk.first_row + i, prepared.errors[i]) for i in sorted(prepared.errors))
     return Scored(chunk.index, table, errors)
+
+
+def prepare(predictor: Predictor, records: Sequence[Any], where: str) -> Prepared:
+    """`predictor.features_for(records)`; an exception the app's preprocessing raised (not a
+    rejected record, which is an error of its row) is a ScoringError showing the app's frames.
+    """
+    try:
+        return predictor.features_for(records)
+    except Exception as exc:
+        package = predictor.entry.partition(":")[0].split(".")[0]
+        frames = packaged_frames(exc, package)
+        if not frames:
+            raise
+        raise ScoringError(
+            f"the bundle's preprocessing ({predictor.entry}) raised {type(exc).__name__}: {exc} "
+            f"on {where}; fix it in the app and rebuild the bundle.{format_frames(frames, None)}"
+        ) from exc
 
 
 def _records(table: pa.Table, predictor: Predictor, problems: Mapping[int, str]) -> list[Any]:

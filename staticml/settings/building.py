@@ -11,10 +11,10 @@ from staticml.settings.parsers import (
     OUTPUT_KINDS,
     TABLE_SUFFIXES,
     AppFile,
+    AppFunction,
     EntryPoint,
     boolean,
     compress_mode,
-    entry_point,
     fractions,
     int_range,
     non_negative,
@@ -52,7 +52,7 @@ class ModelSettings:
         "or `model.train`. Loading a pickle runs code from it: use your own files.",
     )
     train: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(),
         None,
         "Build-time `module:function` in the app directory returning a fitted scikit-learn "
         "estimator; it is converted to ONNX with skl2onnx. Give this or `model.file`.",
@@ -93,7 +93,7 @@ class ModelSettings:
         unset="the only output",
     )
     training_data: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(),
         None,
         "Optional build-time `module:function` returning the model's training data (bytes, "
         "arrays, or a tuple, list or dict of them). Only its sha256 is kept, in the model "
@@ -130,13 +130,13 @@ class PreprocessSettings:
     """`[preprocess]`: the pure-Python preprocessing shipped to the browser."""
 
     entry: EntryPoint = setting(
-        entry_point,
+        AppFunction(("record",)),
         REQUIRED,
         "Pure-Python `module:function` that turns one record into the feature vector; its "
         "top-level package is shipped to the browser as a wheel.",
     )
     batch: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(("records",)),
         None,
         "Optional `module:function` turning a list of records into a list of feature vectors, "
         "used for batch scoring: a CSV file on the page and `staticml batch` (same package as "
@@ -167,7 +167,7 @@ class SamplesSettings:
     """`[samples]`: the sample records shipped with reference predictions."""
 
     source: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(),
         None,
         "Build-time `module:function` returning sample records; the build ships them with "
         "reference predictions computed in CPython.",
@@ -246,7 +246,7 @@ class CompressSettings:
         "their mean magnitude).",
     )
     eval: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(),
         None,
         'Build-time `module:function` returning held-out evaluation items, `[{"record": {...}, '
         '"label": ...}, ...]`. Labels are class values (or the displayed class names) or '
@@ -261,7 +261,7 @@ class CompressSettings:
     )
     label: str = setting(string, "label", "The label column of a CSV `compress.eval_file`.")
     calibration: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(),
         None,
         'Build-time `module:function` returning records (or `{"record": ...}` items) to '
         "calibrate static int8 quantisation on; best taken from the training data.",

@@ -9,11 +9,11 @@ from staticml.settings.declare import setting
 from staticml.settings.parsers import (
     TABLE_SUFFIXES,
     AppFile,
+    AppFunction,
     EntryPoint,
     collector_url,
     drift_conditions,
     drift_window,
-    entry_point,
     epsilon,
     fraction,
     int_range,
@@ -36,7 +36,7 @@ class MonitorSettings:
         unset="off",
     )
     reference: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(),
         None,
         "Build-time `module:function` returning reference records (typically the training "
         "data): the baseline's bins and counts come from them, through the shipped "
@@ -87,14 +87,14 @@ class TrainSettings:
     """`[train]`: the functions `staticml retrain` trains a candidate with."""
 
     stateless: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(("records", "labels")),
         None,
         "Build-time `module:function(records, labels)` returning a fitted model trained from "
         "scratch, typically on the original training data plus the new records (`staticml "
         "retrain --mode stateless`). Labels come as written in the data file (CSV: text).",
     )
     stateful: EntryPoint | None = setting(
-        entry_point,
+        AppFunction(("model", "records", "labels")),
         None,
         "Build-time `module:function(model, records, labels)` continuing the current release's "
         "fitted estimator on the new records only, e.g. with `warm_start` or `partial_fit` "

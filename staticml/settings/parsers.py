@@ -96,6 +96,20 @@ def entry_point(value: Any) -> EntryPoint:
 
 
 @dataclass(frozen=True)
+class AppFunction:
+    """A `module:function` setting naming a function of the app, called with `arguments`.
+
+    The parser checks the reference's form; the loader checks that the function exists and
+    accepts that many arguments (`staticml.settings.entry_points`).
+    """
+
+    arguments: tuple[str, ...] = ()
+
+    def __call__(self, value: Any) -> EntryPoint:
+        return entry_point(value)
+
+
+@dataclass(frozen=True)
 class AppFile:
     """A file inside the app directory, with one of `suffixes`.
 

@@ -18,11 +18,11 @@ import numpy as np
 from staticml.app_code import call, isolated_imports
 from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute_baseline
 from staticml.config import AppConfig
-from staticml.cpython import reference_session, wheels_on_path
+from staticml.cpython import preprocessing_failure, reference_session, shipped_predictor
 from staticml.errors import BuildError
 from staticml.record_errors import bad_row, bad_rows, feature_count
 from staticml.records import Named, checked_records, named_records_from_file
-from staticml.runtime.engine import FeatureCountError, Predictor
+from staticml.runtime.engine import FeatureCountError
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheels
 
@@ -61,8 +61,14 @@ def monitoring_baseline(
         return None
     named = _reference_records(config)
     records = [item.record for item in named]
-    with wheels_on_path(wheels.all()):
-        prepared = Predictor(config.runtime_spec(model.n_features)).features_for(records)
+    with shipped_predictor(config, model.n_features, wheels.all()) as predictor:
+        try:
+            prepared = predictor.features_for(records)
+        except Exception as exc:
+            failure = preprocessing_failure(exc, config, "the monitoring baseline's records")
+            if failure is None:
+                raise
+            raise failure from exc
     failures = sorted(prepared.failures.items())
     for index, error in failures:
         if isinstance(error, FeatureCountError):

@@ -15,10 +15,10 @@ import numpy as np
 import onnxruntime
 
 from staticml.config import AppConfig
-from staticml.cpython import reference_session, wheels_on_path
+from staticml.cpython import preprocessing_failure, reference_session, shipped_predictor
 from staticml.record_errors import BadRow, bad_row, bad_rows, feature_count
 from staticml.records import Named, load_samples, samples_origin
-from staticml.runtime.engine import FeatureCountError, Predictor
+from staticml.runtime.engine import FeatureCountError
 from staticml.runtime.prediction import Prediction
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheels
@@ -66,12 +66,12 @@ def feature_vectors(
 ) -> list[Any]:
     """Each record's feature vector, from the preprocessing as packed in the shipped wheels.
 
-    Every bad record of `source` (the setting they come from) is reported in one BuildError.
+    Every bad record of `source` (the setting they come from) is reported in one BuildError;
+    a crash in the preprocessing names its setting and shows the app's frames.
     """
     vectors: list[Any] = []
     bad: list[BadRow] = []
-    with wheels_on_path(wheels.all()):
-        predictor = Predictor(config.runtime_spec(n_features))
+    with shipped_predictor(config, n_features, wheels.all()) as predictor:
         for item in named:
             try:
                 vectors.append(predictor.features(item.record))
@@ -79,6 +79,11 @@ def feature_vectors(
                 raise feature_count(config, exc, item.where) from exc
             except ValueError as exc:  # RecordError, PreprocessError
                 bad.append(bad_row(config, item.where, exc))
+            except Exception as exc:
+                failure = preprocessing_failure(exc, config, item.where)
+                if failure is None:
+                    raise
+                raise failure from exc
     if bad:
         raise bad_rows(source, bad, len(named))
     return vectors

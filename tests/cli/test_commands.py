@@ -49,6 +49,7 @@ def test_a_build_error_is_a_message_not_a_traceback(tmp_path):
     (app / "pkg").mkdir(parents=True)
     (app / "pkg" / "__init__.py").write_text("")
     (app / "pkg" / "pre.py").write_text("import numpy\n\ndef features(record):\n    return []\n")
+    (app / "train.py").write_text("def train():\n    raise NotImplementedError\n")
     (app / "staticml.toml").write_text(
         "[app]\nname = 'x'\n[model]\ntrain = 'train:train'\nn_features = 2\n"
         "[preprocess]\nentry = 'pkg.pre:features'\n[[input]]\nname = 'image'\ntype = 'image'\n"

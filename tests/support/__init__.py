@@ -1,7 +1,7 @@
 """What the tests share that is not a fixture (the fixtures are in tests/conftest.py).
 
-This module: the project's paths, free ports, waiting for a server, reading JSON, running a
-coroutine. Beside it, by subject: `demo` (the session's cold builds of the demo), `serving`
+This module: the project's paths, a copy of an example app, free ports, waiting for a server,
+reading JSON, running a coroutine. Beside it, by subject: `demo` (the session's cold builds of the demo), `serving`
 (`staticml serve` and deliberately odd servers), `browser` (watched Chromium contexts),
 `postgres` (a throw-away cluster), `beacon` (a real `staticml beacon`), `monitoring` (the
 monitored wine site), `iris` (the compression tests' app), `models` (small ONNX files),
@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import time
@@ -23,6 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 APP_DIR = ROOT / "app"
+EXAMPLES = ROOT / "examples"
+
+
+def copy_example(name: str, root: Path) -> Path:
+    """A copy of `examples/NAME` in `root`, to change without touching the checkout."""
+    return Path(shutil.copytree(EXAMPLES / name, root / name))
 
 
 def free_port() -> int:
