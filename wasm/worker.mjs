@@ -14,7 +14,9 @@
 //                  {type: "rollout-noise", id, summary, epsilon}  a rollout summary (JSON text) to add local-DP noise to
 //   worker → page  {type: "status", stage, message, loaded, total}   during boot
 //                  {type: "ready", info}                             once, when predictions work;
-//                                                    info.phases: ms from boot to each step's end
+//                                                    info.phases: ms from boot to each step's end;
+//                                                    info.snapshot: whether Python started from the
+//                                                    snapshot (info.snapshotUrl), else snapshotError
 //                  {type: "result", id, result}      predict: {label, probabilities, model, timings}
 //                                                    (regressors: {value, model, timings});
 //                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
@@ -24,6 +26,9 @@
 //                                                    (the page reports it in its console)
 //                  {type: "error", id, error}                        error = {message, field, kind, stage}
 //                  id is null for a boot failure; kind "cancelled" when a batch was cancelled.
+
+// The name static/shadow.js gives a shadow release's worker (its warnings say so).
+const SHADOW_WORKER = "staticml-shadow";
 
 const STAGES = {
   download: "Downloading the runtimes",
@@ -188,9 +193,20 @@ function counted(bytes) {
   }
 }
 
+// A listed file's bytes, refused unless they arrived whole: the checked fetch has refused an
+// error status and a body that does not match the listed hash; the size is checked here too.
 async function fetchBytes(url) {
+  const href = absoluteUrl(url);
+  const asset = state.assets.get(href);
+  const name = state.shared.fileName(href);
+  if (!asset) throw new BootError(`Could not download ${name}: the build's manifest has no hash for it, so it was not used`, state.stage);
   const response = await self.fetch(url);
-  return new Uint8Array(await response.arrayBuffer());
+  if (!response.ok) throw new BootError(`Could not download ${name}: the server answered ${response.status} ${response.statusText}`.trim(), state.stage);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.byteLength !== asset.size) {
+    throw new BootError(`Could not download ${name}: ${bytes.byteLength} bytes arrived, not the ${asset.size} the build's manifest lists`, state.stage);
+  }
+  return bytes;
 }
 
 // `import()` takes no integrity: fetch each module with it first (refusing a changed file by
@@ -254,12 +270,12 @@ async function bootPython() {
   const { config } = state;
   const wheels = Promise.all(config.wheels.map(fetchBytes));
   wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
-  if (config.pyodide.snapshot) optional.add(config.pyodide.snapshot);
-  const snapshot = config.pyodide.snapshot ? fetchBytes(config.pyodide.snapshot) : null;
+  if (config.pyodide.snapshot) optional.add(absoluteUrl(config.pyodide.snapshot));
+  const snapshot = config.pyodide.snapshot ? fetchSnapshot(config.pyodide.snapshot) : null;
   snapshot?.catch(() => {}); // a failed download is handled where it is awaited
   const { loadPyodide } = await importVerified(config.pyodide.module, [config.pyodide.asm]);
   phase("pyodideImported");
-  const { pyodide, fromSnapshot } = await startPython(loadPyodide, snapshot);
+  const { pyodide, fromSnapshot, snapshotError } = await startPython(loadPyodide, snapshot);
   phase("interpreterReady");
   status("python");
   const buffers = await wheels;
@@ -277,7 +293,25 @@ async function bootPython() {
     pyodide: pyodide.version,
     python: pyodide.runPython("import sys; sys.version.split()[0]"),
     snapshot: fromSnapshot,
+    snapshotUrl: fromSnapshot ? absoluteUrl(config.pyodide.snapshot) : null,
+    snapshotError, // why a configured snapshot was not used, or null
   };
+}
+
+// Pyodide's snapshot starts with this 32-bit number (little-endian; API.restoreSnapshot in
+// pyodide.asm.mjs), whose own refusal says only "Snapshot has invalid magic number".
+const SNAPSHOT_MAGIC = 0x706e7300;
+
+// The snapshot's bytes, refused with what came instead when they are not a Pyodide snapshot.
+async function fetchSnapshot(url) {
+  const bytes = await fetchBytes(url);
+  const magic = bytes.byteLength >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : null;
+  if (magic !== SNAPSHOT_MAGIC) {
+    const start = String.fromCharCode(...bytes.subarray(0, 16)).replace(/[^\x20-\x7e]/g, "?");
+    const what = bytes.byteLength ? `its ${bytes.byteLength} bytes start with "${start}"` : "it is empty";
+    throw new BootError(`${state.shared.fileName(absoluteUrl(url))} is not a Pyodide memory snapshot (${what}); rebuild the release`, state.stage);
+  }
+  return bytes;
 }
 
 // A memory snapshot made at build time with the app imported skips most of the interpreter's
@@ -290,16 +324,20 @@ async function startPython(loadPyodide, snapshot) {
     stdout: (text) => console.log(text),
     stderr: (text) => console.warn(text),
   };
+  let snapshotError = null;
   if (snapshot) {
     try {
       // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
-      return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true };
+      return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true, snapshotError };
     } catch (error) {
       if (state.downloadFailure) throw error; // another file failed: that is the cause
-      console.warn(`staticml: the Python snapshot could not be used (${error.message}); starting Python normally.`);
+      snapshotError = error.message;
+      const where = new URL(config.pyodide.snapshot, self.location.href).pathname;
+      const whose = self.name === SHADOW_WORKER ? "the shadow release's" : "the";
+      console.warn(`staticml: ${whose} Python snapshot ${where} could not be used (${error.message}); starting Python normally.`);
     }
   }
-  return { pyodide: await loadPyodide(options), fromSnapshot: false };
+  return { pyodide: await loadPyodide(options), fromSnapshot: false, snapshotError };
 }
 
 async function bootModel() {
