@@ -5,7 +5,8 @@
 // checked fetch the page uses too (static/checked-fetch.js), which the boot imports first.
 //
 // Protocol (all messages are plain objects with a `type`):
-//   page → worker  {type: "boot", config}            config = the page config's `runtime` part
+//   page → worker  {type: "boot", config}            config = the page config's `runtime` part,
+//                                                    base = the URL of the release's page
 //                  {type: "predict", id, record}
 //                  {type: "batch", id, file}         file = a File/Blob holding CSV text
 //                  {type: "cancel", id}              stops a running batch
@@ -37,6 +38,13 @@ const STAGES = {
   model: "Loading the model",
 };
 
+// The build puts this script in its release's wasm/ folder, so the folder above is the one the
+// release's page and the relative URLs of its configuration are in. Pages built before the boot
+// configuration gave its `base` sent some of a shadow release's URLs unresolved; resolved
+// against this script, its snapshot's ../../runtime/... became releases/runtime/..., a 404 page
+// that Pyodide was given as the snapshot ("Snapshot has invalid magic number").
+const RELEASE_FOLDER = new URL("../", self.location.href).href;
+
 // What the boot sets up and the predictions use.
 const state = {
   config: null,
@@ -51,6 +59,7 @@ const state = {
   // Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
   downloadFailure: null,
   bootStarted: 0,
+  base: RELEASE_FOLDER, // what the configuration's relative URLs resolve against
 };
 const cancelled = new Set();
 // onnxruntime-web may never settle after a failed download: that ends the boot at once.
@@ -126,8 +135,10 @@ class BootError extends Error {
 
 // --- fetching: integrity, byte counting and MIME checks for every file the worker loads ------
 
+// The configuration's URLs are relative to its release's page (`config.base`), not to this
+// script: a shadow release's worker is started by another release's page.
 function absoluteUrl(input) {
-  return new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+  return new URL(input instanceof Request ? input.url : String(input), state.base).href;
 }
 
 // The shared checked fetch, fetched with its integrity before it is imported; the import then
@@ -200,7 +211,7 @@ async function fetchBytes(url) {
   const asset = state.assets.get(href);
   const name = state.shared.fileName(href);
   if (!asset) throw new BootError(`Could not download ${name}: the build's manifest has no hash for it, so it was not used`, state.stage);
-  const response = await self.fetch(url);
+  const response = await self.fetch(href);
   if (!response.ok) throw new BootError(`Could not download ${name}: the server answered ${response.status} ${response.statusText}`.trim(), state.stage);
   const bytes = new Uint8Array(await response.arrayBuffer());
   if (bytes.byteLength !== asset.size) {
@@ -216,7 +227,7 @@ async function importVerified(url, dependencies = []) {
   if (unlisted) throw new BootError(`Could not load ${state.shared.fileName(absoluteUrl(unlisted))}: the build's manifest has no hash for it, so it was not loaded`, state.stage);
   await Promise.all([url, ...dependencies].map(fetchBytes));
   try {
-    return await import(url);
+    return await import(absoluteUrl(url));
   } catch (error) {
     throw new BootError(`Could not load ${state.shared.fileName(url)}: ${error.message}`, state.stage);
   }
@@ -226,12 +237,13 @@ async function importVerified(url, dependencies = []) {
 
 async function boot(bootConfig) {
   const config = (state.config = bootConfig);
-  state.assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
+  state.base = config.base || RELEASE_FOLDER;
+  state.assets = new Map(Object.entries(config.assets).map(([url, meta]) => [absoluteUrl(url), meta]));
   progress.total = [...state.assets.values()].reduce((sum, meta) => sum + meta.size, 0);
   state.bootStarted = performance.now();
   try {
     status("download");
-    state.shared = await importShared(config.modules.fetch);
+    state.shared = await importShared(config.modules?.fetch && absoluteUrl(config.modules.fetch));
     installFetch();
     const booted = Promise.all([bootPython(), bootModel(), importVerified(config.modules.batch)]);
     const [pythonInfo, modelInfo, batchModule] = await Promise.race([booted, downloadFailed]);
@@ -319,7 +331,7 @@ async function fetchSnapshot(url) {
 async function startPython(loadPyodide, snapshot) {
   const { config } = state;
   const options = {
-    indexURL: config.pyodide.indexURL,
+    indexURL: absoluteUrl(config.pyodide.indexURL),
     packages: [],
     stdout: (text) => console.log(text),
     stderr: (text) => console.warn(text),
@@ -332,7 +344,7 @@ async function startPython(loadPyodide, snapshot) {
     } catch (error) {
       if (state.downloadFailure) throw error; // another file failed: that is the cause
       snapshotError = error.message;
-      const where = new URL(config.pyodide.snapshot, self.location.href).pathname;
+      const where = new URL(absoluteUrl(config.pyodide.snapshot)).pathname;
       const whose = self.name === SHADOW_WORKER ? "the shadow release's" : "the";
       console.warn(`staticml: ${whose} Python snapshot ${where} could not be used (${error.message}); starting Python normally.`);
     }
@@ -351,7 +363,7 @@ async function bootModel() {
   phase("modelFetched");
   // Given as bytes: onnxruntime-web's own streaming fetch would log its failure a second time
   // (and retry) when the checked fetch refuses the file; its compile is short either way.
-  ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
+  ort.env.wasm.wasmPaths = absoluteUrl(config.ort.wasmPaths);
   ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;

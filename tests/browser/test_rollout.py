@@ -11,20 +11,18 @@ import hashlib
 import json
 import math
 import re
-import shutil
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
 from staticml.headers import SECURITY_HEADERS
 from staticml.rollout import Site
-from staticml.serve import create_app
 from tests.support import get_json
 from tests.support.beacon import beacon
 from tests.support.browser import watch
 from tests.support.rollout import sample_records
-from tests.support.serving import serve_in_thread, serve_subprocess
+from tests.support.serving import serve_subprocess
 
 pytestmark = pytest.mark.browser
 
@@ -277,76 +275,6 @@ def test_shadow_disagreement_and_feedback_reach_the_collector(
         strings = [leaf for leaf in leaves(body) if not isinstance(leaf, int)]
         assert set(strings) <= {a, b, body["hour"], body["id"]}, strings
         assert identifier not in json.dumps(body)
-
-
-def snapshot_url(site: Site, origin: str, release: str) -> str:
-    """The snapshot a release's own page configuration names, as the browser resolves it."""
-    config = json.loads((site.root / "releases" / release / "config.json").read_text())
-    return urljoin(f"{origin}releases/{release}/", config["runtime"]["pyodide"]["snapshot"])
-
-
-def test_with_a_shadow_both_workers_start_from_their_snapshots_on_every_visit(browser, served_site):
-    site_api, server, a, b = served_site
-    site_api.shadow(b)
-    watched = watch(browser, server.url)
-    page = watched.new_page()
-    warnings: list[str] = []
-    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
-    try:
-        page.goto(server.url)
-        page.wait_for_url(f"**/releases/{a}/")
-        for visit in ("first", "repeat"):
-            primary = page.evaluate("window.staticml.ready")
-            shadow = page.evaluate("window.staticml.shadow")
-            for info, release in ((primary, a), (shadow, b)):
-                started = (info["snapshot"], info["snapshotUrl"], info["snapshotError"])
-                assert started == (True, snapshot_url(site_api, server.url, release), None), visit
-            if visit == "first":
-                page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-                page.reload()  # the repeat visit: its release's service worker answers
-                assert page.evaluate("navigator.serviceWorker.controller !== null")
-        assert [w for w in warnings if "snapshot" in w] == []
-        watched.assert_clean()
-    finally:
-        watched.context.close()
-        site_api.shadow(None)
-
-
-def test_a_shadow_that_cannot_use_its_snapshot_says_why(browser, served_site, tmp_path):
-    site_api, _, a, b = served_site
-    site_api.shadow(b)
-    try:
-        copy = tmp_path / "site"
-        shutil.copytree(site_api.root, copy)
-    finally:
-        site_api.shadow(None)
-    missing = urlsplit(snapshot_url(Site(copy), "http://host/", b)).path
-    for file in copy.glob(missing.lstrip("/") + "*"):
-        file.unlink()  # a host that lost it: every page that uses it gets a 404
-    with serve_in_thread(create_app(copy), ready="manifest.json") as server:
-        watched = watch(browser, server.url)
-        watched.expect_errors("Failed to load resource: the server responded with a status of 404")
-        page = watched.new_page()
-        warnings: list[str] = []
-        page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
-        try:
-            page.goto(server.url)
-            page.wait_for_url(f"**/releases/{a}/")
-            page.evaluate("window.staticml.ready")
-            shadow = page.evaluate("window.staticml.shadow")
-            why = "Could not download python.snapshot: the server answered 404 Not Found"
-            assert (shadow["snapshot"], shadow["snapshotUrl"], shadow["snapshotError"]) == (
-                False,
-                None,
-                why,
-            )
-            assert (
-                f"staticml: the shadow release's Python snapshot {missing} could not be used "
-                f"({why}); starting Python normally."
-            ) in warnings
-            watched.assert_clean()
-        finally:
-            watched.context.close()
 
 
 def events(report: dict, a: str, b: str) -> int:
