@@ -19,9 +19,11 @@ from tests.support.serving import serve_in_thread, serve_subprocess
 pytestmark = pytest.mark.browser
 
 # Boots release `base`'s worker with its configuration as a page built before the boot
-# configuration gave its base sent it: the runtime part of config.json, its URLs unresolved.
-UNRESOLVED_BOOT = """async (base) => {
+# configuration gave its base sent it: the runtime part of config.json, its URLs unresolved;
+# `snapshot`, when given, replaces the snapshot's URL.
+UNRESOLVED_BOOT = """async ([base, snapshot]) => {
   const page = await (await fetch(base + "config.json")).json();
+  if (snapshot) page.runtime.pyodide.snapshot = snapshot;
   const worker = new Worker(new URL(page.worker, base).href, {type: "module", name: "staticml-shadow"});
   const ready = new Promise((resolve, reject) => {
     worker.onmessage = ({data}) => {
@@ -100,7 +102,7 @@ def test_a_worker_given_its_configuration_unresolved_still_finds_its_snapshot(br
         page.goto(server.url)
         page.wait_for_url(f"**/releases/{a}/")
         page.evaluate("window.staticml.ready")
-        info = page.evaluate(UNRESOLVED_BOOT, f"{server.url}releases/{b}/")
+        info = page.evaluate(UNRESOLVED_BOOT, [f"{server.url}releases/{b}/", None])
         assert started(info) == (True, snapshot_url(site, server.url, b), None)
         assert not any("/releases/runtime/" in url for url in watched.requests)
         assert [w for w in warnings if "snapshot" in w] == []
@@ -135,3 +137,32 @@ def test_a_shadow_that_cannot_use_its_snapshot_says_why(browser, shadowed, tmp_p
             watched.assert_clean()
         finally:
             watched.context.close()
+
+
+def test_a_file_that_is_not_a_snapshot_is_named_with_what_it_holds(browser, shadowed):
+    # A configuration naming another of the release's files as its snapshot: the file arrives
+    # whole and matches its hash, and Pyodide alone would say "invalid magic number".
+    site, server, a, b = shadowed
+    config = json.loads((site.root / "releases" / b / "config.json").read_text())
+    model = config["runtime"]["model"]["url"]
+    size = config["runtime"]["assets"][model]["size"]
+    watched = watch(browser, server.url)
+    page = watched.new_page()
+    warnings = warnings_of(page)
+    try:
+        page.goto(server.url)
+        page.wait_for_url(f"**/releases/{a}/")
+        page.evaluate("window.staticml.ready")
+        info = page.evaluate(UNRESOLVED_BOOT, [f"{server.url}releases/{b}/", model])
+        name = model.rsplit("/", 1)[1]
+        start = (site.root / "releases" / b / model).read_bytes()[:16]
+        shown = "".join(chr(c) if 0x20 <= c <= 0x7E else "?" for c in start)
+        why = (
+            f'{name} is not a Pyodide memory snapshot (its {size} bytes start with "{shown}"); '
+            "rebuild the release"
+        )
+        assert started(info) == (False, None, why)
+        assert any(why in w and "the shadow release's Python snapshot" in w for w in warnings)
+        watched.assert_clean()
+    finally:
+        watched.context.close()
