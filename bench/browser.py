@@ -8,6 +8,10 @@ HTTP cache, no service worker):
 2. repeat visit: navigate again in the same context (warm HTTP cache, and the service worker
    where the page has one), the same measurement;
 3. warm predictions: `predict` called one after another from the main thread, each timed.
+
+A site of releases (`Served.routed`) is visited at its root, whose router opens a release page;
+its times count from the router's navigation start, and a visit also waits for the shadow
+release's worker (`window.staticml.shadow`) when the plan runs one.
 """
 
 from __future__ import annotations
@@ -27,13 +31,23 @@ from staticml.headless import CHROMIUM_ARGS
 EXTRA_ARGS = ("--enable-blink-features=ForceEagerMeasureMemory",)
 NAVIGATION_TIMEOUT_MS = 180_000
 
-VISIT = """async (record) => {
+# Where a visit's clock starts: the router's navigation, for a site (ROUTER_START), else this page's.
+START_KEY = "staticml-bench:start"
+ROUTER_START = f"""if (location.pathname === "/") sessionStorage.setItem("{START_KEY}", String(performance.timeOrigin));"""
+
+VISIT = """async ([record, startKey]) => {
+  const started = Number(sessionStorage.getItem(startKey)) || performance.timeOrigin;
+  const since = (now) => now + performance.timeOrigin - started;
   const info = await window.staticml.ready;
-  const readyAt = performance.now();
+  const readyAt = since(performance.now());
   await window.staticml.predict(record);
-  const firstPrediction = performance.now();
+  const firstPrediction = since(performance.now());
   const navigation = performance.getEntriesByType("navigation")[0];
-  return {readyAt, firstPrediction, ui: navigation.domContentLoadedEventEnd, info: info ?? null};
+  // A site's shadow starts once the page is ready; the baselines have no window.staticml.shadow.
+  const shadow = window.staticml.shadow ? await window.staticml.shadow.catch(() => null) : null;
+  const shadowReadyAt = shadow ? since(performance.now()) : null;
+  const ui = since(navigation.domContentLoadedEventEnd);
+  return {readyAt, firstPrediction, ui, info: info ?? null, shadow, shadowReadyAt};
 }"""
 
 MEMORY = """async () => {
@@ -112,8 +126,10 @@ def throttle(context: Any, page: Any, mbit: float | None) -> None:
 def visit(page: Any, target: Served, record: dict[str, Any]) -> tuple[dict[str, Any], int]:
     before = target.counter.sent
     page.goto(target.url, wait_until="commit")
+    if target.routed:
+        page.wait_for_url("**/releases/*/", wait_until="commit")
     page.wait_for_function("() => window.staticml !== undefined", polling=10)
-    outcome = page.evaluate(VISIT, record)
+    outcome = page.evaluate(VISIT, [record, START_KEY])
     return outcome, target.counter.sent - before
 
 
@@ -127,6 +143,8 @@ def measure(
     mbit: float | None = None,
 ) -> Run:
     context = browser.new_context()
+    if target.routed:
+        context.add_init_script(ROUTER_START)
     try:
         page = context.new_page()
         page.set_default_timeout(NAVIGATION_TIMEOUT_MS)

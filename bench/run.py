@@ -15,8 +15,10 @@ interleaved so that the machine's load falls on all alike:
   process per run, its interpreter start included);
 - baseline 3: a page calling a FastAPI endpoint per prediction (bench/baselines/api).
 
-Then the snapshot trade-off at 10 and 100 Mbit/s (Chromium's network throttling), and batch
-scoring of 10,000 CSV rows in the page and with `staticml.batch` in CPython. The report goes
+Then cold visits to a site of two releases of the demo, the second the first's shadow (the
+router's hop, and a second runtime starting beside the first), the snapshot trade-off at 10
+and 100 Mbit/s (Chromium's network throttling), and batch scoring of 10,000 CSV rows in the
+page and with `staticml.batch` in CPython. The report goes
 to the `perf` section of bench/results.md (the other sections are kept).
 """
 
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEEDS = (10.0, 100.0)
+# A shadow runs only on pages that send rollout summaries, so the shadow site's releases name a
+# collector; none listens there, and a cold visit (one prediction, fewer than the
+# `min_predictions` events a summary waits for) sends nothing.
+UNREACHED_COLLECTOR = "http://127.0.0.1:9"
 
 
 def main() -> None:
@@ -74,6 +80,7 @@ def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
     from staticml.progress import RichReporter
 
     sites = build_sites(work)
+    shadow_site = build_shadow_site(work)
     samples = json.loads(next((sites["snapshot"] / "data").glob("samples.*.json")).read_text())
     records = [s["record"] for s in samples["samples"]]
     load_before = os.getloadavg()
@@ -93,6 +100,8 @@ def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
                 "Pages: cold visit, repeat visit, warm predictions",
                 warm=options.warm,
             )
+            shadowed = start_shadow_site(stack, shadow_site)
+            figures["shadow"] = shadow_runs(chromium, shadowed, records, options, progress)
             figures["throttled"] = throttled_runs(chromium, targets, records, options, progress)
             progress.stage("Baseline 2: CPython onnxruntime, a new process each run", options.runs)
             figures["native"] = []
@@ -122,6 +131,51 @@ def build_sites(work: Path) -> dict[str, Path]:
         staticml.build(WINE, work / "wine", progress=True)
     sites["wine"] = work / "wine"
     return sites
+
+
+def build_shadow_site(work: Path) -> Path:
+    """A site of two releases of the demo (another title each), B the shadow of A."""
+    from staticml.config import load_config
+    from staticml.progress import RichReporter
+    from staticml.rollout import Site
+    from staticml.stages.pipeline import build_app
+
+    site = Site(work / "shadow-site")
+    if site.state().shadow is not None:
+        return site.root
+    config = load_config(ROOT / "app")
+    builds = []
+    for name in ("A", "B"):
+        variant = dataclasses.replace(
+            config,
+            app=dataclasses.replace(config.app, title=f"{config.app.title} ({name})"),
+            monitor=dataclasses.replace(config.monitor, collector=UNREACHED_COLLECTOR),
+        )
+        build = work / f"shadow-{name}"
+        if not (build / "bundle.json").is_file():
+            build_app(variant, build, reporter=RichReporter())
+        builds.append(site.add(build))
+    site.shadow(builds[1])
+    return site.root
+
+
+def start_shadow_site(stack: contextlib.ExitStack, site: Path) -> serving.Served:
+    app = serving.site_app(site)
+    return stack.enter_context(serving.served("shadow site", app, routed=True))
+
+
+def shadow_runs(
+    chromium: Any,
+    target: serving.Served,
+    records: list[dict[str, Any]],
+    options: argparse.Namespace,
+    progress: RichReporter,
+) -> list[browser.Run]:
+    title = "A site with a shadow: cold visits"
+    runs = interleaved(
+        chromium, {target.name: target}, records, options, progress, title, repeat=False
+    )
+    return runs[target.name]
 
 
 def start_servers(

@@ -46,13 +46,17 @@ class Served:
     url: str
     counter: ByteCounter
     service_worker: bool = False
+    # A site of releases: its root is the router, which opens a release's page.
+    routed: bool = False
 
 
 @contextlib.contextmanager
-def served(name: str, app: Any, *, service_worker: bool = False) -> Iterator[Served]:
+def served(
+    name: str, app: Any, *, service_worker: bool = False, routed: bool = False
+) -> Iterator[Served]:
     counter = ByteCounter(app)
     with serving_app(counter) as origin:
-        yield Served(name, origin, counter, service_worker)
+        yield Served(name, origin, counter, service_worker, routed)
 
 
 def js_baseline(site: Path, folder: Path) -> Path:

@@ -5,6 +5,8 @@
 //   await window.staticml.predictFile(file, {onProgress, signal}) → {csv: Blob, rows, scored, errorCount, errors}
 //   await window.staticml.feedback(right)  → counts "was this prediction right?" (true/false) for
 //                                           this release's rollout summaries (docs/rollout.md)
+//   await window.staticml.shadow          → the shadow release's runtime info, as `ready` gives
+//                                           this release's; rejects when no shadow runs
 // A rejected prediction's Error has `field` naming the bad part of the record (e.g. "image.pixels").
 //
 // This module only wires the others together; each has one concern: runtime.js (the worker),
@@ -93,6 +95,10 @@ window.staticml = {
   monitor: monitor.api,
   feedback,
   rollout,
+  get shadow() {
+    if (!rollout) return Promise.reject(new Error("no shadow release"));
+    return rollout.then((r) => r.shadowReady()).then((shadow) => shadow.info);
+  },
 };
 
 const inputs = setUpInputs(config, predicted);

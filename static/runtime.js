@@ -8,13 +8,15 @@ export function absolute(url, base = document.baseURI) {
   return new URL(url, base).href;
 }
 
-// The runtime part of a page configuration with every URL made absolute (a worker resolves
-// relative URLs against its own script). `base` is the page the configuration belongs to: this
-// one, or a shadow release's (static/rollout.js).
+// The runtime part of a page configuration with every URL made absolute, and the `base` its
+// relative URLs belong to, which the worker resolves any other against (not its own script's
+// URL). `base` is the page the configuration belongs to: this one, or a shadow release's
+// (static/shadow.js).
 export function runtimeConfig(runtime, base = document.baseURI) {
   const at = (url) => url && absolute(url, base);
   return {
     ...runtime,
+    base: absolute(base),
     pyodide: {
       ...runtime.pyodide,
       module: at(runtime.pyodide.module),

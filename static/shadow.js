@@ -45,7 +45,7 @@ export async function startShadow(root, release, pin) {
       reject(new Error(event.message || "the shadow worker failed to start"));
     };
     worker.onmessage = ({ data }) => {
-      if (data.type === "ready") resolve();
+      if (data.type === "ready") resolve(data.info);
       else if (data.type === "error" && data.id === null) reject(new Error(data.error.message));
       else if (data.type === "result" || data.type === "error") {
         pending.get(data.id)?.[data.type === "result" ? "resolve" : "reject"](data.result ?? data.error);
@@ -56,8 +56,10 @@ export async function startShadow(root, release, pin) {
   // The shadow's own drift counts are not kept.
   const runtime = { ...runtimeConfig(page.runtime, base), monitorState: null };
   worker.postMessage({ type: "boot", config: { ...runtime, python: { ...runtime.python, monitor: null } } });
-  await ready;
+  // What the shadow's worker says it started from, as the primary's `window.staticml.ready` does.
+  const info = await ready;
   return {
+    info,
     predict(record) {
       const id = nextId++;
       return new Promise((resolve, reject) => {

@@ -5,7 +5,8 @@
 // checked fetch the page uses too (static/checked-fetch.js), which the boot imports first.
 //
 // Protocol (all messages are plain objects with a `type`):
-//   page → worker  {type: "boot", config}            config = the page config's `runtime` part
+//   page → worker  {type: "boot", config}            config = the page config's `runtime` part,
+//                                                    base = the URL of the release's page
 //                  {type: "predict", id, record}
 //                  {type: "batch", id, file}         file = a File/Blob holding CSV text
 //                  {type: "cancel", id}              stops a running batch
@@ -14,7 +15,9 @@
 //                  {type: "rollout-noise", id, summary, epsilon}  a rollout summary (JSON text) to add local-DP noise to
 //   worker → page  {type: "status", stage, message, loaded, total}   during boot
 //                  {type: "ready", info}                             once, when predictions work;
-//                                                    info.phases: ms from boot to each step's end
+//                                                    info.phases: ms from boot to each step's end;
+//                                                    info.snapshot: whether Python started from the
+//                                                    snapshot (info.snapshotUrl), else snapshotError
 //                  {type: "result", id, result}      predict: {label, probabilities, model, timings}
 //                                                    (regressors: {value, model, timings});
 //                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
@@ -25,12 +28,22 @@
 //                  {type: "error", id, error}                        error = {message, field, kind, stage}
 //                  id is null for a boot failure; kind "cancelled" when a batch was cancelled.
 
+// The name static/shadow.js gives a shadow release's worker (its warnings say so).
+const SHADOW_WORKER = "staticml-shadow";
+
 const STAGES = {
   download: "Downloading the runtimes",
   python: "Starting Python",
   packages: "Installing the app's Python code",
   model: "Loading the model",
 };
+
+// The build puts this script in its release's wasm/ folder, so the folder above is the one the
+// release's page and the relative URLs of its configuration are in. Pages built before the boot
+// configuration gave its `base` sent some of a shadow release's URLs unresolved; resolved
+// against this script, its snapshot's ../../runtime/... became releases/runtime/..., a 404 page
+// that Pyodide was given as the snapshot ("Snapshot has invalid magic number").
+const RELEASE_FOLDER = new URL("../", self.location.href).href;
 
 // What the boot sets up and the predictions use.
 const state = {
@@ -46,6 +59,7 @@ const state = {
   // Pyodide turns a failed download into "Program terminated with exit(1)"; keep the real cause.
   downloadFailure: null,
   bootStarted: 0,
+  base: RELEASE_FOLDER, // what the configuration's relative URLs resolve against
 };
 const cancelled = new Set();
 // onnxruntime-web may never settle after a failed download: that ends the boot at once.
@@ -121,8 +135,10 @@ class BootError extends Error {
 
 // --- fetching: integrity, byte counting and MIME checks for every file the worker loads ------
 
+// The configuration's URLs are relative to its release's page (`config.base`), not to this
+// script: a shadow release's worker is started by another release's page.
 function absoluteUrl(input) {
-  return new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+  return new URL(input instanceof Request ? input.url : String(input), state.base).href;
 }
 
 // The shared checked fetch, fetched with its integrity before it is imported; the import then
@@ -188,9 +204,20 @@ function counted(bytes) {
   }
 }
 
+// A listed file's bytes, refused unless they arrived whole: the checked fetch has refused an
+// error status and a body that does not match the listed hash; the size is checked here too.
 async function fetchBytes(url) {
-  const response = await self.fetch(url);
-  return new Uint8Array(await response.arrayBuffer());
+  const href = absoluteUrl(url);
+  const asset = state.assets.get(href);
+  const name = state.shared.fileName(href);
+  if (!asset) throw new BootError(`Could not download ${name}: the build's manifest has no hash for it, so it was not used`, state.stage);
+  const response = await self.fetch(href);
+  if (!response.ok) throw new BootError(`Could not download ${name}: the server answered ${response.status} ${response.statusText}`.trim(), state.stage);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.byteLength !== asset.size) {
+    throw new BootError(`Could not download ${name}: ${bytes.byteLength} bytes arrived, not the ${asset.size} the build's manifest lists`, state.stage);
+  }
+  return bytes;
 }
 
 // `import()` takes no integrity: fetch each module with it first (refusing a changed file by
@@ -200,7 +227,7 @@ async function importVerified(url, dependencies = []) {
   if (unlisted) throw new BootError(`Could not load ${state.shared.fileName(absoluteUrl(unlisted))}: the build's manifest has no hash for it, so it was not loaded`, state.stage);
   await Promise.all([url, ...dependencies].map(fetchBytes));
   try {
-    return await import(url);
+    return await import(absoluteUrl(url));
   } catch (error) {
     throw new BootError(`Could not load ${state.shared.fileName(url)}: ${error.message}`, state.stage);
   }
@@ -210,12 +237,13 @@ async function importVerified(url, dependencies = []) {
 
 async function boot(bootConfig) {
   const config = (state.config = bootConfig);
-  state.assets = new Map(Object.entries(config.assets).map(([url, meta]) => [new URL(url, self.location.href).href, meta]));
+  state.base = config.base || RELEASE_FOLDER;
+  state.assets = new Map(Object.entries(config.assets).map(([url, meta]) => [absoluteUrl(url), meta]));
   progress.total = [...state.assets.values()].reduce((sum, meta) => sum + meta.size, 0);
   state.bootStarted = performance.now();
   try {
     status("download");
-    state.shared = await importShared(config.modules.fetch);
+    state.shared = await importShared(config.modules?.fetch && absoluteUrl(config.modules.fetch));
     installFetch();
     const booted = Promise.all([bootPython(), bootModel(), importVerified(config.modules.batch)]);
     const [pythonInfo, modelInfo, batchModule] = await Promise.race([booted, downloadFailed]);
@@ -254,12 +282,12 @@ async function bootPython() {
   const { config } = state;
   const wheels = Promise.all(config.wheels.map(fetchBytes));
   wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
-  if (config.pyodide.snapshot) optional.add(config.pyodide.snapshot);
-  const snapshot = config.pyodide.snapshot ? fetchBytes(config.pyodide.snapshot) : null;
+  if (config.pyodide.snapshot) optional.add(absoluteUrl(config.pyodide.snapshot));
+  const snapshot = config.pyodide.snapshot ? fetchSnapshot(config.pyodide.snapshot) : null;
   snapshot?.catch(() => {}); // a failed download is handled where it is awaited
   const { loadPyodide } = await importVerified(config.pyodide.module, [config.pyodide.asm]);
   phase("pyodideImported");
-  const { pyodide, fromSnapshot } = await startPython(loadPyodide, snapshot);
+  const { pyodide, fromSnapshot, snapshotError } = await startPython(loadPyodide, snapshot);
   phase("interpreterReady");
   status("python");
   const buffers = await wheels;
@@ -277,7 +305,25 @@ async function bootPython() {
     pyodide: pyodide.version,
     python: pyodide.runPython("import sys; sys.version.split()[0]"),
     snapshot: fromSnapshot,
+    snapshotUrl: fromSnapshot ? absoluteUrl(config.pyodide.snapshot) : null,
+    snapshotError, // why a configured snapshot was not used, or null
   };
+}
+
+// Pyodide's snapshot starts with this 32-bit number (little-endian; API.restoreSnapshot in
+// pyodide.asm.mjs), whose own refusal says only "Snapshot has invalid magic number".
+const SNAPSHOT_MAGIC = 0x706e7300;
+
+// The snapshot's bytes, refused with what came instead when they are not a Pyodide snapshot.
+async function fetchSnapshot(url) {
+  const bytes = await fetchBytes(url);
+  const magic = bytes.byteLength >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : null;
+  if (magic !== SNAPSHOT_MAGIC) {
+    const start = String.fromCharCode(...bytes.subarray(0, 16)).replace(/[^\x20-\x7e]/g, "?");
+    const what = bytes.byteLength ? `its ${bytes.byteLength} bytes start with "${start}"` : "it is empty";
+    throw new BootError(`${state.shared.fileName(absoluteUrl(url))} is not a Pyodide memory snapshot (${what}); rebuild the release`, state.stage);
+  }
+  return bytes;
 }
 
 // A memory snapshot made at build time with the app imported skips most of the interpreter's
@@ -285,21 +331,25 @@ async function bootPython() {
 async function startPython(loadPyodide, snapshot) {
   const { config } = state;
   const options = {
-    indexURL: config.pyodide.indexURL,
+    indexURL: absoluteUrl(config.pyodide.indexURL),
     packages: [],
     stdout: (text) => console.log(text),
     stderr: (text) => console.warn(text),
   };
+  let snapshotError = null;
   if (snapshot) {
     try {
       // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
-      return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true };
+      return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true, snapshotError };
     } catch (error) {
       if (state.downloadFailure) throw error; // another file failed: that is the cause
-      console.warn(`staticml: the Python snapshot could not be used (${error.message}); starting Python normally.`);
+      snapshotError = error.message;
+      const where = new URL(absoluteUrl(config.pyodide.snapshot)).pathname;
+      const whose = self.name === SHADOW_WORKER ? "the shadow release's" : "the";
+      console.warn(`staticml: ${whose} Python snapshot ${where} could not be used (${error.message}); starting Python normally.`);
     }
   }
-  return { pyodide: await loadPyodide(options), fromSnapshot: false };
+  return { pyodide: await loadPyodide(options), fromSnapshot: false, snapshotError };
 }
 
 async function bootModel() {
@@ -313,7 +363,7 @@ async function bootModel() {
   phase("modelFetched");
   // Given as bytes: onnxruntime-web's own streaming fetch would log its failure a second time
   // (and retry) when the checked fetch refuses the file; its compile is short either way.
-  ort.env.wasm.wasmPaths = new URL(config.ort.wasmPaths, self.location.href).href;
+  ort.env.wasm.wasmPaths = absoluteUrl(config.ort.wasmPaths);
   ort.env.wasm.wasmBinary = wasmBinary;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
   ort.env.wasm.proxy = false;
