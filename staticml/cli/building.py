@@ -58,12 +58,12 @@ def build(
     """Build the app in APP_DIR (it holds staticml.toml) into a static site."""
     from staticml.cli.render import print_summary
     from staticml.config import load_config, with_compress_mode
-    from staticml.progress import RichReporter, SilentReporter
+    from staticml.progress import SilentReporter, stderr_reporter
     from staticml.stages import build_app
 
     with user_errors():
         config = with_compress_mode(load_config(app_dir), compress)
-        reporter = SilentReporter() if quiet else RichReporter()
+        reporter = SilentReporter() if quiet else stderr_reporter()
         result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
         if not quiet:
             print_summary(result, next_step=None if then_serve else f"staticml serve {out}")

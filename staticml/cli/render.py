@@ -28,7 +28,11 @@ def print_summary(
     result: BuildResult, next_step: str | None, console: Console | None = None
 ) -> None:
     console = console or Console(stderr=True)
-    table = Table(title=f"Built release {result.release} → {result.out_dir}", title_justify="left")
+    table = Table(
+        title=f"Built release {result.release} → {result.out_dir}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("asset")
     table.add_column("raw", justify="right")
     table.add_column("gzip", justify="right")
