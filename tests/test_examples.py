@@ -391,3 +391,35 @@ def test_the_pages_csv_and_staticml_batch_agree_within_the_tolerance(
     assert_within_tolerance(
         page_csv, cli_csv, {"Disease progression after one year"}, relative=True
     )
+
+
+def test_playwright_waits_in_either_form_under_the_pages_csp(wine, browser):
+    """README's "Embedding and testing": Playwright evaluates both the expression form and the
+    function form through the DevTools protocol, which the page's CSP (no 'unsafe-eval') does
+    not govern; what the CSP refuses is script the page itself would make from text."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    _, server = wine
+    watched = watch(browser, server.url)
+    page = watched.new_page()
+    policy = page.goto(server.url).headers["content-security-policy"]
+    assert "'unsafe-eval'" not in policy and "'unsafe-inline'" not in policy
+    expression = page.wait_for_function("window.staticml.ready", timeout=180_000).json_value()
+    function = page.wait_for_function("() => window.staticml.ready").json_value()
+    assert expression == function and expression["python"]
+    assert page.evaluate("window.staticml.ready.then((info) => info.python)") == function["python"]
+
+    watched.expect_errors(r"Content Security Policy")
+    with pytest.raises(PlaywrightError, match="violates the following Content Security Policy"):
+        page.add_script_tag(content="window.injected = true")
+    violated = page.evaluate(
+        """() => new Promise((done) => {
+            document.addEventListener("securitypolicyviolation",
+                (e) => done([e.violatedDirective, e.blockedURI]), {once: true});
+            setTimeout("window.injected = true", 0);
+        })"""
+    )
+    assert violated == ["script-src", "eval"]
+    assert page.evaluate("() => window.injected") is None
+    watched.assert_clean()
+    watched.context.close()
