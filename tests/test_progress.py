@@ -51,3 +51,6 @@ def test_a_build_with_stderr_to_a_pipe_prints_lines_not_bars(tmp_path):
     done, total = counts[-1].rsplit(" ", 1)[1].split("/")
     assert done == total and len(counts) <= 10
     assert any(line.startswith("Shipped model: fp32") for line in lines)
+    # 120 columns, not 80: the variants' table keeps its cells whole.
+    row = next(line.split() for line in lines if line.split()[:1] == ["fp16"])
+    assert row[-2:] == ["not", "applicable"]

@@ -27,7 +27,8 @@ def _stdout() -> Console:
 def print_summary(
     result: BuildResult, next_step: str | None, console: Console | None = None
 ) -> None:
-    console = console or Console(stderr=True)
+    # Not a terminal: 120 columns, as `_stdout`, rather than 80 that cut the variants' cells.
+    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     table = Table(
         title=f"Built release {result.release} → {result.out_dir}",
         title_justify="left",
