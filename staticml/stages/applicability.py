@@ -4,9 +4,11 @@ A compression that has nothing to work on is "not applicable", with the reason i
 neither made nor measured, and the report does not count it as a failure. What applies is made
 and measured, and may still be rejected by the accuracy gate.
 
-- Pruning and int8 quantisation work on weight matrices: float initializers fed to MatMul, Gemm
-  or Conv. A tree ensemble, or a linear model written with ai.onnx.ml's LinearClassifier, holds
-  its parameters as operator attributes and has none.
+- Pruning works on weight matrices: float initializers fed to MatMul, Gemm or Conv; int8
+  quantisation on those and on the other weights onnxruntime's quantisers quantise (embedding
+  tables of Gather, recurrent weights, ConvTranspose). A tree ensemble, or a linear model
+  written with ai.onnx.ml's LinearClassifier, holds its parameters as operator attributes and
+  has none.
 - onnxruntime's quantisers need the default operator set (ai.onnx) imported once. skl2onnx
   writes it twice with the same version for some estimators; that is merged before quantising
   (`single_default_opset`), and only conflicting versions make int8 not applicable.
@@ -20,7 +22,14 @@ from dataclasses import dataclass
 
 import onnx
 
-WEIGHT_INPUTS = {"MatMul": 1, "Gemm": 1, "Conv": 1}
+WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {"MatMul": (1,), "Gemm": (1,), "Conv": (1,)}
+QUANTISED_INPUTS = WEIGHT_INPUTS | {
+    "ConvTranspose": (1,),
+    "Gather": (0,),
+    "LSTM": (1, 2),
+    "GRU": (1, 2),
+    "RNN": (1, 2),
+}
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _KINDS = (
     ("TreeEnsemble", "a tree ensemble"),
@@ -47,23 +56,25 @@ class Applicability:
 
 def applicability(data: bytes) -> Applicability:
     proto = onnx.load_from_string(data)
-    weights = (
-        None if weight_matrices(proto) else f"the model has no weight matrices ({_kind(proto)})"
-    )
+    none = f"the model has no weight matrices ({_kind(proto)})"
     return Applicability(
         fp16=_fp16(proto),
-        int8=weights or _opset(proto),
-        pruning=weights,
+        int8=_opset(proto) if weight_matrices(proto, QUANTISED_INPUTS) else none,
+        pruning=None if weight_matrices(proto) else none,
     )
 
 
-def weight_matrices(proto: onnx.ModelProto) -> set[str]:
-    """The names of the float initializers fed to MatMul, Gemm or Conv as their weights."""
+def weight_matrices(
+    proto: onnx.ModelProto, inputs: dict[str, tuple[int, ...]] = WEIGHT_INPUTS
+) -> set[str]:
+    """The names of the float initializers fed to `inputs` (operator → input positions),
+    by default MatMul's, Gemm's and Conv's weights."""
     fed = {
         node.input[index]
         for node in proto.graph.node
-        for op, index in WEIGHT_INPUTS.items()
-        if node.op_type == op and node.domain in _DEFAULT_DOMAINS and len(node.input) > index
+        if node.domain in _DEFAULT_DOMAINS
+        for index in inputs.get(node.op_type, ())
+        if len(node.input) > index
     }
     return {
         tensor.name

@@ -104,6 +104,21 @@ def test_conflicting_ai_onnx_versions_make_int8_not_applicable_but_not_pruning()
     assert applies.pruning is None and applies.fp16 is None
 
 
+def test_an_embedding_table_is_quantised_but_not_pruned():
+    table = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "table")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
+        initializer=[table],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    applies = applicability(model.SerializeToString())
+    assert applies.int8 is None
+    assert applies.pruning == "the model has no weight matrices (its operators are Gather)"
+
+
 def measured(name: str, brotli_bytes: int) -> Candidate:
     return Candidate(
         name,
