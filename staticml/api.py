@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from staticml.config import load_config, with_compress_mode
-from staticml.progress import RichReporter, SilentReporter
+from staticml.progress import SilentReporter, stderr_reporter
 from staticml.stages import BuildResult, build_app
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def build(
         Path(out_dir),
         node_modules=Path(node_modules) if node_modules else None,
         cache_dir=Path(cache_dir) if cache_dir else None,
-        reporter=RichReporter() if progress else SilentReporter(),
+        reporter=stderr_reporter() if progress else SilentReporter(),
         verify=verify,
     )
 
@@ -74,4 +74,4 @@ def batch(
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         cluster=cluster,
     )
-    return run_batch(job, RichReporter() if progress else SilentReporter())
+    return run_batch(job, stderr_reporter() if progress else SilentReporter())

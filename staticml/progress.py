@@ -1,8 +1,15 @@
-"""How the build reports progress: a tiny protocol, a silent default and a rich bar for the CLI."""
+"""How the build reports progress: a tiny protocol, a silent default, and for the CLI a rich bar
+on a terminal or plain lines elsewhere (`stderr_reporter`).
+
+A bar redraws itself with cursor movements; written to a CI log or a pipe, rich prints each
+redraw as a line of `━` characters. `PlainReporter` prints a stage's start and its counts
+instead: "Precompressing (gzip, brotli): 30/61".
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import sys
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -28,6 +35,45 @@ class SilentReporter:
 
     def finish(self) -> None:
         pass
+
+
+def stderr_reporter() -> Reporter:
+    """The CLI's progress: a bar when stderr is a terminal, plain lines when it is not."""
+    from rich.console import Console
+
+    return RichReporter() if Console(stderr=True).is_terminal else PlainReporter()
+
+
+class PlainReporter:
+    """One line per stage, and per tenth of a counted stage: nothing that redraws."""
+
+    STEPS = 10
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._name: str | None = None
+        self._total = 1
+        self._done = 0
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self._name, self._total, self._done = name, total if total is not None else 1, 0
+        self._print(f"{name} ...")
+
+    def advance(self, amount: int = 1) -> None:
+        if self._name is None or self._total <= 1:
+            return
+        before = self._done * self.STEPS // self._total
+        self._done = min(self._done + amount, self._total)
+        if self._done * self.STEPS // self._total > before:
+            self._print(f"{self._name}: {self._done}/{self._total}")
+
+    def finish(self) -> None:
+        self._name = None
+
+    def _print(self, line: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(line + "\n")
+        stream.flush()
 
 
 class RichReporter:

@@ -109,7 +109,7 @@ def test_the_build_prints_progress_and_a_summary(built_site):
     assert "Training the model and converting it to ONNX" in output
     assert re.search(r"Built release [0-9a-f]{12}", output)
     files = len(json.loads((built_site.path / "bundle.json").read_text())["assets"])
-    assert re.search(rf"all {files} files\s+│\s+[\d.]+ MB\s+│\s+[\d.]+ MB\s+│\s+[\d.]+ MB", output)
+    assert re.search(rf"all {files} files\s+[\d.]+ MB\s+[\d.]+ MB\s+[\d.]+ MB", output)
     assert "20 sample(s) shipped with CPython reference predictions" in output
     assert "Model variants, measured on 900 records" in output
     assert "Data: compress.eval = 'train:evaluation'" in output

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -320,3 +322,104 @@ def test_the_pages_csv_scorer_gives_each_row_its_single_prediction(wine, page_fo
         assert not row["error"] and row["prediction"] == single["label"]
         for name, probability in single["probabilities"].items():
             assert abs(float(row[f"p_{name}"]) - probability) <= 1e-5, (name, row, single)
+
+
+def scored_by_the_page(page, text: str) -> str:
+    return page.evaluate(
+        """async (text) => {
+            const file = new File([text], "rows.csv", {type: "text/csv"});
+            return await (await window.staticml.predictFile(file)).csv.text();
+        }""",
+        text,
+    )
+
+
+def scored_by_the_cli(bundle: Path, text: str, folder: Path) -> str:
+    source, output = folder / "rows.csv", folder / "scored.csv"
+    source.write_text(text)
+    command = [sys.executable, "-m", "staticml", "batch", str(bundle), str(source)]
+    done = subprocess.run([*command, "-o", str(output), "-q"], capture_output=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return output.read_text()
+
+
+def assert_within_tolerance(page_csv: str, cli_csv: str, outputs: set[str], relative: bool):
+    """docs/cli.md's claim: every cell the same but the predicted numbers, which differ by at
+    most TOLERANCE (absolute for probabilities, relative for regression values)."""
+    from staticml.runtime.contract import TOLERANCE
+
+    page_rows, cli_rows = (list(csv.reader(io.StringIO(t))) for t in (page_csv, cli_csv))
+    assert page_rows[0] == cli_rows[0] and len(page_rows) == len(cli_rows)
+    numbers = [i for i, name in enumerate(page_rows[0]) if name in outputs]
+    for mine, theirs in zip(page_rows[1:], cli_rows[1:], strict=True):
+        keep = [i for i in range(len(mine)) if i not in numbers]
+        assert [mine[i] for i in keep] == [theirs[i] for i in keep]
+        for i in numbers:
+            if mine[i] == theirs[i]:
+                continue
+            a, b = float(mine[i]), float(theirs[i])
+            assert abs(a - b) <= TOLERANCE * (max(abs(b), 1.0) if relative else 1.0), (mine, theirs)
+
+
+def test_the_pages_csv_and_staticml_batch_agree_within_the_tolerance(
+    wine, diabetes, page_for, tmp_path
+):
+    from tests.support.scoring import BAD_ROWS_CSV
+
+    result, server = wine
+    header, *bad = BAD_ROWS_CSV.splitlines(True)
+    good = [
+        line.rstrip("\n") + ",\n" for line in (WINE / "reference.csv").read_text().splitlines()[1:]
+    ]
+    text = header + "".join(good) + "".join(bad)  # 124 good wines (empty note), then bad rows
+    (tmp_path / "wine").mkdir()
+    page_csv = scored_by_the_page(page_for(server), text)
+    cli_csv = scored_by_the_cli(result.out_dir, text, tmp_path / "wine")
+    scored = list(csv.DictReader(io.StringIO(page_csv)))
+    assert len(scored) == 124 + 8 and sum(bool(row["error"]) for row in scored) == 6
+    classes = {f"p_{c}" for c in ("cultivar 1", "cultivar 2", "cultivar 3")}
+    assert_within_tolerance(page_csv, cli_csv, classes, relative=False)
+
+    result, server = diabetes
+    records = json.loads((ROOT / "examples" / "diabetes" / "reference.json").read_text())
+    lines = [",".join(records[0])] + [",".join(str(v) for v in r.values()) for r in records]
+    text = "\n".join(lines) + "\n"
+    (tmp_path / "diabetes").mkdir()
+    page_csv = scored_by_the_page(page_for(server), text)
+    cli_csv = scored_by_the_cli(result.out_dir, text, tmp_path / "diabetes")
+    assert len(list(csv.DictReader(io.StringIO(page_csv)))) == 402
+    assert_within_tolerance(
+        page_csv, cli_csv, {"Disease progression after one year"}, relative=True
+    )
+
+
+def test_playwright_waits_in_either_form_under_the_pages_csp(wine, browser):
+    """README's "Embedding and testing": Playwright evaluates both the expression form and the
+    function form through the DevTools protocol, which the page's CSP (no 'unsafe-eval') does
+    not govern; what the CSP refuses is script the page itself would make from text."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    _, server = wine
+    watched = watch(browser, server.url)
+    page = watched.new_page()
+    policy = page.goto(server.url).headers["content-security-policy"]
+    assert "'unsafe-eval'" not in policy and "'unsafe-inline'" not in policy
+    expression = page.wait_for_function("window.staticml.ready", timeout=180_000).json_value()
+    function = page.wait_for_function("() => window.staticml.ready").json_value()
+    assert expression == function and expression["python"]
+    assert page.evaluate("window.staticml.ready.then((info) => info.python)") == function["python"]
+
+    watched.expect_errors(r"Content Security Policy")
+    with pytest.raises(PlaywrightError, match="violates the following Content Security Policy"):
+        page.add_script_tag(content="window.injected = true")
+    violated = page.evaluate(
+        """() => new Promise((done) => {
+            document.addEventListener("securitypolicyviolation",
+                (e) => done([e.violatedDirective, e.blockedURI]), {once: true});
+            setTimeout("window.injected = true", 0);
+        })"""
+    )
+    assert violated == ["script-src", "eval"]
+    assert page.evaluate("() => window.injected") is None
+    watched.assert_clean()
+    watched.context.close()

@@ -63,10 +63,10 @@ def build(
         # Imported once the configuration is valid: the stages bring numpy, onnx and more
         # (a second), which a mistake in staticml.toml should not wait for.
         from staticml.cli.render import print_summary
-        from staticml.progress import RichReporter, SilentReporter
+        from staticml.progress import SilentReporter, stderr_reporter
         from staticml.stages import build_app
 
-        reporter = SilentReporter() if quiet else RichReporter()
+        reporter = SilentReporter() if quiet else stderr_reporter()
         result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
         if not quiet:
             print_summary(result, next_step=None if then_serve else f"staticml serve {out}")

@@ -30,7 +30,7 @@ def retrain(
     """Retrain APP_DIR's model on new data; publish it as a shadow release if it is not worse
     than the stable release beyond the budget (exit 4 when it is refused)."""
     from staticml.learning.retrain import retrain as run_retrain
-    from staticml.progress import RichReporter, SilentReporter
+    from staticml.progress import SilentReporter, stderr_reporter
 
     with user_errors():
         result = run_retrain(
@@ -39,7 +39,7 @@ def retrain(
             site_dir,
             mode=mode,
             registry=registry,
-            reporter=SilentReporter if quiet else RichReporter,
+            reporter=SilentReporter if quiet else stderr_reporter,
         )
     click.echo(result.describe())
     sys.exit(0 if result.published else EXIT_REFUSED)

@@ -27,8 +27,13 @@ def _stdout() -> Console:
 def print_summary(
     result: BuildResult, next_step: str | None, console: Console | None = None
 ) -> None:
-    console = console or Console(stderr=True)
-    table = Table(title=f"Built release {result.release} → {result.out_dir}", title_justify="left")
+    # Not a terminal: 120 columns, as `_stdout`, rather than 80 that cut the variants' cells.
+    console = console or Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    table = Table(
+        title=f"Built release {result.release} → {result.out_dir}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("asset")
     table.add_column("raw", justify="right")
     table.add_column("gzip", justify="right")
@@ -63,7 +68,8 @@ def print_summary(
 
 
 def model_table(report: dict[str, Any]) -> Table:
-    """Every variant's figures, as in the report page; why each rejected one was rejected."""
+    """Every variant's figures, as in the report page; why each rejected one was rejected, and
+    why each compression that does not apply to the model does not (once for all its variants)."""
     evaluation, budget = report["evaluation"], report["budget"]
     table = Table(
         title=f"Model variants, measured on {evaluation['rows']} records",
@@ -94,15 +100,24 @@ def model_table(report: dict[str, Any]) -> Table:
             for row in report["variants"]
             if verdict(report, row) == "rejected"
         ),
+        *(f"{', '.join(names)} — {reason}" for reason, names in _not_applicable(report).items()),
     ]
     table.caption = "\n".join(notes)
     return table
 
 
+def _not_applicable(report: dict[str, Any]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for row in report["variants"]:
+        if row["not_applicable"] is not None:
+            grouped.setdefault(row["not_applicable"], []).append(row["name"])
+    return grouped
+
+
 def verdict(report: dict[str, Any], row: dict[str, Any]) -> str:
     if row["name"] == report["choice"]["variant"]:
         return "shipped"
-    return "passed" if row["passed"] else "rejected"
+    return str(row["status"])
 
 
 def print_drift(report: DriftReport, failures: Sequence[str]) -> None:

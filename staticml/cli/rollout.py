@@ -4,6 +4,7 @@ bandit, status and outcomes."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -170,8 +171,20 @@ def status(site_dir: Path, as_json: bool) -> None:
             return
         show(plan)
         click.echo(f"Releases (oldest first): {', '.join(site.releases()) or 'none'}")
+        click.echo("History (last 10; each change's traffic per release after it):")
         for entry in site.history()[-10:]:
-            click.echo(f"  {entry['time']}  {entry['action']:<13} {entry.get('release') or ''}")
+            click.echo(history_line(entry))
+
+
+def history_line(entry: dict[str, Any]) -> str:
+    """One change: when, what, to which release, and the share of visitors each release got."""
+    plan = entry.get("plan") or {}
+    traffic = ", ".join(f"{r['release']} {r['share']:.1%}" for r in plan.get("routes", []))
+    shadow = f"; shadow {plan['shadow']}" if plan.get("shadow") else ""
+    return (
+        f"  {entry['time']}  {entry['action']:<13} {entry.get('release') or '':<12}  "
+        f"traffic: {traffic or 'none'}{shadow}"
+    )
 
 
 @click.command()

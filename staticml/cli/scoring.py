@@ -58,12 +58,12 @@ def batch(
     quiet: bool,
 ) -> None:
     """Score a CSV or Parquet file with a built BUNDLE (the folder holding bundle.json)."""
-    from staticml.progress import RichReporter, SilentReporter
+    from staticml.progress import SilentReporter, stderr_reporter
     from staticml.scoring.job import BatchJob, run_batch
 
     job = BatchJob(bundle, input_file, output, errors, output_format, chunk_rows, cluster)
     with user_errors():
-        result = run_batch(job, SilentReporter() if quiet else RichReporter())
+        result = run_batch(job, SilentReporter() if quiet else stderr_reporter())
     click.echo(result.describe())
 
 

@@ -25,7 +25,7 @@ from staticml.runtimes import RuntimeFiles
 from staticml.stages import assets as make
 from staticml.stages.browser import BrowserRuns, run_in_browser
 from staticml.stages.evaluation import EvalSet, evaluation_set
-from staticml.stages.gate import ORIGINAL, Budget, Candidate, Decision, Sizes, choose
+from staticml.stages.gate import ORIGINAL, Budget, Candidate, Decision, Sizes, Verdict, choose
 from staticml.stages.measure import (
     CHUNKINGS,
     Invariance,
@@ -107,7 +107,7 @@ def _check_forced(mode: str, variants: Sequence[Variant]) -> None:
         return
     forced = next((v for v in variants if v.name == mode), None)
     if forced is None or forced.onnx is None:
-        reason = forced.error if forced else "no such variant"
+        reason = (forced.not_applicable or forced.error) if forced else "no such variant"
         raise BuildError(
             f"compress.mode (or --compress) asks for {mode}, which could not be made: {reason}. "
             "Choose another variant, auto or off."
@@ -131,7 +131,7 @@ def _check_shippable(decision: Decision, candidates: Sequence[Candidate]) -> Non
 
 def _measure(variant: Variant, model: ModelArtifact, data: EvalSet) -> _Measured:
     if variant.onnx is None:
-        return _Measured(None, None, variant.error)
+        return _Measured(None, None, variant.error)  # None when not applicable
     try:
         outputs, milliseconds = run_rows(variant.onnx, model, data.features)
     except Exception as exc:  # onnxruntime's own errors; recorded against the variant
@@ -191,6 +191,7 @@ def _candidate(
         browser_batch=browser_batch,
         batch_error=measured.batch_error,
         batch_causes=per_batch_causes(variant.onnx) if variant.onnx else (),
+        not_applicable=variant.not_applicable,
     )
 
 
@@ -253,7 +254,7 @@ def _report(
     }
 
 
-def _row(candidate: Candidate, verdict: Any) -> dict[str, Any]:
+def _row(candidate: Candidate, verdict: Verdict) -> dict[str, Any]:
     sizes, score, match = candidate.sizes, candidate.quality, candidate.parity
     return {
         "name": candidate.name,
@@ -278,6 +279,8 @@ def _row(candidate: Candidate, verdict: Any) -> dict[str, Any]:
             "causes": list(candidate.batch_causes),
         },
         "error": candidate.error,
+        "status": verdict.status,
+        "not_applicable": verdict.not_applicable,
         "passed": verdict.passed,
         "reasons": list(verdict.reasons),
     }

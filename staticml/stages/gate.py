@@ -7,6 +7,10 @@ results as CPython on that same variant, and gives each row the same outputs sco
 scored among other rows, in both (so the page's single prediction, its CSV scorer and
 `staticml batch` agree). Of those that pass, the fewest bytes as served
 (brotli) wins; the original is the fallback and is never rejected for its size.
+
+A variant whose compression does not apply to the model (applicability.py) is "not applicable":
+it was never made, so it neither passes nor is rejected, and the explanation does not list it
+among the rejected.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Candidate:
     browser_batch: Invariance | None = None  # the same in onnxruntime-web
     batch_error: str | None = None  # why CPython could not score the rows in batches
     batch_causes: tuple[str, ...] = ()  # what in the graph depends on the batch
+    not_applicable: str | None = None  # why this compression does not apply to the model
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,13 @@ class Verdict:
     passed: bool
     drop: float | None  # in the budget's units
     reasons: tuple[str, ...]
+    not_applicable: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.not_applicable is not None:
+            return "not applicable"
+        return "passed" if self.passed else "rejected"
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,8 @@ def drop(candidate: Quality, original: Quality, budget: Budget) -> float:
 
 
 def judge(candidate: Candidate, baseline: Quality, budget: Budget) -> Verdict:
+    if candidate.not_applicable is not None:
+        return Verdict(candidate.name, False, None, (), candidate.not_applicable)
     if candidate.error is not None or candidate.quality is None:
         return Verdict(candidate.name, False, None, (f"not usable: {candidate.error}",))
     lost = drop(candidate.quality, baseline, budget)
@@ -161,6 +175,10 @@ def choose(candidates: Sequence[Candidate], budget: Budget, mode: str) -> Decisi
         return Decision(mode, mode, verdicts, _forced(mode, verdicts))
     sizes = {c.name: c.sizes for c in candidates}
     passed = [v for v in verdicts if v.passed and sizes[v.name] is not None]
+    if all(v.not_applicable is not None for v in verdicts if v.name != ORIGINAL):
+        return Decision(
+            ORIGINAL, mode, verdicts, "no compression applies to this model: it ships as given"
+        )
     if not passed:
         return Decision(
             ORIGINAL, mode, verdicts, "no variant passed the gate: the model ships as given"
@@ -177,6 +195,10 @@ def _served(sizes: Sizes | None) -> tuple[int, int, int]:
 
 def _forced(mode: str, verdicts: Sequence[Verdict]) -> str:
     verdict = next(v for v in verdicts if v.name == mode)
+    if verdict.not_applicable is not None:
+        return (
+            f"{mode} was asked for (compress.mode or --compress) although {verdict.not_applicable}"
+        )
     if verdict.passed:
         return f"{mode} was asked for (compress.mode or --compress) and passes the gate"
     return f"{mode} was asked for (compress.mode or --compress) although " + "; ".join(
@@ -185,7 +207,7 @@ def _forced(mode: str, verdicts: Sequence[Verdict]) -> str:
 
 
 def _why(chosen: str, verdicts: Sequence[Verdict], budget: Budget) -> str:
-    rejected = [v.name for v in verdicts if not v.passed]
+    rejected = [v.name for v in verdicts if v.status == "rejected"]
     text = (
         f"{chosen} is the smallest variant as served that stays within the budget "
         f"({budget.describe()}), runs in onnxruntime-web as in CPython and gives a row the "

@@ -53,8 +53,14 @@ def precompress(
     cache_dir: Path,
     on_done: Callable[[Asset], None] = lambda asset: None,
 ) -> dict[str, tuple[Encoded, ...]]:
-    """Served path → the encodings worth serving (each at least 5% smaller than the original)."""
+    """Served path → the encodings worth serving (each at least 5% smaller than the original).
+
+    `on_done` gets every asset once: an incompressible one at once, the others when encoded.
+    """
     candidates = [a for a in assets if _compressible(a)]
+    for asset in assets:
+        if not _compressible(asset):
+            on_done(asset)
     # Biggest first, so the slow brotli runs overlap instead of finishing last.
     candidates.sort(key=lambda a: -a.size)
 

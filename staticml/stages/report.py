@@ -57,6 +57,7 @@ def headline(report: dict[str, Any]) -> str:
     before, after = original["bytes"], chosen["bytes"]
     evaluation = report["evaluation"]
     metric = report["budget"]["metric"]
+    measured = [v for v in report["variants"] if v["status"] != "not applicable"]
     return (
         f"The demo's model ships as **{chosen['name']}**: {human_size(before['raw'])} → "
         f"{human_size(after['raw'])} raw, {human_size(before['brotli'])} → "
@@ -66,5 +67,5 @@ def headline(report: dict[str, Any]) -> str:
         f"{metric} {metric_text(report, original['metric'])} → "
         f"**{metric_text(report, chosen['metric'])}** on {evaluation['rows']} held-out records "
         f"(budget: {report['budget']['description']}). "
-        f"{len(report['variants'])} variants were measured; see the build's `model.html`."
+        f"{len(measured)} variants were measured; see the build's `model.html`."
     )

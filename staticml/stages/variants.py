@@ -20,7 +20,10 @@ browser's probabilities differed from CPython's by 0.11 (one label changed); wit
 - `pruned-NN-int8-static`: the pruned model through `quantize_static` as `int8-static`: fixed
   activation scales, so a row gives the same outputs alone or in any batch.
 
-A variant that cannot be made is kept with the reason, so the report can say why it is absent.
+A variant whose compression does not apply to the model (applicability.py: no weight matrices
+to prune or quantise, no operator float16 converts) is not tried and is kept with that reason;
+one that applies but cannot be made is kept with the error. Either way the report says why it
+is absent.
 """
 
 from __future__ import annotations
@@ -37,9 +40,13 @@ import onnx
 from onnx import numpy_helper
 
 from staticml.settings.parsers import pruned_name
+from staticml.stages.applicability import (
+    Applicability,
+    applicability,
+    single_default_opset,
+    weight_matrices,
+)
 from staticml.stages.model import canonical_bytes
-
-_WEIGHT_INPUTS = {"MatMul": 1, "Gemm": 1, "Conv": 1}
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class Variant:
     description: str
     onnx: bytes | None
     error: str | None = None
+    not_applicable: str | None = None  # why this compression does not apply to the model
 
 
 def original(data: bytes) -> Variant:
@@ -58,17 +66,25 @@ def make_variants(
     data: bytes, input_name: str, calibration: np.ndarray, prune: tuple[float, ...]
 ) -> tuple[Variant, ...]:
     """The original and every compressed candidate, in a fixed order."""
-    makers: list[tuple[str, str, Callable[[], bytes]]] = [
-        ("fp16", "float16 weights and arithmetic; float32 input and outputs", lambda: fp16(data)),
+    applies = applicability(data)
+    makers: list[tuple[str, str, str | None, Callable[[], bytes]]] = [
+        (
+            "fp16",
+            "float16 weights and arithmetic; float32 input and outputs",
+            _not_applicable("float16 conversion", applies.fp16),
+            lambda: fp16(data),
+        ),
         (
             "int8-dynamic",
             "int8 weights (7-bit range), activations quantised at run time (quantize_dynamic)",
+            _not_applicable("int8 weight quantisation", applies.int8),
             lambda: int8_dynamic(data),
         ),
         (
             "int8-static",
             "int8 weights (7-bit range) and activations, QDQ, calibrated on the app's records "
             "(quantize_static)",
+            _not_applicable("int8 weight quantisation", applies.int8),
             lambda: int8_static(data, input_name, calibration),
         ),
     ]
@@ -77,6 +93,7 @@ def make_variants(
             (
                 pruned_name(level),
                 f"float32 with the {level:.0%} smallest weights of each matrix set to zero",
+                _not_applicable("weight pruning", applies.pruning),
                 lambda level=level: pruned(data, level),  # type: ignore[misc]
             )
         )
@@ -85,6 +102,7 @@ def make_variants(
             (
                 f"{pruned_name(level)}-int8",
                 f"pruned-{round(level * 100):02d}, then int8 as int8-dynamic",
+                _pruned_int8(applies),
                 lambda level=level: int8_dynamic(pruned(data, level)),  # type: ignore[misc]
             )
         )
@@ -93,12 +111,31 @@ def make_variants(
             (
                 f"{pruned_name(level)}-int8-static",
                 f"pruned-{round(level * 100):02d}, then int8 as int8-static",
+                _pruned_int8(applies),
                 lambda level=level: int8_static(  # type: ignore[misc]
                     pruned(data, level), input_name, calibration
                 ),
             )
         )
-    return (original(data), *(_attempt(name, text, make) for name, text, make in makers))
+    return (
+        original(data),
+        *(
+            Variant(name, text, None, not_applicable=reason)
+            if reason is not None
+            else _attempt(name, text, make)
+            for name, text, reason, make in makers
+        ),
+    )
+
+
+def _not_applicable(compression: str, reason: str | None) -> str | None:
+    return None if reason is None else f"{compression}: not applicable, {reason}"
+
+
+def _pruned_int8(applies: Applicability) -> str | None:
+    if applies.pruning is not None:
+        return _not_applicable("weight pruning", applies.pruning)
+    return _not_applicable("int8 weight quantisation", applies.int8)
 
 
 def _attempt(name: str, description: str, make: Callable[[], bytes]) -> Variant:
@@ -161,16 +198,11 @@ def int8_static(data: bytes, input_name: str, calibration: np.ndarray) -> bytes:
 
 def pruned(data: bytes, level: float) -> bytes:
     proto = onnx.load_from_string(data)
-    weights = {
-        node.input[index]
-        for node in proto.graph.node
-        for op, index in _WEIGHT_INPUTS.items()
-        if node.op_type == op and len(node.input) > index
-    }
+    weights = weight_matrices(proto)
     found = [
         (position, tensor)
         for position, tensor in enumerate(proto.graph.initializer)
-        if tensor.name in weights and tensor.data_type == onnx.TensorProto.FLOAT
+        if tensor.name in weights
     ]
     if not found:
         raise ValueError("the model has no float weight matrices (MatMul, Gemm, Conv) to prune")
@@ -200,7 +232,9 @@ def _files(data: bytes) -> Iterator[tuple[Path, Path]]:
     """The quantisers read and write model files."""
     with tempfile.TemporaryDirectory(prefix="staticml-quantize-") as folder:
         source, target = Path(folder) / "model.onnx", Path(folder) / "quantized.onnx"
-        source.write_bytes(data)
+        proto = onnx.load_from_string(data)
+        merged = single_default_opset(proto)
+        source.write_bytes(data if merged is proto else merged.SerializeToString())
         yield source, target
 
 

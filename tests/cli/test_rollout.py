@@ -29,6 +29,18 @@ def test_a_canary_from_the_command_line(tmp_path, wine_releases):
     assert [e["action"] for e in status["history"]] == [
         "release", "release", "canary", "canary", "promote", "rollback",
     ]  # fmt: skip
+    a = first.output.split()[1]
+    history = run("status", "--site", site).output.split("History")[1].splitlines()[1:]
+    traffic = [line.split("traffic: ")[1] for line in history]
+    assert traffic == [
+        f"{a} 100.0%",
+        f"{a} 100.0%",
+        f"{b} 5.0%, {a} 95.0%",
+        f"{b} 30.0%, {a} 70.0%",
+        f"{b} 100.0%",
+        f"{a} 100.0%",
+    ]
+    assert history[2].split()[1:3] == ["canary", b]
 
 
 def test_mistakes_say_what_to_do(tmp_path, wine_releases):
