@@ -72,6 +72,7 @@ def serve_fleet(prepare: Callable[[], Collector], host: str, port: int, workers:
     SIGTERM or SIGINT; raise CollectorError if a worker exits on its own."""
     # Held, never listened on: it keeps the port from other users' sockets while the fleet runs.
     reserved = listening_socket(host, port)
+    port = reserved.getsockname()[1]  # the one the kernel chose for --port 0, for every worker
     children: dict[int, int] = {}
     stopping = False
 
