@@ -1,7 +1,8 @@
 """`staticml beacon --workers N`: N collector processes on one port, one PostgreSQL database.
 
-The parent checks everything once (bundles, database, tables, baselines), reserves the port,
-then forks the workers. Each worker opens its own store (one database connection) and serves
+The parent checks everything first (bundles, database, tables, baselines), so a mistake is
+reported once, reserves the port, then forks the workers. Each worker prepares its collector
+again and opens its own store (one database connection) and serves
 on its own listening socket bound with SO_REUSEPORT, so the kernel spreads new connections
 over the workers rather than letting the fastest one accept them all. Every worker runs the
 same guarded uvicorn as a single collector (`Collector.serve_socket`).
