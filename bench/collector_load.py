@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/collector_load.py                 # 20,000 summaries, 8 clients
     .venv/bin/python bench/collector_load.py --summaries 2000 --clients 4 --out /tmp/results.md
+    .venv/bin/python bench/collector_load.py --workers 1,2,4      # the PostgreSQL fleet sizes
 
 For each backend it starts a real `staticml beacon` on 127.0.0.1 (a fresh SQLite file; a
 throw-away PostgreSQL cluster from Debian's `postgresql`, fsync on), sends a fixed number of
@@ -9,6 +10,8 @@ valid summaries from several concurrent clients (threads, one keep-alive connect
 then stops by itself and checks the final counts: every acknowledged summary (202) must be in
 the database, with exactly the counts that were sent. It writes its section of
 `bench/results.md` (replacing only that section) and exits 1 if a count check fails.
+On PostgreSQL, group commit is measured for each fleet size of `--workers` (`staticml beacon
+--workers N`: N collector processes on one port and one database, a fresh database each).
 
 `run_load` is also what the test suite's small load and kill tests use.
 """
@@ -30,8 +33,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "# Collector load benchmark"
-# How `staticml beacon` commits: today's default, and one transaction (one fsync) per summary.
-MODES = (("group commit", ()), ("one per summary", ("--batch-max", "1")))
+GROUP_COMMIT = ("group commit", ())  # how `staticml beacon` commits by default
+ONE_PER_SUMMARY = ("one per summary", ("--batch-max", "1"))  # a transaction (an fsync) each
 
 
 @dataclass
@@ -114,6 +117,12 @@ def main() -> None:
     parser.add_argument("--summaries", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument(
+        "--workers",
+        type=_sizes,
+        default=(1, 2, 4),
+        help="fleet sizes measured on PostgreSQL, comma-separated (default 1,2,4)",
+    )
     options = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
@@ -129,14 +138,27 @@ def main() -> None:
         print(f"bare endpoint: {options.summaries} summaries, {options.clients} clients")
         rows.append(measure_bare(bodies, options.clients))
         for backend, database in _databases(Path(scratch)):
-            for mode, extra in MODES:
+            fleets = options.workers if backend == "PostgreSQL" else (1,)
+            runs = [(*GROUP_COMMIT, n) for n in fleets] + [(*ONE_PER_SUMMARY, 1)]
+            for mode, extra, workers in runs:
                 with database() as url:
-                    print(f"{backend}, {mode}: {options.summaries} summaries")
-                    row, ok = measure(backend, bundle, url, bodies, options.clients, RELEASE, extra)
-                    rows.append(row | {"mode": mode})
+                    print(f"{backend}, {mode}, {workers} workers: {options.summaries} summaries")
+                    flags = (*extra, "--workers", str(workers))
+                    row, ok = measure(backend, bundle, url, bodies, options.clients, RELEASE, flags)
+                    rows.append(row | {"mode": mode, "workers": workers})
                     failed |= not ok
     write_section(options, rows, load_before, os.getloadavg())
     sys.exit(1 if failed else 0)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of fleet sizes such as 1,2,4")
+    return sizes
 
 
 def _hour(index: int) -> str:
@@ -222,6 +244,7 @@ def _row(
         "mode": mode,
         "summaries": len(bodies),
         "clients": clients,
+        "workers": 1,
         "acknowledged": acknowledged,
         "stored": stored,
         "per_second": acknowledged / result.seconds,
@@ -236,25 +259,29 @@ def write_section(options, rows, load_before, load_after) -> None:
         SECTION,
         "",
         f"`.venv/bin/python bench/collector_load.py --summaries {options.summaries} "
-        f"--clients {options.clients}` ({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
-        "(one process, uvicorn) on 127.0.0.1, every summary a valid 20-prediction summary of "
+        f"--clients {options.clients} --workers {','.join(map(str, options.workers))}` "
+        f"({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
+        "(uvicorn; *workers* collector processes) on 127.0.0.1, every summary a valid 20-prediction summary of "
         "the synthetic wine data in tests/support/collector.py, sent once by concurrent "
         "keep-alive clients; the final count is read back from the database. SQLite: WAL, "
         "synchronous=FULL. PostgreSQL: a local cluster with fsync on. *Group commit* is the "
         "default (`--batch-max 256`): summaries that arrive while a commit runs share the next "
         "transaction; *one per summary* is `--batch-max 1`, a transaction and an fsync each. "
         "The bare endpoint (bench/bare_endpoint.py) only parses each summary's JSON and answers "
-        "202 under the same uvicorn: the ceiling of one process here, measured in the same run.",
+        "202 under the same uvicorn: the ceiling of one process here, measured in the same run. "
+        "With several workers (`--workers N`, PostgreSQL only) each is a process with its own "
+        "database connection, all on one port (SO_REUSEPORT) and one database.",
         "",
-        "| backend | commits | summaries | clients | acknowledged | stored | summaries/s | "
-        "× bare endpoint | p50 ms | p99 ms | max ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| backend | commits | workers | summaries | clients | acknowledged | stored | "
+        "summaries/s | × bare endpoint | p50 ms | p99 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ceiling = float(rows[0]["per_second"])
     for r in rows:
         stored = "–" if r["stored"] is None else f"{r['stored']:,}"
         lines.append(
-            f"| {r['backend']} | {r['mode']} | {r['summaries']:,} | {r['clients']} | "
+            f"| {r['backend']} | {r['mode']} | {r['workers']} | {r['summaries']:,} | "
+            f"{r['clients']} | "
             f"{r['acknowledged']:,} | {stored} | {r['per_second']:,.0f} | "
             f"{float(r['per_second']) / ceiling:.2f}× | {r['p50']:.1f} | {r['p99']:.1f} | "
             f"{r['max']:.1f} |"

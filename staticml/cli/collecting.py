@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,8 @@ from staticml.errors import StaticMLError
     default=DEFAULT_PER_MINUTE,
     show_default=True,
     type=click.IntRange(1),
-    help="Requests per minute accepted from one client address.",
+    help="Requests per minute accepted from one client address, per collector process: with "
+    "--workers N a client may get up to N times as many.",
 )
 @click.option(
     "--site",
@@ -100,6 +102,14 @@ from staticml.errors import StaticMLError
     help="Summaries committed together at most: those that arrive while a commit runs share "
     "the next transaction (1: each its own).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Collector processes serving the port, each with one database connection and its own "
+    "rate limits; more than 1 needs PostgreSQL.",
+)
 def beacon(
     bundles: tuple[Path, ...],
     db: str,
@@ -115,8 +125,10 @@ def beacon(
     body_timeout: float,
     max_connections: int,
     max_batch: int,
+    workers: int,
 ) -> None:
     """Collect drift summaries from the pages of the given bundles' releases."""
+    from staticml.collector.fleet import check_workers, serve_fleet
     from staticml.collector.service import check_proxies, prepare_collector
     from staticml.rollout.site import Site
 
@@ -129,7 +141,9 @@ def beacon(
                 "for every release of a site."
             )
         check_proxies(trusted_proxies, given_as="--trusted-proxy")
-        collector = prepare_collector(
+        check_workers(db, workers)
+        prepare = functools.partial(
+            prepare_collector,
             bundles,
             db,
             host=host,
@@ -143,13 +157,20 @@ def beacon(
             max_connections=max_connections,
             max_batch=max_batch,
         )
+        collector = prepare()
     for warning in startup_warnings(host, allow_origins, allowed_hosts):
         click.echo(warning, err=True)
+    processes = f" in {workers} processes" if workers > 1 else ""
     click.echo(
-        f"Collecting summaries for {', '.join(collector.releases)} on http://{host}:{port}/ "
-        "(Ctrl+C to stop)"
+        f"Collecting summaries for {', '.join(collector.releases)} on http://{host}:{port}/"
+        f"{processes} (Ctrl+C to stop)"
     )
-    collector.serve(host, port)
+    if workers == 1:
+        collector.serve(host, port)
+        return
+    collector.store.close()  # each worker opens its own connection
+    with user_errors():
+        serve_fleet(prepare, host, port, workers)
 
 
 @click.command()

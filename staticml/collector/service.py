@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,26 +61,46 @@ class Collector:
     proxies: list[str]
     guard: ConnectionGuard
 
-    def serve(self, host: str, port: int) -> None:
-        """Serve until interrupted, then close the store."""
+    def config(self, host: str, port: int) -> Any:
+        """uvicorn's settings for this collector: guarded connections, no access log."""
         import uvicorn
 
+        # No access log: it would record the address and time of every visitor's summary.
+        # X-Forwarded-For is read only from the trusted proxies (uvicorn's default
+        # trusts 127.0.0.1, which lets any local client name itself anything).
+        return uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            http=guarded_protocol(self.guard),
+            proxy_headers=bool(self.proxies),
+            forwarded_allow_ips=self.proxies,
+            log_level="warning",
+            access_log=False,
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        """Serve until interrupted, then close the store."""
+        self._run(self.config(host, port), None)
+
+    def serve_socket(self, sock: socket.socket) -> None:
+        """Serve on a bound socket (a worker of `staticml beacon --workers`) until
+        interrupted, then close the store."""
+        host, port = sock.getsockname()[:2]
+        self._run(self.config(host, port), [sock])
+
+    def _run(self, config: Any, sockets: list[socket.socket] | None) -> None:
+        import uvicorn
+
+        server = uvicorn.Server(config)
         try:
-            # No access log: it would record the address and time of every visitor's summary.
-            # X-Forwarded-For is read only from the trusted proxies (uvicorn's default
-            # trusts 127.0.0.1, which lets any local client name itself anything).
-            uvicorn.run(
-                self.app,
-                host=host,
-                port=port,
-                http=guarded_protocol(self.guard),
-                proxy_headers=bool(self.proxies),
-                forwarded_allow_ips=self.proxies,
-                log_level="warning",
-                access_log=False,
-            )
+            server.run(sockets=sockets)
+        except KeyboardInterrupt:
+            pass
         finally:
             self.store.close()
+        if not server.started:
+            sys.exit(1)  # uvicorn has logged why (the port in use, say)
 
 
 def prepare_collector(

@@ -1,7 +1,8 @@
 """The collector when its database fails: unreachable, full, or read-only.
 
 Unreachable (PostgreSQL gone): 503 with Retry-After, and summaries are accepted again once it
-is back. Full disk and read-only filesystem (a real tmpfs of 1 MiB, mounted here, so these
+is back. PostgreSQL crashed under load (every server process quitting at once, mid-batch) and
+restarted: nothing acknowledged is lost, and the pages' repeats (by id) store nothing twice. Full disk and read-only filesystem (a real tmpfs of 1 MiB, mounted here, so these
 tests need root): 503 with a message saying what to do, nothing
 half-written, and a collector that cannot start on a read-only database says why. (A
 filesystem cannot be remounted read-only under a collector that has the database open for
@@ -11,29 +12,36 @@ writing, so read-only is tested at start.)
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 
 from staticml.collector.app import create_collector_app
 from staticml.collector.ratelimit import RateLimiter
-from staticml.collector.storage import Store
+from staticml.collector.storage import Store, summary_rows
 from staticml.collector.stores import open_store
+from staticml.collector.validate import parse_summary
 from staticml.errors import CollectorError
 from tests.support import free_port
 from tests.support.beacon import beacon
 from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
-from tests.support.postgres import database_down, postgres_database
+from tests.support.postgres import database_down, postgres_database, running_cluster
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 BEACON = [sys.executable, "-m", "staticml", "beacon"]
@@ -188,3 +196,123 @@ def test_the_collector_reads_back_what_it_kept_after_the_disk_filled(small_disk)
         assert_whole(again, 3)
     finally:
         again.close()
+
+
+class Pages:
+    """Clients that send summaries as pages do: each with an id, sent again after a 503 or a
+    lost connection until a 202 comes back. Records every answer."""
+
+    def __init__(self, url: str, summaries: list[bytes], clients: int) -> None:
+        self.url, self.summaries, self.clients = urlsplit(url), summaries, clients
+        self.acknowledged: list[int] = []  # summary indexes, in the order of their 202
+        self.refused = 0  # answers 503, or connections lost
+        self.unexpected: list[int] = []  # any other status
+        self.lock = threading.Lock()
+        self.acks = threading.Condition(self.lock)
+
+    def run(self) -> None:
+        indexes = list(range(len(self.summaries)))
+        threads = [
+            threading.Thread(target=self._client, args=(indexes[k :: self.clients],))
+            for k in range(self.clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def wait_for(self, acknowledged: int) -> int:
+        with self.acks:
+            self.acks.wait_for(lambda: len(self.acknowledged) >= acknowledged, timeout=120)
+            return len(self.acknowledged)
+
+    def _client(self, mine: list[int]) -> None:
+        connection = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=60)
+        deadline = time.monotonic() + 300  # a hung collector fails the test rather than hang
+        for index in mine:
+            while time.monotonic() < deadline:
+                try:
+                    connection.request("POST", "/v1/summaries", body=self.summaries[index])
+                    response = connection.getresponse()
+                    response.read()
+                    status = response.status
+                except (OSError, http.client.HTTPException):
+                    connection.close()
+                    status = 0
+                with self.lock:
+                    if status == 202:
+                        self.acknowledged.append(index)
+                        self.acks.notify_all()
+                        break
+                    if status not in (0, 503):
+                        self.unexpected.append(status)
+                        return
+                    self.refused += 1
+                time.sleep(0.05)
+        connection.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_postgresql_killed_mid_batch_loses_no_acknowledged_summary_and_stores_none_twice(
+    bundle, workers
+):
+    # A cluster of its own, with fsync on: this test crashes the server and relies on what it
+    # acknowledged being durable.
+    summaries = [
+        body(wine_summary(rows=20, seed=i, hour=hour(i % 24)) | {"id": uuid.uuid4().hex})
+        for i in range(1200)
+    ]
+    ids = [json.loads(data)["id"] for data in summaries]
+    with running_cluster(fsync=True) as cluster, postgres_database(cluster.url) as url:
+        flags = ("--rate-limit", "1000000", "--workers", str(workers))
+        with beacon(bundle, url, *flags) as running:
+            pages = Pages(running.url, summaries, clients=6)
+            load = threading.Thread(target=pages.run)
+            load.start()
+            pages.wait_for(200)
+            cluster.crash()  # every server process quits at once, batches in flight with them
+            with pages.lock:
+                at_crash = list(pages.acknowledged)
+            while pages.refused == 0 and load.is_alive():
+                time.sleep(0.05)
+            cluster.start()
+            load.join()
+            # Pages that never read a reply (sendBeacon) send again what was committed before
+            # the crash: the ids merged then must have survived it with the counts.
+            repeats = Pages(running.url, [summaries[i] for i in at_crash], clients=6)
+            repeats.run()
+            log = running.output()
+        with psycopg.connect(url) as session:
+            stored_ids = [row[0] for row in session.execute("SELECT id FROM staticml_seen")]
+        store = open_store(url)
+        try:
+            tallies = store.read(RELEASE, "0000-01-01T00", "9999-12-31T23")
+        finally:
+            store.close()
+    assert 200 <= len(at_crash) < len(summaries), "the crash must land mid-load"
+    assert pages.refused > 0 and "PostgreSQL" in log and "failed" in log
+    assert pages.unexpected == [] and repeats.unexpected == []
+    assert sorted(pages.acknowledged) == list(range(len(summaries)))  # all sent again until 202
+    assert len(repeats.acknowledged) == len(at_crash)
+    # Nothing acknowledged before the crash was lost, and nothing is stored twice: every id
+    # once, and the counts exactly those of each summary merged once.
+    assert set(ids[i] for i in at_crash) <= set(stored_ids)
+    assert sorted(stored_ids) == sorted(ids)
+    assert sum(t.summaries for t in tallies) == len(summaries)
+    assert sum(t.n for t in tallies) == 20 * len(summaries)
+    assert cells(tallies) == merged(summaries)
+
+
+def cells(tallies) -> dict[tuple[str, str, int], int]:
+    return {(t.hour, v, b): c for t in tallies for (v, b), c in t.cells.items()}
+
+
+def merged(sent: list[bytes]) -> dict[tuple[str, str, int], int]:
+    """The cells the database holds after each of these summaries is merged exactly once."""
+    total: dict[tuple[str, str, int], int] = {}
+    for data in sent:
+        summary = parse_summary(data, {RELEASE: wine_baseline()})
+        for variable, bin_, count in summary_rows(summary):
+            key = (summary.hour, variable, bin_)
+            total[key] = total.get(key, 0) + count
+    return total

@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL cluster, databases on it, and a database taken down and back."""
+"""A throw-away PostgreSQL cluster (crashed and restarted on demand), databases on it, and a
+database taken down and back."""
 
 from __future__ import annotations
 
@@ -22,9 +23,39 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+class Cluster:
+    """A PostgreSQL cluster of its own: its admin URL, and a crash and restart on demand."""
+
+    def __init__(self, bindir: Path, root: Path, fsync: bool) -> None:
+        self.data, self.port = root / "data", free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._options = (
+            f"-p {self.port} -k {root} -c listen_addresses=127.0.0.1 "
+            f"-c fsync={'on' if fsync else 'off'}"
+        )
+        self._pg_ctl = [str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(root / "log")]
+
+    def start(self) -> None:
+        """Start the server (after a crash: it replays its write-ahead log first)."""
+        subprocess.run(
+            _as_postgres([*self._pg_ctl, "-w", "-o", self._options, "start"]),
+            check=True,
+            capture_output=True,
+        )
+
+    def crash(self) -> None:
+        """Stop the server as a crash would: every server process quits at once, with no
+        checkpoint and no goodbye to its clients (`pg_ctl stop -m immediate`)."""
+        subprocess.run(
+            _as_postgres([*self._pg_ctl, "-m", "immediate", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+
+
 @contextlib.contextmanager
-def postgres_cluster(fsync: bool) -> Iterator[str]:
-    """A PostgreSQL cluster of its own in a temporary folder, removed afterwards."""
+def running_cluster(fsync: bool) -> Iterator[Cluster]:
+    """A PostgreSQL cluster of its own in a temporary folder, running; removed afterwards."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         pytest.fail(
@@ -34,13 +65,13 @@ def postgres_cluster(fsync: bool) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="staticml-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
-    data, port = root / "data", free_port()
+    cluster = Cluster(bindir, root, fsync)
     subprocess.run(
         _as_postgres(
             [
                 str(bindir / "initdb"),
                 "-D",
-                str(data),
+                str(cluster.data),
                 "-A",
                 "trust",
                 "-U",
@@ -54,22 +85,19 @@ def postgres_cluster(fsync: bool) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
-    )
-    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
-    subprocess.run(
-        _as_postgres([*pg_ctl, "-w", "-o", options, "start"]), check=True, capture_output=True
-    )
+    cluster.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        subprocess.run(
-            _as_postgres([*pg_ctl, "-m", "immediate", "-w", "stop"]),
-            check=False,
-            capture_output=True,
-        )
+        cluster.crash()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_cluster(fsync: bool) -> Iterator[str]:
+    """A PostgreSQL cluster of its own in a temporary folder; yields its admin URL."""
+    with running_cluster(fsync) as cluster:
+        yield cluster.url
 
 
 @contextlib.contextmanager
