@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -28,6 +29,13 @@ class HeldCommits:
         return [not item.startswith("seen") for item in items]
 
 
+def run(coroutine):
+    """`asyncio.run` on a thread of its own: the suite's Playwright keeps a loop running on
+    the main thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 async def arrive(committer, names, commits: HeldCommits):
     """The first name alone, the rest while its commit is held; every answer, or its error."""
     first = asyncio.ensure_future(committer.add(names[0]))
@@ -42,7 +50,7 @@ async def arrive(committer, names, commits: HeldCommits):
 def test_what_arrives_during_a_commit_is_committed_together_next():
     commits = HeldCommits()
     names = ["a", "b", "seen-c", "d"]
-    answers = asyncio.run(arrive(GroupCommit(commits), names, commits))
+    answers = run(arrive(GroupCommit(commits), names, commits))
     assert commits.batches == [["a"], ["b", "seen-c", "d"]]
     assert answers == [True, True, False, True]
 
@@ -50,13 +58,13 @@ def test_what_arrives_during_a_commit_is_committed_together_next():
 def test_a_batch_holds_at_most_max_batch():
     commits = HeldCommits()
     names = [f"s{i}" for i in range(8)]
-    asyncio.run(arrive(GroupCommit(commits, max_batch=3), names, commits))
+    run(arrive(GroupCommit(commits, max_batch=3), names, commits))
     assert commits.batches == [["s0"], ["s1", "s2", "s3"], ["s4", "s5", "s6"], ["s7"]]
 
 
 def test_max_batch_one_commits_each_alone():
     commits = HeldCommits()
-    asyncio.run(arrive(GroupCommit(commits, max_batch=1), ["a", "b", "c"], commits))
+    run(arrive(GroupCommit(commits, max_batch=1), ["a", "b", "c"], commits))
     assert commits.batches == [["a"], ["b"], ["c"]]
 
 
@@ -74,7 +82,7 @@ def test_a_failed_batch_fails_each_of_its_summaries_and_the_next_batch_still_com
         commits.release.set()
         return await asyncio.gather(first, second, third, return_exceptions=True)
 
-    a, b, c = asyncio.run(scenario())
+    a, b, c = run(scenario())
     assert commits.batches == [["a", "b"], ["c"]]
     assert isinstance(a, StorageUnavailable) and isinstance(b, StorageUnavailable)
     assert c is True
