@@ -240,6 +240,40 @@ def time_requests(
     return warm_up, results
 
 
+def compare_sums(url: str, release: str, repeats: int) -> dict[str, float]:
+    """The dashboard's twelve 7-day windows of `release` read two ways, in this process: every
+    hourly row into Python, summed there (what the reports did before `read_totals`), and
+    summed by the database. Medians in seconds; the two must agree."""
+    from staticml.collector.report import current_end, hour_label
+    from staticml.collector.storage import total_of
+    from staticml.collector.stores import open_store
+
+    end = current_end(datetime.now(UTC))
+    week = timedelta(days=7)
+    spans = [(hour_label(end - week * (i + 1)), hour_label(end - week * i)) for i in range(12)]
+    store = open_store(url)
+    try:
+        in_python, in_database = [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            hourly = store.read(release, spans[-1][0], spans[0][1])
+            summed = [total_of(hourly, *span) for span in spans]
+            in_python.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            totals = store.read_totals(release, spans)
+            in_database.append(time.perf_counter() - started)
+            if summed != totals:
+                raise SystemExit("the database's sums differ from the hourly rows' sums")
+    finally:
+        store.close()
+    medians = {"python": statistics.median(in_python), "database": statistics.median(in_database)}
+    print(
+        f"  84 days summed in Python {medians['python'] * 1000:.0f} ms, by the database "
+        f"{medians['database'] * 1000:.0f} ms"
+    )
+    return medians
+
+
 def request_paths(release: str) -> list[tuple[str, str]]:
     return [
         ("`/v1/drift`, one release, 7 days", f"/v1/drift?release={release}&window=7d"),
@@ -320,6 +354,7 @@ def main() -> None:
                     )
                     for query, plan in plans:
                         print(f"  plan, {query}:\n    " + plan.replace("\n", "\n    "))
+                    sums = compare_sums(url, release, options.requests)
                     with beacon(Path(sites[1]), url, *sites[2:]) as running:
                         warm_up, times = time_requests(
                             running.url, request_paths(release), options.requests
@@ -329,6 +364,7 @@ def main() -> None:
                             "backend": backend,
                             "loading": loading,
                             "warm_up": warm_up,
+                            "sums": sums,
                             "times": times,
                             "plans": plans,
                         }
@@ -368,6 +404,17 @@ def write(options, data: Data, results, load_before, load_after) -> None:
         "",
         "Before these, one `/v1/drift?window=1h` request warms the process up: a collector's "
         f"first report imports scipy (for the chi-square test), once per process ({warm}).",
+        "",
+        "The dashboard's twelve 7-day windows (84 days of one release), read in the bench's "
+        "own process: every hourly row fetched and summed in Python (how the reports read "
+        "before `Store.read_totals`) against the sums made by the database (median of "
+        f"{options.requests}): "
+        + "; ".join(
+            f"{r['backend']} {r['sums']['python'] * 1000:,.0f} ms against "
+            f"{r['sums']['database'] * 1000:,.0f} ms"
+            for r in results
+        )
+        + ".",
         "",
         "The query plans (SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN (ANALYZE, "
         "BUFFERS)`) are in [docs/collector.md](../docs/collector.md#reports-over-months-of-data).",
