@@ -38,7 +38,7 @@ import numpy as np
 from staticml.baseline import Baseline, compute_baseline
 from staticml.collector.proportions import wilson_interval
 from staticml.collector.report import drift_report
-from staticml.collector.storage import MISSING_BIN, OUTPUT, HourTally, feature_key
+from staticml.collector.storage import MISSING_BIN, OUTPUT, HourTally, Total, feature_key, total_of
 from staticml.runtime.monitor import Monitor, bin_of
 
 EPSILONS: tuple[float | None, ...] = (None, 8.0, 4.0, 2.0, 1.0)
@@ -77,6 +77,9 @@ class WindowStore:
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         return [t for t in self.tallies if start <= t.hour < end]
+
+    def read_totals(self, release: str, spans: Sequence[tuple[str, str]]) -> list[Total]:
+        return [total_of(self.tallies, start, end) for start, end in spans]
 
 
 def make_baseline(rng: np.random.Generator) -> Baseline:

@@ -28,3 +28,16 @@ def write_section(path: Path, name: str, body: str) -> None:
     else:
         text = (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
     path.write_text(text)
+
+
+def replace_heading(path: Path, heading: str, text: str) -> None:
+    """Replace the section that starts with the line `heading` and runs to the next `# `
+    heading (the older benchmarks' convention) with `text`, or append it."""
+    old = path.read_text() if path.exists() else ""
+    start = old.find(heading + "\n")
+    if start < 0:
+        path.write_text(old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
+        return
+    end = old.find("\n# ", start + len(heading))
+    rest = old[end + 1 :] if end >= 0 else ""
+    path.write_text(old[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else ""))

@@ -4,7 +4,8 @@
     GET  /v1/drift?release=R&window=24h   the drift report as JSON
     POST /v1/rollout           a rollout summary (shadow comparisons, feedback) → 202
     GET  /v1/rollout?window=24h           outcome rates per release, shadow agreement
-    GET  /                     the dashboard (server-rendered HTML and SVG, no script)
+    GET  /?release=R&window=24h&page=N   the dashboard (server-rendered HTML and SVG, no
+                               script); its release links come PAGE_SIZE to a page
     GET  /healthz              200 when the database answers
 
 Domain errors become HTTP statuses in one place (`STATUS`); every other path or method is a
@@ -41,7 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from staticml.baseline import Baseline
 from staticml.collector.batching import GroupCommit
 from staticml.collector.connections import BodyTimeout
-from staticml.collector.dashboard import DASHBOARD_CSP, render_dashboard
+from staticml.collector.dashboard import DASHBOARD_CSP, release_page, render_dashboard
 from staticml.collector.errors import (
     HostNotAllowed,
     InvalidRequest,
@@ -252,6 +253,7 @@ def create_collector_app(
 
     async def dashboard(request: Request) -> Response:
         release, baseline, window = report_for(request)
+        page = release_page(list(baselines), release, request.query_params.get("page"))
         now = clock()
         report = await run_in_threadpool(
             drift_report, store, release, baseline, window, now=now, thresholds=thresholds
@@ -259,8 +261,8 @@ def create_collector_app(
         history = await run_in_threadpool(
             psi_history, store, release, baseline, window, now=now, thresholds=thresholds
         )
-        page = render_dashboard(report, history, sorted(baselines))
-        return HTMLResponse(page, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
+        html = render_dashboard(report, history, page)
+        return HTMLResponse(html, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
 
     async def health(request: Request) -> Response:
         check_host(request)

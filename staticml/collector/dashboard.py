@@ -9,15 +9,18 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
 
+from staticml.collector.errors import InvalidRequest
 from staticml.collector.report import DriftReport, VariableReport
 from staticml.collector.storage import FEATURE_PREFIX, OUTPUT, feature_key
 from staticml.collector.svg import PALETTE, bar_chart, line_chart
 from staticml.drift import Comparison
 
 HISTORY_LINES = 6
+PAGE_SIZE = 20  # releases linked per dashboard page
 COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 STYLE = (
     "body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1100px}"
@@ -40,10 +43,34 @@ DASHBOARD_CSP = (
 )
 
 
+@dataclass(frozen=True)
+class ReleasePage:
+    """One page of the release links: `number` of `pages` (from 1), and its releases."""
+
+    number: int
+    pages: int
+    releases: tuple[str, ...]
+
+
+def release_page(releases: Sequence[str], selected: str, page: str | None) -> ReleasePage:
+    """The page `page` (a number from 1) of the sorted `releases`; without one, the page that
+    holds `selected`. A page that is not a number, or past the last, is an InvalidRequest."""
+    ordered = sorted(releases)
+    pages = max(1, -(-len(ordered) // PAGE_SIZE))
+    if page is None:
+        number = ordered.index(selected) // PAGE_SIZE + 1 if selected in ordered else 1
+    elif page.isascii() and page.isdigit() and len(page) < 10 and 1 <= int(page) <= pages:
+        number = int(page)
+    else:
+        raise InvalidRequest("page", f"is {page[:20]!r}; expected a page number from 1 to {pages}.")
+    first = (number - 1) * PAGE_SIZE
+    return ReleasePage(number, pages, tuple(ordered[first : first + PAGE_SIZE]))
+
+
 def render_dashboard(
     report: DriftReport,
     history: Sequence[tuple[str, dict[str, float | None]]],
-    releases: Sequence[str],
+    releases: ReleasePage,
 ) -> str:
     title = f"Drift of release {report.release}"
     parts = [
@@ -69,13 +96,20 @@ def _badge(verdict: str) -> str:
     return f'<span class="verdict {css}">{escape(verdict)}</span>'
 
 
-def _chooser(report: DriftReport, releases: Sequence[str]) -> str:
-    links = " ".join(
-        f'<a href="?{escape(urlencode({"release": r, "window": report.window}))}">{escape(r)}</a>'
-        for r in releases
-    )
+def _chooser(report: DriftReport, page: ReleasePage) -> str:
+    def link(text: str, rel: str = "", **query: object) -> str:
+        href = escape(urlencode({"release": report.release, "window": report.window, **query}))
+        return f'<a{f" rel={rel}" if rel else ""} href="?{href}">{escape(text)}</a>'
+
+    links = " ".join(link(r, release=r) for r in page.releases)
+    turns = []
+    if page.number > 1:
+        turns.append(link("← previous", "prev", page=page.number - 1))
+    if page.number < page.pages:
+        turns.append(link("next →", "next", page=page.number + 1))
+    pages = f" (page {page.number} of {page.pages}: {' '.join(turns)})" if page.pages > 1 else ""
     return (
-        f"<form method=get>Releases: {links} · window "
+        f"<form method=get>Releases{pages}: {links} · window "
         f'<input type=hidden name=release value="{escape(report.release)}">'
         f'<input name=window size=5 value="{escape(report.window)}"> <button>Show</button></form>'
     )

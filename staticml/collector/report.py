@@ -17,7 +17,7 @@ from typing import Any
 
 from staticml.baseline import Baseline, Variable
 from staticml.collector.errors import InvalidRequest
-from staticml.collector.storage import MISSING_BIN, OUTPUT, HourTally, Store, feature_key
+from staticml.collector.storage import MISSING_BIN, OUTPUT, Store, Total, feature_key
 from staticml.collector.validate import HOUR_FORMAT
 from staticml.drift import (
     DEFAULT_THRESHOLDS,
@@ -127,9 +127,9 @@ def drift_report(
     hours = parse_window(window)
     end = current_end(now or datetime.now(UTC))
     start, previous_start = end - timedelta(hours=hours), end - timedelta(hours=2 * hours)
-    tallies = store.read(release, hour_label(previous_start), hour_label(end))
-    current = _window(tallies, start, end)
-    previous = _window(tallies, previous_start, start)
+    current, previous = store.read_totals(
+        release, [_labels(start, end), _labels(previous_start, start)]
+    )
     variables = [
         _variable_report(variable, key, current, previous, baseline.rows, thresholds)
         for variable, key in variables_of(baseline)
@@ -137,8 +137,8 @@ def drift_report(
     return DriftReport(
         release,
         window,
-        current.span,
-        previous.span,
+        span_of(current),
+        span_of(previous),
         thresholds,
         tuple(variables[:-1]),
         variables[-1],
@@ -158,20 +158,16 @@ def psi_history(
     """Skew PSI over the last `points` windows: (window end, {variable key: PSI or None})."""
     hours = parse_window(window)
     end = current_end(now or datetime.now(UTC))
-    first = end - timedelta(hours=hours * points)
-    tallies = store.read(release, hour_label(first), hour_label(end))
+    ends = [end - timedelta(hours=hours * i) for i in range(points - 1, -1, -1)]
+    totals = store.read_totals(release, [_labels(e - timedelta(hours=hours), e) for e in ends])
     history = []
-    for i in range(1, points + 1):
-        high = first + timedelta(hours=hours * i)
-        part = _window(tallies, high - timedelta(hours=hours), high)
-        enough = part.span.n >= thresholds.min_n
+    for total in totals:
+        enough = total.n >= thresholds.min_n
         values = {
-            key: psi(baseline_histogram(v), histogram(part.tallies, key, v.bins))
-            if enough
-            else None
+            key: psi(baseline_histogram(v), histogram(total, key, v.bins)) if enough else None
             for v, key in variables_of(baseline)
         }
-        history.append((hour_label(high), values))
+        history.append((total.end, values))
     return history
 
 
@@ -180,36 +176,25 @@ def variables_of(baseline: Baseline) -> list[tuple[Variable, str]]:
     return [*((f, feature_key(f.name)) for f in baseline.features), (baseline.output, OUTPUT)]
 
 
-@dataclass(frozen=True)
-class _Window:
-    span: Span
-    tallies: tuple[HourTally, ...]
+def _labels(start: datetime, end: datetime) -> tuple[str, str]:
+    return hour_label(start), hour_label(end)
 
 
-def _window(tallies: Sequence[HourTally], start: datetime, end: datetime) -> _Window:
-    low, high = hour_label(start), hour_label(end)
-    inside = tuple(t for t in tallies if low <= t.hour < high)
-    span = Span(
-        low,
-        high,
-        sum(t.n for t in inside),
-        sum(t.summaries for t in inside),
-        any(t.dp_summaries for t in inside),
-    )
-    return _Window(span, inside)
+def span_of(total: Total) -> Span:
+    return Span(total.start, total.end, total.n, total.summaries, bool(total.dp_summaries))
 
 
 def _variable_report(
     variable: Variable,
     key: str,
-    current: _Window,
-    previous: _Window,
+    current: Total,
+    previous: Total,
     baseline_rows: int,
     thresholds: Thresholds,
 ) -> VariableReport:
     reference = baseline_histogram(variable)
-    now_counts = histogram(current.tallies, key, variable.bins)
-    before_counts = histogram(previous.tallies, key, variable.bins)
+    now_counts = histogram(current, key, variable.bins)
+    before_counts = histogram(previous, key, variable.bins)
 
     def against(counts: list[int], n: int, baseline: bool = False) -> Comparison:
         categorical = variable.kind == "categorical"
@@ -217,7 +202,7 @@ def _variable_report(
             counts,
             now_counts,
             reference_n=n,
-            current_n=current.span.n,
+            current_n=current.n,
             categorical=categorical,
             thresholds=thresholds,
             reference_is_baseline=baseline,
@@ -232,7 +217,7 @@ def _variable_report(
         _proportions(now_counts),
         _proportions(before_counts),
         skew=against(reference, baseline_rows, baseline=True),
-        drift=against(before_counts, previous.span.n),
+        drift=against(before_counts, previous.n),
     )
 
 
@@ -240,13 +225,12 @@ def baseline_histogram(variable: Variable) -> list[int]:
     return [*variable.counts, variable.missing]
 
 
-def histogram(tallies: Sequence[HourTally], key: str, bins: int) -> list[int]:
+def histogram(total: Total, key: str, bins: int) -> list[int]:
     """Merged counts of one variable: its `bins` bins, then missing."""
     counts = [0] * (bins + 1)
-    for tally in tallies:
-        for (variable, bin_), count in tally.cells.items():
-            if variable == key and (bin_ == MISSING_BIN or 0 <= bin_ < bins):
-                counts[bin_] += count  # MISSING_BIN (-1) is the last entry
+    for (variable, bin_), count in total.cells.items():
+        if variable == key and (bin_ == MISSING_BIN or 0 <= bin_ < bins):
+            counts[bin_] += count  # MISSING_BIN (-1) is the last entry
     return counts
 
 

@@ -50,6 +50,10 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS staticml_seen (
         id TEXT PRIMARY KEY, hour TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS staticml_seen_hour ON staticml_seen (hour)",
+    # The rollout report sums every release over a window of hours: without this (covering)
+    # index that is a scan of the whole table, all releases and hours.
+    """CREATE INDEX IF NOT EXISTS staticml_rollout_hour
+        ON staticml_rollout (hour, release, metric, count)""",
 )
 # A summary's id (feature and rollout summaries share the table) is remembered while its hour is
 # less than this old (by the newest hour added), so that a page's repeat is merged once.
@@ -65,6 +69,11 @@ ADD_HOUR = """INSERT INTO staticml_hours (release, hour, n, summaries, dp_summar
 SAVE_BASELINE = """INSERT INTO staticml_baselines (release, baseline) VALUES (?, ?)
     ON CONFLICT (release) DO NOTHING"""
 READ_COUNTS = """SELECT hour, variable, bin, count FROM staticml_counts
+    WHERE release = ? AND hour >= ? AND hour < ?"""
+# The reports read sums over windows: the primary keys' (release, hour) prefix finds the rows.
+SUM_COUNTS = """SELECT variable, bin, SUM(count) FROM staticml_counts
+    WHERE release = ? AND hour >= ? AND hour < ? GROUP BY variable, bin"""
+SUM_HOURS = """SELECT SUM(n), SUM(summaries), SUM(dp_summaries) FROM staticml_hours
     WHERE release = ? AND hour >= ? AND hour < ?"""
 READ_HOURS = """SELECT hour, n, summaries, dp_summaries FROM staticml_hours
     WHERE release = ? AND hour >= ? AND hour < ?"""
@@ -88,6 +97,35 @@ class HourTally:
     cells: Mapping[tuple[str, int], int]
 
 
+@dataclass(frozen=True)
+class Total:
+    """What was merged for one release over the hours from `start` to `end` (excluded)."""
+
+    start: str
+    end: str
+    n: int
+    summaries: int
+    dp_summaries: int
+    cells: Mapping[tuple[str, int], int]
+
+
+def total_of(tallies: Sequence[HourTally], start: str, end: str) -> Total:
+    """The `Total` of the hourly `tallies` from `start` to `end` (excluded)."""
+    inside = [t for t in tallies if start <= t.hour < end]
+    cells: dict[tuple[str, int], int] = {}
+    for tally in inside:
+        for key, count in tally.cells.items():
+            cells[key] = cells.get(key, 0) + count
+    return Total(
+        start,
+        end,
+        sum(t.n for t in inside),
+        sum(t.summaries for t in inside),
+        sum(t.dp_summaries for t in inside),
+        cells,
+    )
+
+
 class Store(Protocol):
     def add(self, summary: Summary) -> bool:
         """Merge one summary; returns only once it is committed. False: its id was already
@@ -99,6 +137,10 @@ class Store(Protocol):
 
     def read(self, release: str, start: str, end: str) -> list[HourTally]:
         """The tallies of `release` for the hours from `start` (included) to `end` (excluded)."""
+
+    def read_totals(self, release: str, spans: Sequence[tuple[str, str]]) -> list[Total]:
+        """The totals of `release` over each (start, end excluded) span, read in one
+        transaction and summed by the database (a report reads weeks of hours)."""
 
     def add_rollout(self, summary: RolloutSummary) -> bool:
         """Merge one rollout summary (shadow and feedback counts); returns once committed.
@@ -220,6 +262,19 @@ class SQLStore:
             cursor.execute(self._sql(READ_HOURS), (release, start, end))
             hours = cursor.fetchall()
         return _tallies(counts, hours)
+
+    def read_totals(self, release: str, spans: Sequence[tuple[str, str]]) -> list[Total]:
+        totals = []
+        with self._transaction(write=False) as cursor:
+            for start, end in spans:
+                cursor.execute(self._sql(SUM_HOURS), (release, start, end))
+                n, summaries, dp = cursor.fetchone()
+                cursor.execute(self._sql(SUM_COUNTS), (release, start, end))
+                cells = {(str(v), int(b)): int(c) for v, b, c in cursor.fetchall()}
+                totals.append(
+                    Total(start, end, int(n or 0), int(summaries or 0), int(dp or 0), cells)
+                )
+        return totals
 
     def add_rollout(self, summary: RolloutSummary) -> bool:
         rows = [(summary.release, summary.hour, metric, count) for metric, count in summary.cells]

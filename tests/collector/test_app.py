@@ -173,7 +173,7 @@ class BrokenStore:
     def add(self, summary):
         raise StorageUnavailable("The database failed: disk I/O error.")
 
-    read = save_baseline = baselines = add_many = add
+    read = read_totals = save_baseline = baselines = add_many = add
 
     def ping(self):
         raise StorageUnavailable("The database failed: disk I/O error.")

@@ -83,7 +83,7 @@ class FailingStore:
     def add(self, *args):
         raise self.error
 
-    read = ping = add_many = add_rollout = read_rollout = add
+    read = read_totals = ping = add_many = add_rollout = read_rollout = add
 
     def close(self):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import threading
 import uuid
 from collections import Counter
@@ -12,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from staticml.collector import storage
 from staticml.collector.errors import StorageUnavailable
-from staticml.collector.storage import HourTally, redact, summary_rows
+from staticml.collector.storage import HourTally, Total, redact, summary_rows, total_of
 from staticml.collector.stores import open_store
 from staticml.collector.validate import Summary, parse_summary
 from staticml.errors import CollectorError
@@ -46,6 +48,57 @@ def test_a_summary_is_read_back(db_url):
         assert sum(c for (v, _), c in tally.cells.items() if v == "output") == 25
     finally:
         store.close()
+
+
+def test_totals_are_the_sums_of_each_span_of_hours(db_url):
+    store = open_store(db_url)
+    try:
+        early = [summary(seed, hour="2026-11-29T16") for seed in (1, 2)]
+        late = [summary(3, rows=40, hour="2026-11-29T17"), summary(4, hour="2026-11-29T18")]
+        for item in [*early, *late, summary(5, release="other", hour="2026-11-29T17")]:
+            store.add(item)
+        spans = [("2026-11-29T16", "2026-11-29T17"), ("2026-11-29T17", "2026-11-29T19")]
+        first, second, empty = store.read_totals(
+            RELEASE, [*spans, ("2026-11-30T00", "2026-12-01T00")]
+        )
+        assert first == Total(*spans[0], 50, 2, 0, dict(expected_cells(early)))
+        assert second == Total(*spans[1], 65, 2, 0, dict(expected_cells(late)))
+        assert empty == Total("2026-11-30T00", "2026-12-01T00", 0, 0, 0, {})
+        hourly = store.read(RELEASE, "2026-11-29T00", "2026-11-30T00")
+        assert [total_of(hourly, *span) for span in spans] == [first, second]
+    finally:
+        store.close()
+
+
+REPORT_QUERIES = {
+    "counts of a release over a window": (
+        storage.SUM_COUNTS,
+        ("r", "2026-11-01T00", "2026-11-08T00"),
+    ),
+    "hours of a release over a window": (
+        storage.SUM_HOURS,
+        ("r", "2026-11-01T00", "2026-11-08T00"),
+    ),
+    "rollout of every release over a window": (
+        storage.READ_ROLLOUT,
+        ("2026-11-01T00", "2026-11-08T00"),
+    ),
+    "forgetting old summary ids": (storage.FORGET_SEEN, ("2026-11-01T00",)),
+}
+
+
+@pytest.mark.parametrize("name", REPORT_QUERIES)
+def test_the_queries_over_history_search_an_index_and_scan_no_table(tmp_path, name):
+    """Months of data stay fast to report on only if no query reads every release and hour."""
+    open_store(f"sqlite:///{tmp_path / 'beacon.db'}").close()
+    sql, parameters = REPORT_QUERIES[name]
+    db = sqlite3.connect(tmp_path / "beacon.db")
+    try:
+        plan = [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, parameters)]
+    finally:
+        db.close()
+    assert any(step.startswith("SEARCH") for step in plan), plan
+    assert not any(step.startswith("SCAN") for step in plan), plan
 
 
 def with_id(item: Summary, summary_id: str) -> Summary:
