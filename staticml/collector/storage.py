@@ -77,7 +77,9 @@ SUM_HOURS = """SELECT SUM(n), SUM(summaries), SUM(dp_summaries) FROM staticml_ho
     WHERE release = ? AND hour >= ? AND hour < ?"""
 READ_HOURS = """SELECT hour, n, summaries, dp_summaries FROM staticml_hours
     WHERE release = ? AND hour >= ? AND hour < ?"""
-MARK_SEEN = "INSERT INTO staticml_seen (id, hour) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
+MARK_SEEN = (
+    "INSERT INTO staticml_seen (id, hour) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id"
+)
 FORGET_SEEN = "DELETE FROM staticml_seen WHERE hour < ?"
 READ_BASELINES = "SELECT release, baseline FROM staticml_baselines"
 ADD_ROLLOUT = """INSERT INTO staticml_rollout (release, hour, metric, count) VALUES (?, ?, ?, ?)
@@ -227,27 +229,38 @@ class SQLStore:
     def add_many(self, summaries: Sequence[Summary]) -> list[bool]:
         """Merge `summaries` in one transaction (one commit); for each, whether it was new.
 
-        Ids are marked, and the batch's counts written summed per key, in sorted order, so
-        concurrent batches of several collectors never wait on each other in a cycle.
+        Ids are marked in one statement, and the batch's counts written summed per key, each in
+        sorted order, so concurrent batches of several collectors never wait on each other in a
+        cycle.
         """
-        order = sorted(range(len(summaries)), key=lambda i: summaries[i].id or "")
-        fresh = [False] * len(summaries)
         with self._transaction(write=True) as cursor:
-            for index in order:
-                summary = summaries[index]
-                fresh[index] = self._first_time(cursor, summary.id, summary.hour)
+            fresh = self._first_times(cursor, [(s.id, s.hour) for s in summaries])
             counts, hours = merged_rows([s for s, new in zip(summaries, fresh, strict=True) if new])
             cursor.executemany(self._sql(ADD_COUNT), counts)
             cursor.executemany(self._sql(ADD_HOUR), hours)
         return fresh
 
-    def _first_time(self, cursor: Any, summary_id: str | None, hour: str) -> bool:
-        """Remember `summary_id` in the caller's transaction; False if it was already merged."""
-        if summary_id is None:
-            return True
-        self._forget_old_ids(cursor, hour)
-        cursor.execute(self._sql(MARK_SEEN), (summary_id, hour))
-        return bool(cursor.rowcount)
+    def _first_times(self, cursor: Any, marks: Sequence[tuple[str | None, str]]) -> list[bool]:
+        """Remember the `(id, hour)` marks in one statement of the caller's transaction; for
+        each, whether it is new: no id, or one neither merged before nor earlier in `marks`."""
+        hours: dict[str, str] = {}
+        for summary_id, hour in marks:
+            if summary_id is not None:
+                hours.setdefault(summary_id, hour)
+        inserted: set[str] = set()
+        if hours:
+            self._forget_old_ids(cursor, max(hours.values()))
+            ids = sorted(hours)
+            cursor.execute(
+                self._sql(MARK_SEEN.format(values=", ".join(["(?, ?)"] * len(ids)))),
+                [value for summary_id in ids for value in (summary_id, hours[summary_id])],
+            )
+            inserted = {str(row[0]) for row in cursor.fetchall()}
+        fresh = []
+        for summary_id, _ in marks:
+            fresh.append(summary_id is None or summary_id in inserted)
+            inserted.discard(summary_id or "")
+        return fresh
 
     def _forget_old_ids(self, cursor: Any, hour: str) -> None:
         since = seen_since(hour)
@@ -279,7 +292,7 @@ class SQLStore:
     def add_rollout(self, summary: RolloutSummary) -> bool:
         rows = [(summary.release, summary.hour, metric, count) for metric, count in summary.cells]
         with self._transaction(write=True) as cursor:
-            if not self._first_time(cursor, summary.id, summary.hour):
+            if not self._first_times(cursor, [(summary.id, summary.hour)])[0]:
                 return False
             cursor.executemany(self._sql(ADD_ROLLOUT), rows)
         return True
