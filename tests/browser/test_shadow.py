@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -58,24 +59,34 @@ def snapshot_url(site: Site, origin: str, release: str) -> str:
     return urljoin(f"{origin}releases/{release}/", config["runtime"]["pyodide"]["snapshot"])
 
 
+NOT_FOUND = "Failed to load resource: the server responded with a status of 404"
+
+
 def started(info: dict) -> tuple:
     return info["snapshot"], info["snapshotUrl"], info["snapshotError"]
 
 
-def warnings_of(page) -> list[str]:
-    seen: list[str] = []
-    page.on("console", lambda m: seen.append(m.text) if m.type == "warning" else None)
-    return seen
+@contextmanager
+def primary_page(browser, url: str, release: str, expected_errors: str | None = None):
+    """A visit to the site at `url`, routed to `release`: (watched, page, console warnings)."""
+    watched = watch(browser, url)
+    if expected_errors:
+        watched.expect_errors(expected_errors)
+    page = watched.new_page()
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    try:
+        page.goto(url)
+        page.wait_for_url(f"**/releases/{release}/")
+        yield watched, page, warnings
+        watched.assert_clean()
+    finally:
+        watched.context.close()
 
 
 def test_both_workers_start_from_their_snapshots_on_a_first_and_a_repeat_visit(browser, shadowed):
     site, server, a, b = shadowed
-    watched = watch(browser, server.url)
-    page = watched.new_page()
-    warnings = warnings_of(page)
-    try:
-        page.goto(server.url)
-        page.wait_for_url(f"**/releases/{a}/")
+    with primary_page(browser, server.url, a) as (_, page, warnings):
         for visit in ("first", "repeat"):
             primary = page.evaluate("window.staticml.ready")
             shadow = page.evaluate("window.staticml.shadow")
@@ -86,29 +97,18 @@ def test_both_workers_start_from_their_snapshots_on_a_first_and_a_repeat_visit(b
                 page.reload()  # the repeat visit: its release's service worker answers
                 assert page.evaluate("navigator.serviceWorker.controller !== null")
         assert [w for w in warnings if "snapshot" in w] == []
-        watched.assert_clean()
-    finally:
-        watched.context.close()
 
 
 def test_a_worker_given_its_configuration_unresolved_still_finds_its_snapshot(browser, shadowed):
     # What a release page built before the fix sends a shadow: its snapshot's URL resolved
     # against the worker's script was releases/runtime/..., a 404 page Pyodide was handed.
     site, server, a, b = shadowed
-    watched = watch(browser, server.url)
-    page = watched.new_page()
-    warnings = warnings_of(page)
-    try:
-        page.goto(server.url)
-        page.wait_for_url(f"**/releases/{a}/")
+    with primary_page(browser, server.url, a) as (watched, page, warnings):
         page.evaluate("window.staticml.ready")
         info = page.evaluate(UNRESOLVED_BOOT, [f"{server.url}releases/{b}/", None])
         assert started(info) == (True, snapshot_url(site, server.url, b), None)
         assert not any("/releases/runtime/" in url for url in watched.requests)
         assert [w for w in warnings if "snapshot" in w] == []
-        watched.assert_clean()
-    finally:
-        watched.context.close()
 
 
 def test_a_shadow_that_cannot_use_its_snapshot_says_why(browser, shadowed, tmp_path):
@@ -118,25 +118,18 @@ def test_a_shadow_that_cannot_use_its_snapshot_says_why(browser, shadowed, tmp_p
     missing = urlsplit(snapshot_url(Site(copy), "http://host/", b)).path
     for file in copy.glob(missing.lstrip("/") + "*"):
         file.unlink()  # a host that lost it: every page that uses it gets a 404
-    with serve_in_thread(create_app(copy), ready="manifest.json") as server:
-        watched = watch(browser, server.url)
-        watched.expect_errors("Failed to load resource: the server responded with a status of 404")
-        page = watched.new_page()
-        warnings = warnings_of(page)
-        try:
-            page.goto(server.url)
-            page.wait_for_url(f"**/releases/{a}/")
-            page.evaluate("window.staticml.ready")
-            shadow = page.evaluate("window.staticml.shadow")
-            why = "Could not download python.snapshot: the server answered 404 Not Found"
-            assert started(shadow) == (False, None, why)
-            assert (
-                f"staticml: the shadow release's Python snapshot {missing} could not be used "
-                f"({why}); starting Python normally."
-            ) in warnings
-            watched.assert_clean()
-        finally:
-            watched.context.close()
+    with (
+        serve_in_thread(create_app(copy), ready="manifest.json") as server,
+        primary_page(browser, server.url, a, NOT_FOUND) as (_, page, warnings),
+    ):
+        page.evaluate("window.staticml.ready")
+        shadow = page.evaluate("window.staticml.shadow")
+        why = "Could not download python.snapshot: the server answered 404 Not Found"
+        assert started(shadow) == (False, None, why)
+        assert (
+            f"staticml: the shadow release's Python snapshot {missing} could not be used "
+            f"({why}); starting Python normally."
+        ) in warnings
 
 
 def test_a_file_that_is_not_a_snapshot_is_named_with_what_it_holds(browser, shadowed):
@@ -146,12 +139,7 @@ def test_a_file_that_is_not_a_snapshot_is_named_with_what_it_holds(browser, shad
     config = json.loads((site.root / "releases" / b / "config.json").read_text())
     model = config["runtime"]["model"]["url"]
     size = config["runtime"]["assets"][model]["size"]
-    watched = watch(browser, server.url)
-    page = watched.new_page()
-    warnings = warnings_of(page)
-    try:
-        page.goto(server.url)
-        page.wait_for_url(f"**/releases/{a}/")
+    with primary_page(browser, server.url, a) as (_, page, warnings):
         page.evaluate("window.staticml.ready")
         info = page.evaluate(UNRESOLVED_BOOT, [f"{server.url}releases/{b}/", model])
         name = model.rsplit("/", 1)[1]
@@ -163,6 +151,3 @@ def test_a_file_that_is_not_a_snapshot_is_named_with_what_it_holds(browser, shad
         )
         assert started(info) == (False, None, why)
         assert any(why in w and "the shadow release's Python snapshot" in w for w in warnings)
-        watched.assert_clean()
-    finally:
-        watched.context.close()
