@@ -4,29 +4,8 @@
 // Every file it loads is checked against the sha256 its boot configuration gives, with the
 // checked fetch the page uses too (static/checked-fetch.js), which the boot imports first.
 //
-// Protocol (all messages are plain objects with a `type`):
-//   page → worker  {type: "boot", config}            config = the page config's `runtime` part,
-//                                                    base = the URL of the release's page
-//                  {type: "predict", id, record}
-//                  {type: "batch", id, file}         file = a File/Blob holding CSV text
-//                  {type: "cancel", id}              stops a running batch
-//                  {type: "monitor-sent", ids}       these summaries were handed over for delivery
-//                  {type: "monitor-stop"}            the visitor opted out: stop counting
-//                  {type: "rollout-noise", id, summary, epsilon}  a rollout summary (JSON text) to add local-DP noise to
-//   worker → page  {type: "status", stage, message, loaded, total}   during boot
-//                  {type: "ready", info}                             once, when predictions work;
-//                                                    info.phases: ms from boot to each step's end;
-//                                                    info.snapshot: whether Python started from the
-//                                                    snapshot (info.snapshotUrl), else snapshotError
-//                  {type: "result", id, result}      predict: {label, probabilities, model, timings}
-//                                                    (regressors: {value, model, timings});
-//                                                    batch: {csv: Blob, rows, scored, errorCount, errors}
-//                  {type: "progress", id, rows, scored, errorCount, bytes, totalBytes}   during a batch
-//                  {type: "monitor", state}          JSON text: unsent summaries and partial counts
-//                  {type: "csp", violation}          a Content Security Policy violation in the worker
-//                                                    (the page reports it in its console)
-//                  {type: "error", id, error}                        error = {message, field, kind, stage}
-//                  id is null for a boot failure; kind "cancelled" when a batch was cancelled.
+// Its messages to and from the page (static/runtime.js) are listed in docs/architecture.md,
+// "The worker's messages".
 
 // The name static/shadow.js gives a shadow release's worker (its warnings say so).
 const SHADOW_WORKER = "staticml-shadow";
