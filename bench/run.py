@@ -43,7 +43,7 @@ from batch import WINE, generate
 from sections import write_section
 
 if TYPE_CHECKING:
-    from staticml.progress import RichReporter
+    from staticml.progress import Reporter
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEEDS = (10.0, 100.0)
@@ -77,7 +77,7 @@ def main() -> None:
 
 
 def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
-    from staticml.progress import RichReporter
+    from staticml.progress import stderr_reporter
 
     sites = build_sites(work)
     shadow_site = build_shadow_site(work)
@@ -85,7 +85,7 @@ def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
     records = [s["record"] for s in samples["samples"]]
     load_before = os.getloadavg()
     figures: dict[str, Any] = {"load_before": load_before}
-    progress = RichReporter()
+    progress = stderr_reporter()
     with contextlib.ExitStack() as stack:
         stack.callback(progress.finish)
         targets = start_servers(stack, work, sites)
@@ -117,7 +117,7 @@ def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
 def build_sites(work: Path) -> dict[str, Path]:
     import staticml
     from staticml.config import load_config
-    from staticml.progress import RichReporter
+    from staticml.progress import stderr_reporter
     from staticml.stages.pipeline import build_app
 
     config = load_config(ROOT / "app")
@@ -125,7 +125,7 @@ def build_sites(work: Path) -> dict[str, Path]:
     sites = {}
     for name, variant in (("snapshot", config), ("no-snapshot", plain)):
         if not (work / name / "bundle.json").is_file():
-            build_app(variant, work / name, reporter=RichReporter())
+            build_app(variant, work / name, reporter=stderr_reporter())
         sites[name] = work / name
     if not (work / "wine" / "bundle.json").is_file():
         staticml.build(WINE, work / "wine", progress=True)
@@ -136,7 +136,7 @@ def build_sites(work: Path) -> dict[str, Path]:
 def build_shadow_site(work: Path) -> Path:
     """A site of two releases of the demo (another title each), B the shadow of A."""
     from staticml.config import load_config
-    from staticml.progress import RichReporter
+    from staticml.progress import stderr_reporter
     from staticml.rollout import Site
     from staticml.stages.pipeline import build_app
 
@@ -153,7 +153,7 @@ def build_shadow_site(work: Path) -> Path:
         )
         build = work / f"shadow-{name}"
         if not (build / "bundle.json").is_file():
-            build_app(variant, build, reporter=RichReporter())
+            build_app(variant, build, reporter=stderr_reporter())
         builds.append(site.add(build))
     site.shadow(builds[1])
     return site.root
@@ -169,7 +169,7 @@ def shadow_runs(
     target: serving.Served,
     records: list[dict[str, Any]],
     options: argparse.Namespace,
-    progress: RichReporter,
+    progress: Reporter,
 ) -> list[browser.Run]:
     title = "A site with a shadow: cold visits"
     runs = interleaved(
@@ -206,7 +206,7 @@ def interleaved(
     targets: dict[str, serving.Served],
     records: list[dict[str, Any]],
     options: argparse.Namespace,
-    progress: RichReporter,
+    progress: Reporter,
     title: str,
     **measure: Any,
 ) -> dict[str, list[browser.Run]]:
@@ -225,7 +225,7 @@ def throttled_runs(
     targets: dict[str, serving.Served],
     records: list[dict[str, Any]],
     options: argparse.Namespace,
-    progress: RichReporter,
+    progress: Reporter,
 ) -> dict[float, dict[str, list[browser.Run]]]:
     names = ("staticml", "staticml, no snapshot", "pure JS")
     chosen = {name: targets[name] for name in names}
@@ -264,7 +264,7 @@ def batch_runs(
     work: Path,
     wine: Path,
     options: argparse.Namespace,
-    progress: RichReporter,
+    progress: Reporter,
 ) -> dict[str, list[dict[str, Any]]]:
     import staticml
 
