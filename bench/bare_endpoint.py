@@ -1,5 +1,6 @@
 """The ceiling for the collector bench: a Starlette endpoint that only parses the JSON body of
-a summary and answers 202, served by the same uvicorn as `staticml beacon`.
+a summary and answers 202, served by uvicorn exactly as `staticml beacon` serves (the same
+`Collector.config` settings: its guarded httptools protocol, no proxy headers, no access log).
 
     .venv/bin/python bench/bare_endpoint.py PORT
 """
@@ -14,6 +15,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from staticml.collector.connections import ConnectionGuard
+from staticml.collector.limits import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
+from staticml.collector.service import Collector
 
 
 async def receive(request: Request) -> Response:
@@ -33,4 +38,6 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+    guard = ConnectionGuard(DEFAULT_MAX_CONNECTIONS, DEFAULT_HEADER_TIMEOUT)
+    bare = Collector(app, store=None, releases=(), proxies=[], guard=guard)  # type: ignore[arg-type]
+    uvicorn.Server(bare.config("127.0.0.1", int(sys.argv[1]))).run()

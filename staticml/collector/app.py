@@ -8,8 +8,9 @@
                                script); its release links come PAGE_SIZE to a page
     GET  /healthz              200 when the database answers
 
-Domain errors become HTTP statuses in one place (`STATUS`); every other path or method is a
-JSON 404 or 405, malformed paths included (`staticml.request_path`). The client address is
+Domain errors become HTTP statuses in one place (`replies.STATUS`); every other path or
+method is a JSON 404 or 405, malformed paths included (`staticml.request_path`). POST
+/v1/summaries, the hot path, is answered by the `front.Front` layer before the router. The client address is
 used, in memory only, by the rate limiter; it is never stored, logged or echoed.
 
 Replies say what the client can do and nothing about the collector's insides (no file
@@ -24,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -32,69 +32,41 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from staticml.baseline import Baseline
 from staticml.collector.batching import GroupCommit
-from staticml.collector.connections import BodyTimeout
 from staticml.collector.dashboard import DASHBOARD_CSP, release_page, render_dashboard
 from staticml.collector.errors import (
     HostNotAllowed,
-    InvalidRequest,
-    PayloadTooLarge,
     RateLimited,
-    RequestTimeout,
-    StorageUnavailable,
     Unauthorized,
     UnsupportedMediaType,
 )
+from staticml.collector.front import Front, read_all
 from staticml.collector.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BATCH
 from staticml.collector.outcomes import rollout_report
 from staticml.collector.ratelimit import RateLimiter
+from staticml.collector.replies import (
+    API_HEADERS,
+    NOT_FOUND,
+    error_reply,
+    internal_reply,
+)
 from staticml.collector.report import drift_report, psi_history
 from staticml.collector.rollout import parse_rollout
 from staticml.collector.storage import Store
 from staticml.collector.validate import parse_summary, unknown_release
 from staticml.drift import DEFAULT_THRESHOLDS, Thresholds
 from staticml.errors import CollectorError
-from staticml.request_path import raw_path_of, segments
-
-log = logging.getLogger("staticml.collector")
 
 MAX_BODY = 64 * 1024
 MIN_TOKEN = 16
 DEFAULT_WINDOW = "24h"
 MEDIA_TYPES = ("text/plain", "application/json", "")
-STATUS: dict[type[CollectorError], int] = {
-    HostNotAllowed: 400,
-    Unauthorized: 401,
-    RequestTimeout: 408,
-    InvalidRequest: 422,
-    UnsupportedMediaType: 415,
-    PayloadTooLarge: 413,
-    RateLimited: 429,
-    StorageUnavailable: 503,
-}
-API_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    # Pages are cross-origin isolated (COEP require-corp): they may only read replies that opt in.
-    "Cross-Origin-Resource-Policy": "cross-origin",
-}
-NOT_FOUND = (
-    "No such endpoint: the collector answers /v1/summaries, /v1/drift, /v1/rollout, / and "
-    "/healthz (docs/collector.md)."
-)
-INTERNAL_ERROR = (
-    "The collector failed to answer this request; retry later. If it keeps failing, tell the "
-    "collector's operator (the detail is in its log)."
-)
-AUTH_CHALLENGE = 'Basic realm="staticml collector", charset="UTF-8"'
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?|\*")
 _TOKEN = re.compile(rf"[\x21-\x7e]{{{MIN_TOKEN},256}}")
@@ -183,7 +155,7 @@ def create_collector_app(
     report_token: str | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_batch: int = DEFAULT_MAX_BATCH,
-) -> Starlette:
+) -> ASGIApp:
     """The collector for `baselines` (by release) storing into `store`; summaries that arrive
     together are committed together, up to `max_batch` in one transaction (1: each alone)."""
     limiter = limiter or RateLimiter()
@@ -207,26 +179,22 @@ def create_collector_app(
                 "`Authorization: Bearer TOKEN` (or as the password of HTTP Basic)."
             )
 
-    async def check_summary_request(request: Request) -> None:
-        client = request.client.host if request.client else ""
+    def admit(client: str, media_type: str) -> None:
         retry_after = limiter.acquire(client)
         if retry_after is not None:
             raise RateLimited("Too many summaries from this client; retry later.", retry_after)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise UnsupportedMediaType(
                 f"Content-Type {media_type!r} is not accepted: send the summary as text/plain "
                 "(navigator.sendBeacon with a string) or application/json."
             )
 
-    async def receive_summary(request: Request) -> Response:
-        await check_summary_request(request)
-        summary = parse_summary(await read_body(request, MAX_BODY), baselines, clock())
-        await committer.add(summary)
-        return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
+    async def take_summary(body: bytes) -> None:
+        await committer.add(parse_summary(body, baselines, clock()))
 
     async def receive_rollout(request: Request) -> Response:
-        await check_summary_request(request)
+        client = request.client.host if request.client else ""
+        admit(client, request.headers.get("content-type", "").split(";")[0].strip().lower())
         summary = parse_rollout(await read_body(request, MAX_BODY), baselines, clock())
         await run_in_threadpool(store.add_rollout, summary)
         return JSONResponse({"status": "accepted"}, status_code=202, headers=API_HEADERS)
@@ -270,61 +238,36 @@ def create_collector_app(
         return JSONResponse({"status": "ok", "releases": sorted(baselines)}, headers=API_HEADERS)
 
     routes = [
-        Route("/v1/summaries", receive_summary, methods=["POST"]),
         Route("/v1/drift", drift, methods=["GET"]),
         Route("/v1/rollout", receive_rollout, methods=["POST"]),
         Route("/v1/rollout", rollout, methods=["GET"]),
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    cors = Middleware(
-        CORSMiddleware,
-        allow_origins=check_origins(allow_origins),
-        allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "Authorization"],
-        max_age=86400,
-    )
-    return Starlette(
+    app = Starlette(
         routes=routes,
-        middleware=[
-            cors,
-            Middleware(WellFormedPaths),
-            Middleware(BodyTimeout, seconds=body_timeout),
-        ],
         exception_handlers={
             CollectorError: collector_error,  # type: ignore[dict-item]
             HTTPException: http_error,  # type: ignore[dict-item]
             Exception: internal_error,
         },
     )
-
-
-class WellFormedPaths:
-    """A 404 for every path `request_path.segments` refuses, before routing: the router matches
-    the decoded path, in which `/v1%2fdrift` is `/v1/drift` and `/v1/drift%00` a new name."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and segments(raw_path_of(scope)) is None:
-            response = JSONResponse({"error": NOT_FOUND}, status_code=404, headers=API_HEADERS)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    return Front(
+        app,
+        admit=admit,
+        take=take_summary,
+        allow_origins=check_origins(allow_origins),
+        body_timeout=body_timeout,
+        max_body=MAX_BODY,
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it is known to exceed `limit` bytes (not after reading it)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.")
-    return bytes(body)
+    body = await read_all(request.receive, request.headers.get("content-length", ""), limit)
+    if body is None:
+        raise ClientDisconnect()
+    return body
 
 
 async def http_error(request: Request, error: HTTPException) -> Response:
@@ -337,24 +280,13 @@ async def http_error(request: Request, error: HTTPException) -> Response:
 
 
 async def collector_error(request: Request, error: CollectorError) -> Response:
-    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), None)
-    if status is None:
+    reply = error_reply(error)
+    if reply is None:
         return await internal_error(request, error)
-    body: dict[str, object] = {"error": str(error)}
-    headers = dict(API_HEADERS)
-    if isinstance(error, InvalidRequest):
-        body["key"] = error.key
-    if isinstance(error, StorageUnavailable):
-        body["error"] = error.public  # the store has logged what failed
-    if isinstance(error, RateLimited | StorageUnavailable):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, PayloadTooLarge | RequestTimeout):
-        headers["Connection"] = "close"  # the rest of the body is never read
-    if isinstance(error, Unauthorized):
-        headers["WWW-Authenticate"] = AUTH_CHALLENGE
+    status, body, headers = reply
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def internal_error(request: Request, error: Exception) -> Response:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
-    return JSONResponse({"error": INTERNAL_ERROR}, status_code=500, headers=API_HEADERS)
+    body = internal_reply(request.method, request.url.path, error)
+    return JSONResponse(body, status_code=500, headers=API_HEADERS)

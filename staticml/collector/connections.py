@@ -1,7 +1,7 @@
 """Bounds on what slow or idle clients can hold: connections, header time, body time.
 
 uvicorn waits for a request's headers, and for its body, as long as the client likes, and
-keeps every connection it accepts. Here:
+keeps every connection it accepts. Here (on uvicorn's httptools protocol, the fastest it has):
 
 - a connection must deliver a request's headers within `header_timeout` seconds of opening
   (or of the previous response), else it is closed;
@@ -9,7 +9,7 @@ keeps every connection it accepts. Here:
   progress (an idle or still-sending-headers client), so idle sockets cannot keep a new
   request out; if every connection has a request in progress, the new one is closed;
 - a request's body must keep arriving: each part within `body_timeout` seconds, else 408
-  (`BodyTimeout`, an ASGI wrapper).
+  (`timed_body`, which `front.Front` puts around every request's `receive`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from starlette.types import Message, Receive
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from staticml.collector.errors import RequestTimeout
-from staticml.collector.limits import DEFAULT_BODY_TIMEOUT
 
 
 class ConnectionGuard:
@@ -50,8 +49,8 @@ class ConnectionGuard:
         self.open.pop(connection, None)
 
 
-class GuardedProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline and a place in a `ConnectionGuard`."""
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header deadline and a place in a `ConnectionGuard`."""
 
     guard: ConnectionGuard
 
@@ -76,8 +75,8 @@ class GuardedProtocol(H11Protocol):
         self._stop_waiting()
         super().connection_lost(exc)
 
-    def handle_events(self) -> None:
-        super().handle_events()
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
         if self.busy:
             self._stop_waiting()
 
@@ -110,20 +109,6 @@ def guarded_protocol(guard: ConnectionGuard) -> type[GuardedProtocol]:
     return type("GuardedProtocol", (GuardedProtocol,), {"guard": guard})
 
 
-class BodyTimeout:
-    """A 408 (`RequestTimeout`) when a part of a request's body takes over `seconds` to come."""
-
-    def __init__(self, app: ASGIApp, seconds: float = DEFAULT_BODY_TIMEOUT) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, timed_body(receive, self.seconds), send)
-
-
 def timed_body(receive: Receive, seconds: float) -> Callable[[], Awaitable[Message]]:
     """`receive`, raising RequestTimeout while the body is incomplete and a part is late."""
     done = False
@@ -133,7 +118,8 @@ def timed_body(receive: Receive, seconds: float) -> Callable[[], Awaitable[Messa
         if done:
             return await receive()
         try:
-            message = await asyncio.wait_for(receive(), seconds)
+            async with asyncio.timeout(seconds):
+                message = await receive()
         except TimeoutError:
             raise RequestTimeout(
                 f"The request body did not arrive within {seconds:g} seconds; send it again "

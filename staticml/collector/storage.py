@@ -236,9 +236,18 @@ class SQLStore:
         with self._transaction(write=True) as cursor:
             fresh = self._first_times(cursor, [(s.id, s.hour) for s in summaries])
             counts, hours = merged_rows([s for s, new in zip(summaries, fresh, strict=True) if new])
-            cursor.executemany(self._sql(ADD_COUNT), counts)
-            cursor.executemany(self._sql(ADD_HOUR), hours)
+            self._merge(cursor, counts, hours)
         return fresh
+
+    def _merge(
+        self,
+        cursor: Any,
+        counts: Sequence[tuple[str, str, str, int, int]],
+        hours: Sequence[tuple[str, str, int, int, int]],
+    ) -> None:
+        """Add the (sorted) count and hour rows of a batch, in the caller's transaction."""
+        cursor.executemany(self._sql(ADD_COUNT), counts)
+        cursor.executemany(self._sql(ADD_HOUR), hours)
 
     def _first_times(self, cursor: Any, marks: Sequence[tuple[str | None, str]]) -> list[bool]:
         """Remember the `(id, hour)` marks in one statement of the caller's transaction; for
