@@ -3,6 +3,7 @@
     .venv/bin/python bench/collector_load.py                 # 20,000 summaries, 8 clients
     .venv/bin/python bench/collector_load.py --summaries 2000 --clients 4 --out /tmp/results.md
     .venv/bin/python bench/collector_load.py --workers 1,2,4      # the PostgreSQL fleet sizes
+    .venv/bin/python bench/collector_load.py --rounds 3   # each run 3 times, medians reported
 
 For each backend it starts a real `staticml beacon` on 127.0.0.1 (a fresh SQLite file; a
 throw-away PostgreSQL cluster from Debian's `postgresql`, fsync on), sends a fixed number of
@@ -123,11 +124,18 @@ def main() -> None:
         default=(1, 2, 4),
         help="fleet sizes measured on PostgreSQL, comma-separated (default 1,2,4)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="times every run is repeated, the runs of a round one after another (default 1); "
+        "the figures are medians over the rounds",
+    )
     options = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.support.collector import RELEASE, body, wine_baseline, wine_summary, write_bundle
 
-    rows = []
+    runs: dict[tuple[str, str, int], list[tuple[dict[str, object], LoadResult]]] = {}
     failed = False
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="staticml-load-") as scratch:
@@ -135,20 +143,47 @@ def main() -> None:
         bodies = [
             body(wine_summary(rows=20, seed=i, hour=_hour(i))) for i in range(options.summaries)
         ]
-        print(f"bare endpoint: {options.summaries} summaries, {options.clients} clients")
-        rows.append(measure_bare(bodies, options.clients))
-        for backend, database in _databases(Path(scratch)):
-            fleets = options.workers if backend == "PostgreSQL" else (1,)
-            runs = [(*GROUP_COMMIT, n) for n in fleets] + [(*ONE_PER_SUMMARY, 1)]
-            for mode, extra, workers in runs:
-                with database() as url:
-                    print(f"{backend}, {mode}, {workers} workers: {options.summaries} summaries")
-                    flags = (*extra, "--workers", str(workers))
-                    row, ok = measure(backend, bundle, url, bodies, options.clients, RELEASE, flags)
-                    rows.append(row | {"mode": mode, "workers": workers})
-                    failed |= not ok
+        for round_ in range(1, options.rounds + 1):
+            print(f"round {round_} of {options.rounds}")
+            print(f"bare endpoint: {options.summaries} summaries, {options.clients} clients")
+            row, result = measure_bare(bodies, options.clients)
+            runs.setdefault(("bare endpoint", str(row["mode"]), 1), []).append((row, result))
+            for backend, database in _databases(Path(scratch)):
+                fleets = options.workers if backend == "PostgreSQL" else (1,)
+                configs = [(*GROUP_COMMIT, n) for n in fleets] + [(*ONE_PER_SUMMARY, 1)]
+                for mode, extra, workers in configs:
+                    with database() as url:
+                        print(
+                            f"{backend}, {mode}, {workers} workers: {options.summaries} summaries"
+                        )
+                        flags = (*extra, "--workers", str(workers))
+                        row, result, ok = measure(
+                            backend, bundle, url, bodies, options.clients, RELEASE, flags
+                        )
+                        row |= {"mode": mode, "workers": workers}
+                        runs.setdefault((backend, mode, workers), []).append((row, result))
+                        failed |= not ok
+    rows = [median_row(measured) for measured in runs.values()]
     write_section(options, rows, load_before, os.getloadavg())
     sys.exit(1 if failed else 0)
+
+
+def median_row(measured: list[tuple[dict[str, object], LoadResult]]) -> dict[str, object]:
+    """One configuration over its rounds: counts summed, the median rate, latencies pooled."""
+    import statistics
+
+    pooled = LoadResult(latencies=[t for _, result in measured for t in result.latencies])
+    first = measured[0][0]
+    stored = [row["stored"] for row, _ in measured]
+    return first | {
+        "summaries": sum(int(str(row["summaries"])) for row, _ in measured),
+        "acknowledged": sum(int(str(row["acknowledged"])) for row, _ in measured),
+        "stored": None if None in stored else sum(int(str(n)) for n in stored),
+        "per_second": statistics.median(float(str(row["per_second"])) for row, _ in measured),
+        "p50": pooled.percentile(0.50) * 1000,
+        "p99": pooled.percentile(0.99) * 1000,
+        "max": max(pooled.latencies, default=0) * 1000,
+    }
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -187,7 +222,7 @@ def _databases(scratch: Path):
     return [("SQLite", sqlite), ("PostgreSQL", postgres)]
 
 
-def measure_bare(bodies: list[bytes], clients: int) -> dict[str, object]:
+def measure_bare(bodies: list[bytes], clients: int) -> tuple[dict[str, object], LoadResult]:
     """The same load against bare_endpoint.py: the ceiling of one uvicorn process here."""
     import subprocess
 
@@ -202,7 +237,7 @@ def measure_bare(bodies: list[bytes], clients: int) -> dict[str, object]:
         server.terminate()
         server.wait(timeout=10)
     print(f"  {len(result.acknowledged) / result.seconds:,.0f} summaries/s")
-    return _row("bare endpoint", "parse and answer 202", bodies, clients, result, stored=None)
+    return _row("bare endpoint", "parse and answer 202", bodies, clients, result, None), result
 
 
 def measure(
@@ -213,7 +248,7 @@ def measure(
     clients: int,
     release: str,
     extra: Sequence[str] = (),
-) -> tuple[dict[str, object], bool]:
+) -> tuple[dict[str, object], LoadResult, bool]:
     from staticml.collector.stores import open_store
     from tests.support.beacon import beacon
 
@@ -227,7 +262,7 @@ def measure(
     acknowledged = len(result.acknowledged)
     ok = acknowledged == len(bodies) == stored
     print(f"  {acknowledged / result.seconds:,.0f} summaries/s; stored {stored}; ok: {ok}")
-    return _row(backend, "", bodies, clients, result, stored), ok
+    return _row(backend, "", bodies, clients, result, stored), result, ok
 
 
 def _row(
@@ -259,18 +294,23 @@ def write_section(options, rows, load_before, load_after) -> None:
         SECTION,
         "",
         f"`.venv/bin/python bench/collector_load.py --summaries {options.summaries} "
-        f"--clients {options.clients} --workers {','.join(map(str, options.workers))}` "
-        f"({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
-        "(uvicorn; *workers* collector processes) on 127.0.0.1, every summary a valid 20-prediction summary of "
-        "the synthetic wine data in tests/support/collector.py, sent once by concurrent "
-        "keep-alive clients; the final count is read back from the database. SQLite: WAL, "
-        "synchronous=FULL. PostgreSQL: a local cluster with fsync on. *Group commit* is the "
-        "default (`--batch-max 256`): summaries that arrive while a commit runs share the next "
-        "transaction; *one per summary* is `--batch-max 1`, a transaction and an fsync each. "
-        "The bare endpoint (bench/bare_endpoint.py) only parses each summary's JSON and answers "
-        "202 under the same uvicorn: the ceiling of one process here, measured in the same run. "
-        "With several workers (`--workers N`, PostgreSQL only) each is a process with its own "
-        "database connection, all on one port (SO_REUSEPORT) and one database.",
+        f"--clients {options.clients} --workers {','.join(map(str, options.workers))} "
+        f"--rounds {options.rounds}` ({time.strftime('%Y-%m-%d')}): a real `staticml beacon` "
+        "(uvicorn; *workers* collector processes) on 127.0.0.1, every summary a valid "
+        "20-prediction summary of the synthetic wine data in tests/support/collector.py, sent "
+        "once by concurrent keep-alive clients; the final count is read back from the database. "
+        "SQLite: WAL, synchronous=FULL. PostgreSQL: a local cluster with fsync on. *Group "
+        "commit* is the default (`--batch-max 256`): summaries that arrive while a commit runs "
+        "share the next transaction; *one per summary* is `--batch-max 1`, a transaction and an "
+        "fsync each. The bare endpoint (bench/bare_endpoint.py) is a Starlette route that only "
+        "parses each summary's JSON and answers 202, served exactly as the collector is "
+        "(`Collector.config`: uvicorn with the collector's guarded httptools protocol, no proxy "
+        "headers, no access log): the ceiling of one process here. Every run is repeated "
+        f"{options.rounds} time(s), each round running them all one after another; "
+        "*summaries/s* is the median over the rounds (so each ratio is to the bare endpoint "
+        "under the same shifting load), counts are summed and latencies pooled. With several "
+        "workers (`--workers N`, PostgreSQL only) each is a process with its own database "
+        "connections, all on one port (SO_REUSEPORT) and one database.",
         "",
         "| backend | commits | workers | summaries | clients | acknowledged | stored | "
         "summaries/s | × bare endpoint | p50 ms | p99 ms | max ms |",

@@ -159,7 +159,7 @@ def create_collector_app(
     """The collector for `baselines` (by release) storing into `store`; summaries that arrive
     together are committed together, up to `max_batch` in one transaction (1: each alone)."""
     limiter = limiter or RateLimiter()
-    committer = GroupCommit(store.add_many, max_batch)
+    committer = GroupCommit(store.add_many, max_batch, getattr(store, "writers", 1))
     hosts = check_hosts(allowed_hosts)
     token = check_token(report_token)
 

@@ -1,14 +1,15 @@
 """The PostgreSQL store (`pip install 'staticml[postgres]'`): several collectors, one database.
 
-One connection per store, used under a lock and reopened after a failure; concurrency comes
-from running several collector processes. Merging stays correct across them because each
+`CONNECTIONS` connections per store, each used by one transaction at a time and reopened
+after a failure: a collector commits that many batches at once (the server groups their WAL
+flushes), and more concurrency comes from running several collector processes. Merging stays correct across them because each
 count is added by `INSERT ... ON CONFLICT DO UPDATE` and every summary's rows are written in
 the same order, so concurrent transactions never wait on each other in a cycle.
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from staticml.collector.storage import SCHEMA, SQLStore, log, redact
 from staticml.errors import CollectorError
 
 CONNECT_TIMEOUT = 10
+CONNECTIONS = 2
 # A batch's rows go as one array per column, one statement per table: an INSERT per row costs
 # a round trip and a plan each (ordinality keeps the rows' sorted order, against lock cycles).
 ADD_COUNTS = """INSERT INTO staticml_counts (release, hour, variable, bin, count)
@@ -40,6 +42,7 @@ SCHEMA_LOCK = 0x5747_1C01
 
 class PostgresStore(SQLStore):
     placeholder = "%s"
+    writers = CONNECTIONS
 
     def __init__(self, url: str) -> None:
         try:
@@ -50,8 +53,9 @@ class PostgresStore(SQLStore):
             ) from exc
         self._psycopg = psycopg
         self.url = url
-        self._lock = threading.Lock()
-        self._connection: Any = None
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        for _ in range(CONNECTIONS):
+            self._idle.put(None)  # a free place for a connection, opened when first needed
         try:
             with self._transaction(write=True) as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -64,26 +68,29 @@ class PostgresStore(SQLStore):
                 "the server runs and accepts this user."
             ) from exc
 
-    def _connect(self) -> Any:
-        if self._connection is None or self._connection.closed:
-            self._connection = self._psycopg.connect(
+    def _connect(self, connection: Any) -> Any:
+        if connection is None or connection.closed:
+            connection = self._psycopg.connect(
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
             )
-        return self._connection
+        return connection
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Any]:
-        with self._lock:
-            try:
-                connection = self._connect()
-                with connection.transaction(), connection.cursor() as cursor:
-                    if not write:
-                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    yield cursor
-            except self._psycopg.Error as exc:
-                self._drop_connection()
-                log.error("PostgreSQL %s failed: %s", redact(self.url), exc)
-                raise StorageUnavailable(f"The database failed: {exc}.") from exc
+        connection = self._idle.get()
+        try:
+            connection = self._connect(connection)
+            with connection.transaction(), connection.cursor() as cursor:
+                if not write:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield cursor
+        except self._psycopg.Error as exc:
+            _close(connection)
+            connection = None
+            log.error("PostgreSQL %s failed: %s", redact(self.url), exc)
+            raise StorageUnavailable(f"The database failed: {exc}.") from exc
+        finally:
+            self._idle.put(connection)
 
     def _merge(
         self,
@@ -95,11 +102,14 @@ class PostgresStore(SQLStore):
             if rows:
                 cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
 
-    def _drop_connection(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
     def close(self) -> None:
-        with self._lock:
-            self._drop_connection()
+        """Close every connection, once the transactions in progress have ended."""
+        places = [self._idle.get() for _ in range(CONNECTIONS)]
+        for connection in places:
+            _close(connection)
+            self._idle.put(None)
+
+
+def _close(connection: Any) -> None:
+    if connection is not None:
+        connection.close()

@@ -129,6 +129,8 @@ def total_of(tallies: Sequence[HourTally], start: str, end: str) -> Total:
 
 
 class Store(Protocol):
+    writers: int  # how many transactions it runs at once (each on a connection of its own)
+
     def add(self, summary: Summary) -> bool:
         """Merge one summary; returns only once it is committed. False: its id was already
         merged (a repeat), and nothing was written."""
@@ -210,6 +212,7 @@ class SQLStore:
     """The SQL both backends share; subclasses provide a transaction yielding a cursor."""
 
     placeholder = "?"
+    writers = 1
     _seen_since = ""  # ids of hours before this one are already forgotten
 
     def _transaction(self, write: bool) -> AbstractContextManager[Any]:

@@ -88,6 +88,24 @@ def test_a_failed_batch_fails_each_of_its_summaries_and_the_next_batch_still_com
     assert c is True
 
 
-def test_max_batch_must_be_positive():
+def test_with_two_commits_at_once_a_summary_need_not_wait_for_the_one_in_progress():
+    commits = HeldCommits()
+    committer = GroupCommit(commits, commits=2)
+
+    async def scenario():
+        first = asyncio.ensure_future(committer.add("a"))
+        while not commits.batches:
+            await asyncio.sleep(0.001)
+        second = await asyncio.wait_for(committer.add("seen-b"), 10)
+        first_was_held = not first.done()
+        commits.release.set()
+        return await first, second, first_was_held
+
+    assert run(scenario()) == (True, False, True)
+    assert commits.batches == [["a"], ["seen-b"]]
+
+
+@pytest.mark.parametrize("option", ["max_batch", "commits"])
+def test_max_batch_and_commits_must_be_positive(option):
     with pytest.raises(ValueError, match="at least 1"):
-        GroupCommit(HeldCommits(), max_batch=0)
+        GroupCommit(HeldCommits(), **{option: 0})

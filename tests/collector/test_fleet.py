@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from bench.collector_load import run_load
+from staticml.collector.postgres import CONNECTIONS
 from staticml.collector.stores import open_store
 from tests.support import free_port
 from tests.support.beacon import beacon
@@ -78,12 +79,14 @@ def test_sqlite_refuses_more_than_one_worker_and_says_why(bundle, tmp_path):
     assert not (tmp_path / "b.db").exists()  # refused before anything was opened
 
 
-def test_a_fleet_stores_every_summary_once_through_one_connection_per_worker(bundle, postgres_db):
+def test_a_fleet_stores_every_summary_once_through_a_few_connections_per_worker(
+    bundle, postgres_db
+):
     sent = [body(wine_summary(rows=20, seed=i, hour=HOURS[i % 24])) for i in range(600)]
     with beacon(bundle, postgres_db, "--workers", "3", "--rate-limit", "100000") as running:
         assert len(workers_of(running.process.pid)) == 3
         result = run_load(running.url, sent, clients=6)
-        assert connections(postgres_db) == 3
+        assert 3 <= connections(postgres_db) <= 3 * CONNECTIONS  # opened as batches overlap
     assert set(result.statuses.values()) == {202} and len(result.statuses) == len(sent)
     store = open_store(postgres_db)
     try:

@@ -252,6 +252,49 @@ def test_concurrent_writers_lose_nothing(db_url):
             store.close()
 
 
+def test_one_store_commits_batches_from_several_threads_at_once(db_url):
+    """What group commit does with a store of several writers (PostgreSQL's connections):
+    batches of overlapping cells and repeated ids, committed concurrently, merge exactly."""
+    items = [with_id(summary(seed), f"{seed:032x}") for seed in range(32)]
+    batches = [items[i : i + 4] + items[i : i + 1] for i in range(0, 32, 4)]  # each with a repeat
+    store = open_store(db_url)
+    barrier = threading.Barrier(4)
+    answers: list[list[bool]] = []
+
+    def write(part) -> None:
+        barrier.wait(10)
+        for batch in part:
+            answers.append(store.add_many(batch))
+
+    threads = [threading.Thread(target=write, args=(batches[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert sorted(answers) == [[True, True, True, True, False]] * 8
+        [tally] = store.read(RELEASE, HOUR, "2026-11-29T19")
+        assert (tally.n, tally.summaries) == (32 * 25, 32)
+        assert dict(tally.cells) == dict(expected_cells(items))
+    finally:
+        store.close()
+
+
+def test_a_postgres_store_commits_as_many_batches_at_once_as_it_has_connections(
+    postgres_server, tmp_path
+):
+    from staticml.collector.postgres import CONNECTIONS
+
+    with postgres_database(postgres_server) as url:
+        stores = [open_store(url), open_store(f"sqlite:///{tmp_path / 'beacon.db'}")]
+        try:
+            assert [store.writers for store in stores] == [CONNECTIONS, 1]
+            assert CONNECTIONS > 1
+        finally:
+            for store in stores:
+                store.close()
+
+
 # --- merging is order-independent (hypothesis, one store per backend for the module) ---------
 
 
