@@ -25,7 +25,8 @@ from staticml.cli.options import DEFAULT_OUT, listen_options, user_errors
     default=None,
     help=(
         "node_modules holding the pinned runtimes (default: $STATICML_NODE_MODULES, else "
-        "./node_modules, else the checkout's); its files must match staticml's pinned digests."
+        "./node_modules or the checkout's when they hold the pinned versions, else staticml's "
+        "runtime cache, downloaded on first need); its files must match the pinned digests."
     ),
 )
 @click.option(

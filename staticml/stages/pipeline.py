@@ -27,7 +27,8 @@ from staticml.headers import origin_of
 from staticml.importmap import script_hash
 from staticml.progress import Reporter, SilentReporter
 from staticml.runtime.contract import MANIFEST, REPORT_JSON, REPORT_PAGE
-from staticml.runtimes import Runtimes, default_node_modules, locate_runtimes
+from staticml.runtime_cache import find_runtimes
+from staticml.runtimes import Runtimes
 from staticml.site import site_files, site_root
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
@@ -100,9 +101,7 @@ def build_app(
     """
     report = reporter or SilentReporter()
     try:
-        result = _build(
-            config, Path(out_dir), node_modules or default_node_modules(), cache_dir, report
-        )
+        result = _build(config, Path(out_dir), node_modules, cache_dir, report)
         if verify:
             from staticml.verify import verify_site  # Playwright is only needed for this
 
@@ -114,14 +113,18 @@ def build_app(
 
 
 def _build(
-    config: AppConfig, out_dir: Path, node_modules: Path, cache_dir: Path | None, report: Reporter
+    config: AppConfig,
+    out_dir: Path,
+    node_modules: Path | None,
+    cache_dir: Path | None,
+    report: Reporter,
 ) -> BuildResult:
     report.stage("Packing the preprocessing and browser runtime as wheels")
     wheels = pack_wheels(config, fetch_dependencies(config))
     check_browser_imports(wheels.app.sources, wheels.importable(), config.app_dir)
 
     cache = cache_dir or default_cache_dir()
-    runtimes = locate_runtimes(node_modules)
+    runtimes = find_runtimes(node_modules, cache, report)
     snapshot = None
     if config.runtime.snapshot:
         report.stage("Making the Pyodide snapshot in headless Chromium")
