@@ -24,21 +24,25 @@ def build(
     node_modules: Path | str | None = None,
     cache_dir: Path | str | None = None,
     progress: bool = False,
+    browser: bool = True,
 ) -> BuildResult:
     """Build an app directory into a static site and return what was built.
 
     The result has the output folder, the release id, every asset with its size and hash,
     the compressed variants, the model report, and (with `verify=True`) the browser
     verification. `compress` overrides `compress.mode` (`off`, `auto` or a variant's name).
+    `browser=False` runs no step in Chromium (the CLI's `--no-browser`): the model ships
+    uncompressed, without the Python snapshot, unverified; `result.skipped` says so.
     Raises `staticml.errors.StaticMLError` with a readable message on any problem.
     """
     return build_app(
-        with_compress_mode(load_config(app_dir), compress),
+        with_compress_mode(load_config(app_dir), compress, browser=browser),
         Path(out_dir),
         node_modules=Path(node_modules) if node_modules else None,
         cache_dir=Path(cache_dir) if cache_dir else None,
         reporter=stderr_reporter() if progress else SilentReporter(),
         verify=verify,
+        browser=browser,
     )
 
 

@@ -89,10 +89,15 @@ def load_config(app_dir: Path | str) -> AppConfig:
     return _assemble(app_dir, source, text, values, fields)
 
 
-def with_compress_mode(config: AppConfig, mode: str | None) -> AppConfig:
+def with_compress_mode(config: AppConfig, mode: str | None, browser: bool = True) -> AppConfig:
     """`config` with `compress.mode` overridden (the CLI's `--compress`)."""
     if mode is None:
         return config
+    if not browser and mode != "off":
+        raise ConfigError(
+            f"--compress {mode} measures the model's variants in Chromium, which --no-browser "
+            "rules out: drop one of them (--no-browser ships the model uncompressed)."
+        )
     try:
         parsed = compress_mode(mode)
     except ValueError as exc:

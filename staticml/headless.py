@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -29,16 +30,101 @@ CHROMIUM_ARGS = (
 )
 
 
+# Looked for in this order, each first as names on PATH, then at the usual install paths.
+BROWSERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Debian's or Ubuntu's chromium", ("chromium", "chromium-browser"), ("/snap/bin/chromium",)),
+    (
+        "Google Chrome",
+        ("google-chrome", "google-chrome-stable"),
+        (
+            "/opt/google/chrome/chrome",
+            "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+            r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+        ),
+    ),
+)
+# Inside a Playwright browsers folder: `playwright install chromium` puts them there.
+PLAYWRIGHT_BUILDS = (
+    "chromium-*/chrome-linux*/chrome",
+    "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
+    "chromium-*/chrome-mac*/Google Chrome for Testing.app/Contents/MacOS/Google Chrome for Testing",
+    "chromium-*/chrome-win*/chrome.exe",
+    "chromium_headless_shell-*/chrome-*/headless_shell",
+    "chromium_headless_shell-*/chrome-*/chrome-headless-shell",
+)
+
+
 def chromium_path(purpose: str, error: type[StaticMLError]) -> str:
-    found = (
-        os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-    if not found or not Path(found).exists():
+    """The Chromium to drive: `$STATICML_CHROMIUM`, else the first of `BROWSERS`, else one
+    Playwright downloaded (the newest); an error saying how to get one when there is none."""
+    named = os.environ.get(CHROMIUM_ENV)
+    if named:
+        if not Path(named).is_file():
+            raise error(
+                f"{purpose} needs Chromium, but {CHROMIUM_ENV} is {named}, which is not a file: "
+                "point it at a Chromium binary, or unset it to let staticml look for one."
+            )
+        return named
+    found = _installed() or _playwrights()
+    if found is None:
         raise error(
-            f"{purpose} needs Chromium: install Debian's `chromium` package (apt-get install chromium) "
-            f"or point {CHROMIUM_ENV} at a Chromium binary."
+            f"{purpose} needs Chromium or Google Chrome, and none was found (looked for "
+            f"${CHROMIUM_ENV}, chromium, google-chrome and Playwright's browsers in "
+            f"{', '.join(str(p) for p in playwright_folders())}). Install one: `apt-get install "
+            "chromium` on Debian or Ubuntu, Google Chrome, or `python -m playwright install "
+            f"chromium`; or point {CHROMIUM_ENV} at one. Or build with --no-browser to skip the "
+            "browser steps (the model ships uncompressed, without the Python snapshot, "
+            "unverified)."
         )
     return found
+
+
+def _installed() -> str | None:
+    for _, names, paths in BROWSERS:
+        for name in names:
+            if found := shutil.which(name):
+                return found
+        for path in paths:
+            if Path(path).is_file():
+                return path
+    return None
+
+
+def playwright_folders() -> tuple[Path, ...]:
+    """Where Playwright keeps the browsers it downloads, on this system."""
+    named = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    if named and named != "0":
+        return (Path(named),)
+    home = Path.home()
+    folders = [
+        home / ".cache" / "ms-playwright",
+        home / "Library" / "Caches" / "ms-playwright",
+        Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "ms-playwright",
+    ]
+    if named == "0":  # installed inside the playwright package itself
+        folders.insert(0, _playwright_package() / "driver" / "package" / ".local-browsers")
+    return tuple(folders)
+
+
+def _playwright_package() -> Path:
+    spec = importlib.util.find_spec("playwright")
+    origin = spec.origin if spec is not None else None
+    return Path(origin).parent if origin else Path("playwright")
+
+
+def _playwrights() -> str | None:
+    for folder in playwright_folders():
+        builds = [p for pattern in PLAYWRIGHT_BUILDS for p in folder.glob(pattern) if p.is_file()]
+        if builds:
+            return str(max(builds, key=_revision))
+    return None
+
+
+def _revision(path: Path) -> tuple[bool, int]:
+    """Full Chromium before the headless shell, then the newest build number."""
+    build = next(p for p in path.parents if "-" in p.name and p.name.startswith("chromium"))
+    kind, _, number = build.name.rpartition("-")
+    return (kind == "chromium", int(number) if number.isdigit() else 0)
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 Versions are pinned here and in `package.json` / `package-lock.json` (a test keeps them equal).
 Each copied file must match the sha256 pinned for its version in `staticml/runtime_digests.py`
-(generated from the npm tarballs the lock file pins), whichever `node_modules` it came from.
+(generated from the npm tarballs the lock file pins), whichever `node_modules` or cache folder
+it came from (`staticml.runtime_cache` picks the source and downloads into the cache).
 Only the files the page loads are copied: the Pyodide core (no wheels ship in its npm package)
 and onnxruntime-web's plain-wasm loader with its 14 MB wasm, not the 28 MB JSEP build.
 """
@@ -85,10 +86,11 @@ def locate_runtimes(node_modules: Path) -> Runtimes:
 
 
 def default_node_modules() -> Path:
-    """Where the runtimes are read from, first match wins (docs/cli.md):
+    """The node_modules folder `npm ci` fills in a checkout: `$STATICML_NODE_MODULES`, else
+    `./node_modules` in the current folder, else the one beside the staticml checkout.
 
-    `$STATICML_NODE_MODULES`, else `./node_modules` in the current folder, else the one beside
-    the staticml checkout. Whichever wins, `locate` checks every file against the pinned digests.
+    A build picks its source with `staticml.runtime_cache.find_runtimes`, which also uses the
+    runtime cache; this is the folder the checkout's own tools and tests read.
     """
     if os.environ.get(NODE_MODULES_ENV):
         return Path(os.environ[NODE_MODULES_ENV])
@@ -101,8 +103,20 @@ def default_node_modules() -> Path:
 def _fix() -> str:
     return (
         "run `npm ci` in the staticml checkout (it installs the versions pinned in "
-        f"package-lock.json), or point {NODE_MODULES_ENV} at a node_modules folder that has them"
+        f"package-lock.json), point {NODE_MODULES_ENV} at a node_modules folder that has them, "
+        f"or unset {NODE_MODULES_ENV} and drop --node-modules to use staticml's runtime cache "
+        "(`staticml runtimes fetch`)"
     )
+
+
+def installed_version(spec: RuntimeSpec, node_modules: Path) -> str | None:
+    """The version of `spec.package` installed in `node_modules`, or None."""
+    manifest = node_modules / spec.package / "package.json"
+    try:
+        version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, str) else None
 
 
 def locate(spec: RuntimeSpec, node_modules: Path) -> RuntimeFiles:
@@ -127,7 +141,7 @@ def locate(spec: RuntimeSpec, node_modules: Path) -> RuntimeFiles:
     return RuntimeFiles(spec, paths)
 
 
-def check_digests(spec: RuntimeSpec, paths: tuple[Path, ...]) -> None:
+def check_digests(spec: RuntimeSpec, paths: tuple[Path, ...], fix: str | None = None) -> None:
     """Refuse any file whose sha256 is not the one pinned for this runtime version."""
     pinned = DIGESTS.get((spec.package, spec.version))
     if pinned is None:

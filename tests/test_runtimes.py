@@ -7,7 +7,7 @@ import pytest
 
 from staticml import runtimes
 from staticml.errors import AssetError
-from staticml.runtime_digests import DIGESTS
+from staticml.runtime_digests import DIGESTS, INTEGRITY
 from staticml.runtimes import (
     NODE_MODULES_ENV,
     ONNXRUNTIME_WEB,
@@ -96,3 +96,17 @@ def test_a_version_without_pinned_digests_is_refused(monkeypatch):
     monkeypatch.setattr(runtimes, "DIGESTS", {})
     with pytest.raises(AssetError, match=r"no pinned digests for pyodide .*runtime_digests\.py"):
         locate(PYODIDE, default_node_modules())
+
+
+def test_the_pinned_integrity_is_the_lock_files():
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    for spec in RUNTIMES:
+        entry = locked[f"node_modules/{spec.package}"]
+        assert INTEGRITY[(spec.package, spec.version)] == entry["integrity"]
+
+
+def test_the_generated_pins_are_what_the_script_writes():
+    from scripts.runtime_digests import TARGET, render
+
+    table = {f"{package}@{version}": files for (package, version), files in DIGESTS.items()}
+    assert render(table) == TARGET.read_text()

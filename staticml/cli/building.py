@@ -25,7 +25,8 @@ from staticml.cli.options import DEFAULT_OUT, listen_options, user_errors
     default=None,
     help=(
         "node_modules holding the pinned runtimes (default: $STATICML_NODE_MODULES, else "
-        "./node_modules, else the checkout's); its files must match staticml's pinned digests."
+        "./node_modules or the checkout's when they hold the pinned versions, else staticml's "
+        "runtime cache, downloaded on first need); its files must match the pinned digests."
     ),
 )
 @click.option(
@@ -41,6 +42,12 @@ from staticml.cli.options import DEFAULT_OUT, listen_options, user_errors
     help="Override compress.mode: off ships the model as given, auto the smallest variant that "
     "passes the accuracy gate, a variant name (fp16, int8-dynamic, ...) that one.",
 )
+@click.option(
+    "--no-browser",
+    is_flag=True,
+    help="Run no step in Chromium: ship the model uncompressed, without the Python snapshot, "
+    "unverified (the summary lists what was skipped).",
+)
 @click.option("--serve", "then_serve", is_flag=True, help="Serve the site after building it.")
 @listen_options(" (with --serve)")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
@@ -50,6 +57,7 @@ def build(
     node_modules: Path | None,
     verify: bool,
     compress: str | None,
+    no_browser: bool,
     then_serve: bool,
     host: str,
     port: int,
@@ -59,7 +67,7 @@ def build(
     from staticml.config import load_config, with_compress_mode
 
     with user_errors():
-        config = with_compress_mode(load_config(app_dir), compress)
+        config = with_compress_mode(load_config(app_dir), compress, browser=not no_browser)
         # Imported once the configuration is valid: the stages bring numpy, onnx and more
         # (a second), which a mistake in staticml.toml should not wait for.
         from staticml.cli.render import print_summary
@@ -67,7 +75,14 @@ def build(
         from staticml.stages import build_app
 
         reporter = SilentReporter() if quiet else stderr_reporter()
-        result = build_app(config, out, node_modules=node_modules, reporter=reporter, verify=verify)
+        result = build_app(
+            config,
+            out,
+            node_modules=node_modules,
+            reporter=reporter,
+            verify=verify,
+            browser=not no_browser,
+        )
         if not quiet:
             print_summary(result, next_step=None if then_serve else f"staticml serve {out}")
         if then_serve:

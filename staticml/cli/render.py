@@ -63,6 +63,8 @@ def print_summary(
     console.print(f"{result.samples} sample(s) shipped with CPython reference predictions.")
     if result.verification:
         console.print(result.verification.describe())
+    if result.skipped:
+        console.print(f"Skipped (--no-browser): {'; '.join(result.skipped)}.")
     if next_step:
         console.print(f"Next: [bold]{next_step}[/bold]  then open http://127.0.0.1:8000")
 

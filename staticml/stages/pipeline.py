@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
+from staticml.errors import ConfigError
 from staticml.headers import origin_of
 from staticml.importmap import script_hash
 from staticml.progress import Reporter, SilentReporter
 from staticml.runtime.contract import MANIFEST, REPORT_JSON, REPORT_PAGE
-from staticml.runtimes import Runtimes, default_node_modules, locate_runtimes
+from staticml.runtime_cache import find_runtimes
+from staticml.runtimes import Runtimes
 from staticml.site import site_files, site_root
 from staticml.stages import assets as make
 from staticml.stages.assets import Asset
@@ -71,6 +73,7 @@ class BuildResult:
     kind: str
     model_report: dict[str, Any]
     verification: Verification | None = None
+    skipped: tuple[str, ...] = ()  # the browser steps a --no-browser build left out
 
     @property
     def raw_bytes(self) -> int:
@@ -93,16 +96,25 @@ def build_app(
     cache_dir: Path | None = None,
     reporter: Reporter | None = None,
     verify: bool = False,
+    browser: bool = True,
 ) -> BuildResult:
     """Build the app into `out_dir` (replaced atomically) and return what was written.
 
     With `verify`, the built site is then run in headless Chromium (see `staticml.verify`).
+    Without `browser`, no step runs Chromium; `BuildResult.skipped` says what that left out.
     """
+    skipped: tuple[str, ...] = ()
+    if not browser:
+        if verify:
+            raise ConfigError(
+                "--verify runs the built site in Chromium, which --no-browser rules out: drop "
+                "one of them (`staticml verify SITE` checks a site later, where Chromium is)."
+            )
+        config, skipped = without_browser(config)
     report = reporter or SilentReporter()
     try:
-        result = _build(
-            config, Path(out_dir), node_modules or default_node_modules(), cache_dir, report
-        )
+        result = _build(config, Path(out_dir), node_modules, cache_dir, report)
+        result = dataclasses.replace(result, skipped=skipped)
         if verify:
             from staticml.verify import verify_site  # Playwright is only needed for this
 
@@ -113,15 +125,37 @@ def build_app(
         report.finish()
 
 
+def without_browser(config: AppConfig) -> tuple[AppConfig, tuple[str, ...]]:
+    """`config` with the steps that run Chromium turned off, and what each left out."""
+    skipped = []
+    if config.compress.mode != "off":
+        skipped.append(
+            f"shipped uncompressed (compress.mode = {config.compress.mode!r} measures the "
+            "variants in Chromium)"
+        )
+        compress = dataclasses.replace(config.compress, mode="off")
+        config = dataclasses.replace(config, compress=compress)
+    if config.runtime.snapshot:
+        skipped.append("no Python snapshot (the page starts Python without one, more slowly)")
+        runtime = dataclasses.replace(config.runtime, snapshot=False)
+        config = dataclasses.replace(config, runtime=runtime)
+    skipped.append("not verified in a browser (`staticml verify SITE` does it where Chromium is)")
+    return config, tuple(skipped)
+
+
 def _build(
-    config: AppConfig, out_dir: Path, node_modules: Path, cache_dir: Path | None, report: Reporter
+    config: AppConfig,
+    out_dir: Path,
+    node_modules: Path | None,
+    cache_dir: Path | None,
+    report: Reporter,
 ) -> BuildResult:
     report.stage("Packing the preprocessing and browser runtime as wheels")
     wheels = pack_wheels(config, fetch_dependencies(config))
     check_browser_imports(wheels.app.sources, wheels.importable(), config.app_dir)
 
     cache = cache_dir or default_cache_dir()
-    runtimes = locate_runtimes(node_modules)
+    runtimes = find_runtimes(node_modules, cache, report)
     snapshot = None
     if config.runtime.snapshot:
         report.stage("Making the Pyodide snapshot in headless Chromium")

@@ -5,7 +5,7 @@ reading JSON, running a coroutine. Beside it, by subject: `demo` (the session's 
 (`staticml serve` and deliberately odd servers), `browser` (watched Chromium contexts),
 `postgres` (a throw-away cluster), `beacon` (a real `staticml beacon`), `monitoring` (the
 monitored wine site), `iris` (the compression tests' app), `models` (small ONNX files),
-`dependencies` (a pinned pure-Python wheel), and the data of the collector, retrain, rollout
+`dependencies` (a pinned pure-Python wheel), `registry` (a stand-in npm registry), and the data of the collector, retrain, rollout
 and scoring tests.
 """
 
