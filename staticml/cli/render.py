@@ -180,7 +180,7 @@ def print_outcomes(report: dict[str, Any], window: str) -> None:
         low, high = pair["interval"]
         console.print(
             f"{pair['a']} vs {pair['b']}: difference {pair['difference']:+.1%}, "
-            f"{1 - pair['alpha']:.4g} confidence sequence {low:+.1%} to {high:+.1%}: "
+            f"{100 * (1 - pair['alpha']):.4g}% confidence sequence {low:+.1%} to {high:+.1%}: "
             + _pair_verdict(pair)
         )
     for release, shadows in report["shadows"].items():
