@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 
 from staticml.baseline import Baseline, compute_baseline
-from staticml.collector.proportions import wilson_interval
 from staticml.collector.report import drift_report
 from staticml.collector.storage import MISSING_BIN, OUTPUT, HourTally, Total, feature_key, total_of
 from staticml.runtime.monitor import Monitor, bin_of
@@ -188,7 +188,8 @@ def run(reps: dict[int, int], seed: int) -> dict[Setting, Tally]:
 
 
 def rate(hits: int, trials: int) -> str:
-    low, high = wilson_interval(hits, trials) or (0.0, 1.0)
+    interval = binomtest(hits, trials).proportion_ci(method="wilson")
+    low, high = interval.low, interval.high
     return f"{hits / trials:.0%} [{low:.0%}, {high:.0%}]"
 
 

@@ -49,7 +49,8 @@ from staticml.errors import StaticMLError
     "site_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None,
-    help="A site of releases (staticml release): accept every release in it.",
+    help="A site of releases (staticml release): accept every release in it, and those "
+    "released into it while the collector runs.",
 )
 @click.option(
     "--trusted-proxy",
@@ -133,9 +134,8 @@ def beacon(
     from staticml.rollout.site import Site
 
     with user_errors():
-        if site_dir is not None:
-            bundles += tuple(Site(site_dir).release_dirs())
-        if not bundles:
+        site_releases = None if site_dir is None else Site(site_dir).releases_folder
+        if not bundles and site_releases is None:
             raise StaticMLError(
                 "No bundle given: pass --bundle DIR for each release to accept, or --site SITE "
                 "for every release of a site."
@@ -156,13 +156,16 @@ def beacon(
             body_timeout=body_timeout,
             max_connections=max_connections,
             max_batch=max_batch,
+            site_releases=site_releases,
         )
         collector = prepare()
     for warning in startup_warnings(host, allow_origins, allowed_hosts):
         click.echo(warning, err=True)
     processes = f" in {workers} processes" if workers > 1 else ""
     click.echo(
-        f"Collecting summaries for {', '.join(collector.releases)} on http://{host}:{port}/"
+        f"Collecting summaries for {', '.join(collector.releases) or 'no release yet'}"
+        f"{'' if site_dir is None else f' and releases added to {site_dir}'} on "
+        f"http://{host}:{port}/"
         f"{processes} (Ctrl+C to stop)"
     )
     if workers == 1:

@@ -166,10 +166,10 @@ def _cells(comparison: Comparison) -> list[str]:
 def print_outcomes(report: dict[str, Any], window: str) -> None:
     console = _stdout()
     table = Table(title=f"Feedback per release, last {window}", title_justify="left")
-    for column in ("release", "right", "wrong", "rate", "95% interval"):
+    for column in ("release", "right", "wrong", "rate", "95% confidence sequence"):
         table.add_column(column, justify="left" if column == "release" else "right")
     for release, rate in report["variants"].items():
-        low, high = rate["ci95"]
+        low, high = rate["interval"]
         table.add_row(
             release,
             str(rate["right"]),
@@ -179,15 +179,25 @@ def print_outcomes(report: dict[str, Any], window: str) -> None:
         )
     console.print(table)
     for pair in report["comparisons"]:
-        verdict = "significant" if pair["significant"] else "not significant"
-        p = "–" if pair["p_value"] is None else f"{pair['p_value']:.3g}"
+        low, high = pair["interval"]
         console.print(
-            f"{pair['a']} vs {pair['b']}: difference {pair['difference']:+.1%}, p = {p} ({verdict} at {pair['alpha']:.3g})"
+            f"{pair['a']} vs {pair['b']}: difference {pair['difference']:+.1%}, "
+            f"{100 * (1 - pair['alpha']):.4g}% confidence sequence {low:+.1%} to {high:+.1%}: "
+            + _pair_verdict(pair)
         )
     for release, shadows in report["shadows"].items():
         for shadow, entry in shadows.items():
-            low, high = entry["ci95"]
+            low, high = entry["interval"]
             console.print(
                 f"shadow {shadow} beside {release}: agreed {entry['agree']} of {entry['n']} "
-                f"({entry['agreement']:.1%}, 95% interval {low:.1%} – {high:.1%})"
+                f"({entry['agreement']:.1%}, 95% confidence sequence {low:.1%} – {high:.1%})"
             )
+
+
+def _pair_verdict(pair: dict[str, Any]) -> str:
+    if pair["verdict"] is not None:
+        return f"{pair['verdict']} is better"
+    if pair["needed"] is None:
+        return "no difference shown, and none would be at the current rates"
+    more = pair["needed"]
+    return f"no difference shown yet; about {more:,} more outcomes in all at the current rates"

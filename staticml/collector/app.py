@@ -58,6 +58,7 @@ from staticml.collector.replies import (
 )
 from staticml.collector.report import drift_report, psi_history
 from staticml.collector.rollout import parse_rollout
+from staticml.collector.rollout_section import rollout_section
 from staticml.collector.storage import Store
 from staticml.collector.validate import parse_summary, unknown_release
 from staticml.drift import DEFAULT_THRESHOLDS, Thresholds
@@ -229,7 +230,8 @@ def create_collector_app(
         history = await run_in_threadpool(
             psi_history, store, release, baseline, window, now=now, thresholds=thresholds
         )
-        html = render_dashboard(report, history, page)
+        outcomes = await run_in_threadpool(rollout_report, store, window, now)
+        html = render_dashboard(report, history, page, rollout_section(outcomes))
         return HTMLResponse(html, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
 
     async def health(request: Request) -> Response:

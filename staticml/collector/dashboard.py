@@ -71,7 +71,9 @@ def render_dashboard(
     report: DriftReport,
     history: Sequence[tuple[str, dict[str, float | None]]],
     releases: ReleasePage,
+    rollout: str = "",
 ) -> str:
+    """The page; `rollout` is the rollout section's HTML (staticml/collector/rollout_section.py)."""
     title = f"Drift of release {report.release}"
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
@@ -86,7 +88,9 @@ def render_dashboard(
         _history(report, history),
         "<h2>Features, most skewed first</h2><div class=charts>",
         *(_distribution(v) for v in sorted(report.features, key=_skew_order)),
-        "</div></body></html>",
+        "</div>",
+        rollout,
+        "</body></html>",
     ]
     return "".join(parts)
 

@@ -1,8 +1,12 @@
-"""The rollout report: per release (variant), feedback outcome rates with 95% intervals and
-which differences are significant; per shadow release, how often it agreed with the primary.
+"""The rollout report: per release (variant), feedback outcome rates with their confidence
+sequences and which variant of each pair is shown better; per shadow release, how often it
+agreed with the primary.
 
-Pairwise differences use the two-proportion z-test at a Bonferroni-adjusted level (0.05
-divided by the number of pairs), so testing many variants does not inflate false alarms.
+Every interval is an anytime-valid 95% confidence sequence (staticml/collector/proportions.py),
+so the report may be read after every batch of feedback. Pairwise verdicts read the sequence of
+the difference at a Bonferroni-adjusted level (0.05 divided by the number of pairs), so
+comparing many variants does not inflate false alarms either; each verdict says how many more
+outcomes it would take to decide at the current rates.
 """
 
 from __future__ import annotations
@@ -12,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from typing import Any
 
-from staticml.collector.proportions import two_proportion_p_value, wilson_interval
+from staticml.collector.proportions import ALPHA, rate_sequence
 from staticml.collector.report import current_end, hour_label, parse_window
 from staticml.collector.rollout import cells_by_metric
 from staticml.collector.storage import Store
-
-ALPHA = 0.05
+from staticml.collector.verdicts import Counts, pair_verdict
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,18 @@ def rollout_report(store: Store, window: str, now: datetime | None = None) -> di
 
 
 def _rate(outcomes: Outcomes) -> dict[str, Any]:
-    interval = wilson_interval(outcomes.right, outcomes.n)
     return {
         "right": outcomes.right,
         "wrong": outcomes.wrong,
         "n": outcomes.n,
         "rate": outcomes.right / outcomes.n,
-        "ci95": list(interval) if interval else None,
+        "interval": _interval(outcomes.right, outcomes.n),
     }
+
+
+def _interval(successes: int, n: int) -> list[float] | None:
+    estimate = rate_sequence(successes, n, ALPHA)
+    return [estimate.low, estimate.high] if estimate else None
 
 
 def _comparisons(variants: dict[str, Outcomes]) -> list[dict[str, Any]]:
@@ -73,15 +80,17 @@ def _comparisons(variants: dict[str, Outcomes]) -> list[dict[str, Any]]:
     result = []
     for a, b in pairs:
         first, second = variants[a], variants[b]
-        p = two_proportion_p_value(first.right, first.n, second.right, second.n)
+        verdict = pair_verdict(Counts(first.right, first.n), Counts(second.right, second.n), level)
+        assert verdict.estimate is not None  # both have outcomes
         result.append(
             {
                 "a": a,
                 "b": b,
-                "difference": first.right / first.n - second.right / second.n,
-                "p_value": p,
+                "difference": verdict.estimate.value,
+                "interval": [verdict.estimate.low, verdict.estimate.high],
                 "alpha": level,
-                "significant": p is not None and p < level,
+                "verdict": {"a better": a, "b better": b}.get(verdict.decision),
+                "needed": verdict.needed,
             }
         )
     return result
@@ -102,7 +111,6 @@ def _shadows(metrics: dict[str, int]) -> dict[str, Any]:
             entry["latency"].setdefault(parts[3], {})[parts[4]] = count
     for entry in shadows.values():
         entry["agree"] = min(entry["agree"], entry["n"])  # noisy counts can disagree
-        interval = wilson_interval(entry["agree"], entry["n"])
         entry["agreement"] = entry["agree"] / entry["n"] if entry["n"] else None
-        entry["ci95"] = list(interval) if interval else None
+        entry["interval"] = _interval(entry["agree"], entry["n"])
     return shadows

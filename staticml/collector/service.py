@@ -21,6 +21,7 @@ from staticml.collector.limits import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_CONNECTIONS,
 )
+from staticml.collector.live import LiveReleases
 from staticml.collector.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
 from staticml.collector.releases import load_bundles, parse_baselines
 from staticml.collector.report import DriftReport, drift_report, parse_window
@@ -117,14 +118,16 @@ def prepare_collector(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_batch: int = DEFAULT_MAX_BATCH,
+    site_releases: Path | None = None,
 ) -> Collector:
-    """The collector for the releases in `bundles`, their baselines saved in the store."""
-    if not bundles:
+    """The collector for the releases in `bundles` and in the folder `site_releases` (a site's
+    releases, read again when a release is added), their baselines saved in the store."""
+    if not bundles and site_releases is None:
         raise CollectorError(
             "No bundle given: the collector needs the folder of every release it accepts."
         )
     texts = load_bundles(bundles)
-    baselines = parse_baselines(texts)
+    parse_baselines(texts)
     origins = check_origins(allow_origins)
     proxies = check_proxies(trusted_proxies)
     hosts = check_hosts(allowed_hosts or default_hosts(host))
@@ -133,6 +136,7 @@ def prepare_collector(
     try:
         for release, text in texts.items():
             store.save_baseline(release, text)
+        baselines = LiveReleases(parse_baselines(texts), site_releases, store.save_baseline)
         app = create_collector_app(
             baselines,
             store,

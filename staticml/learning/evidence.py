@@ -8,6 +8,17 @@ from typing import Any
 
 from staticml.collector.outcomes import rollout_report
 from staticml.collector.stores import open_store
+from staticml.collector.verdicts import (
+    DROP,
+    PROMOTE,
+    ROLLBACK,
+    START,
+    WAIT,
+    Counts,
+    Verdict,
+    agreement_verdict,
+    canary_verdict,
+)
 
 
 @dataclass(frozen=True)
@@ -21,12 +32,36 @@ class ShadowEvidence:
     def agreement(self) -> float:
         return self.agreed / self.compared if self.compared else 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def verdict(self, required: float) -> Verdict:
+        return agreement_verdict(Counts(self.agreed, self.compared), required)
+
+    def describe(self, required: float) -> str:
+        verdict = self.verdict(required)
+        found = (
+            f"shadow {self.shadow} agreed with {self.stable} on {self.agreement:.1%} of "
+            f"{self.compared} predictions"
+        )
+        if verdict.estimate is None:
+            return found
+        e = verdict.estimate
+        judged = {
+            START: f"at least the {required:.0%} required",
+            DROP: f"under the {required:.0%} required",
+            WAIT: f"not yet shown above or below the {required:.0%} required ({verdict.needs()})",
+        }[verdict.decision]
+        return (
+            f"{found}, {1 - verdict.alpha:.0%} confidence sequence {e.low:.1%} to {e.high:.1%}: "
+            f"{judged}"
+        )
+
+    def to_json(self, required: float) -> dict[str, Any]:
         return {
             "stable": self.stable,
             "shadow": self.shadow,
             "compared": self.compared,
             "agreed": self.agreed,
+            "min_agreement": required,
+            "verdict": self.verdict(required).to_json(),
         }
 
 
@@ -34,49 +69,47 @@ class ShadowEvidence:
 class CanaryEvidence:
     stable: str
     canary: str
-    rates: dict[str, Any]  # per release: right, wrong, n, rate, ci95
-    comparison: dict[str, Any] | None
+    rates: dict[str, Any]  # per release: right, wrong, n, rate, interval
 
     @property
     def canary_n(self) -> int:
-        return int(self.rates.get(self.canary, {}).get("n", 0))
+        return self._counts(self.canary).n
 
-    @property
-    def significantly_worse(self) -> bool:
-        if not self.comparison or not self.comparison["significant"]:
-            return False
-        return self._rate(self.canary) < self._rate(self.stable)
+    def verdict(self, margin: float) -> Verdict:
+        return canary_verdict(self._counts(self.stable), self._counts(self.canary), margin)
 
-    def describe(self) -> str:
+    def describe(self, margin: float) -> str:
         shown = ", ".join(
-            f"{release} {self._rate(release):.1%} right of {self.rates[release]['n']}"
+            f"{release} {self.rates[release]['rate']:.1%} right of {self.rates[release]['n']}"
             for release in (self.canary, self.stable)
             if release in self.rates
         )
-        if self.comparison is None or self.comparison["p_value"] is None:
+        verdict = self.verdict(margin)
+        if verdict.estimate is None:
             return f"outcomes: {shown}; no comparison possible"
-        verdict = (
-            "significantly worse"
-            if self.significantly_worse
-            else "significantly better"
-            if self.comparison["significant"]
-            else "no significant difference"
-        )
+        e = verdict.estimate
+        judged = {
+            ROLLBACK: "shown worse than the stable release",
+            PROMOTE: f"shown not worse than the stable release by more than {margin:.1%}",
+            WAIT: f"not yet shown either way ({verdict.needs()})",
+        }[verdict.decision]
         return (
-            f"outcomes: {shown}: {verdict} (p = {self.comparison['p_value']:.3g}, "
-            f"level {self.comparison['alpha']:.3g})"
+            f"outcomes: {shown}: difference {e.value:+.1%}, {1 - verdict.alpha:.0%} confidence "
+            f"sequence {e.low:+.1%} to {e.high:+.1%}: {judged}"
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, margin: float) -> dict[str, Any]:
         return {
             "stable": self.stable,
             "canary": self.canary,
             "rates": self.rates,
-            "comparison": self.comparison,
+            "margin": margin,
+            "verdict": self.verdict(margin).to_json(),
         }
 
-    def _rate(self, release: str) -> float:
-        return float(self.rates.get(release, {}).get("rate", 0.0))
+    def _counts(self, release: str) -> Counts:
+        found = self.rates.get(release, {})
+        return Counts(int(found.get("right", 0)), int(found.get("n", 0)))
 
 
 def shadow_agreement(
@@ -88,13 +121,10 @@ def shadow_agreement(
 
 
 def outcomes(db: str, stable: str, canary: str, window: str, now: datetime) -> CanaryEvidence:
-    """The feedback outcome rates of the canary and the stable release, and their test."""
+    """The feedback outcome counts and rates of the canary and the stable release."""
     report = _report(db, window, now)
     rates = {r: v for r, v in report["variants"].items() if r in (stable, canary)}
-    comparison = next(
-        (c for c in report["comparisons"] if {c["a"], c["b"]} == {stable, canary}), None
-    )
-    return CanaryEvidence(stable, canary, rates, comparison)
+    return CanaryEvidence(stable, canary, rates)
 
 
 def _report(db: str, window: str, now: datetime) -> dict[str, Any]:

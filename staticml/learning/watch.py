@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from staticml.collector.service import drift_check
+from staticml.collector.verdicts import DROP, PROMOTE, ROLLBACK, WAIT
 from staticml.config import AppConfig, load_config
 from staticml.learning import evidence
 from staticml.learning import site as releases
@@ -114,42 +115,43 @@ def _judge_shadow(
     assert state.shadow is not None
     found = evidence.shadow_agreement(db, state.stable, state.shadow, config.retrain.window, now)
     settings = config.retrain
-    details = {"evidence": found.to_json()}
+    details = {"evidence": found.to_json(settings.min_agreement)}
     if found.compared < settings.min_predictions:
         reason = (
             f"shadow {state.shadow} compared on {found.compared} predictions, fewer than the "
             f"{settings.min_predictions} needed"
         )
         return Decision("wait", (reason,), state.shadow, details)
-    if found.agreement < settings.min_agreement:
+    verdict = found.verdict(settings.min_agreement)
+    reason = found.describe(settings.min_agreement)
+    if verdict.decision == DROP:
         releases.drop_shadow(site)
-        reason = (
-            f"shadow {state.shadow} agreed with {state.stable} on {found.agreement:.1%} of "
-            f"{found.compared} predictions, under the {settings.min_agreement:.0%} required"
-        )
         return Decision("rollback", (reason,), state.shadow, details)
+    if verdict.decision == WAIT:
+        return Decision("wait", (reason,), state.shadow, details)
     releases.start_canary(site, state.shadow, settings.canary_percent)
-    reason = (
-        f"shadow {state.shadow} agreed with {state.stable} on {found.agreement:.1%} of "
-        f"{found.compared} predictions: canary at {settings.canary_percent:g}%"
+    return Decision(
+        "canary", (f"{reason}: canary at {settings.canary_percent:g}%",), state.shadow, details
     )
-    return Decision("canary", (reason,), state.shadow, details)
 
 
 def _judge_canary(
     config: AppConfig, site: Path, db: str, state: releases.SiteState, now: datetime.datetime
 ) -> Decision:
     assert state.canary is not None
-    found = evidence.outcomes(db, state.stable, state.canary, config.retrain.window, now)
-    details = {"evidence": found.to_json()}
-    if found.canary_n < config.retrain.min_predictions:
+    settings = config.retrain
+    found = evidence.outcomes(db, state.stable, state.canary, settings.window, now)
+    details = {"evidence": found.to_json(settings.margin)}
+    if found.canary_n < settings.min_predictions:
         reason = (
             f"canary {state.canary} has {found.canary_n} outcomes, fewer than the "
-            f"{config.retrain.min_predictions} needed"
+            f"{settings.min_predictions} needed"
         )
         return Decision("wait", (reason,), state.canary, details)
-    if found.significantly_worse:
+    verdict = found.verdict(settings.margin)
+    reasons = (found.describe(settings.margin),)
+    if verdict.decision == ROLLBACK:
         releases.rollback(site)
-        return Decision("rollback", (found.describe(),), state.canary, details)
-    releases.promote(site, state.canary)
-    return Decision("promote", (found.describe(),), state.canary, details)
+    elif verdict.decision == PROMOTE:
+        releases.promote(site, state.canary)
+    return Decision(verdict.decision, reasons, state.canary, details)

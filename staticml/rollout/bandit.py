@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from staticml.collector.proportions import ALPHA
+from staticml.collector.verdicts import B_BETTER, Counts, pair_verdict
 from staticml.errors import RolloutError
 
 DEFAULT_DRAWS = 20_000
@@ -79,5 +81,31 @@ def decide(
         "before": dict(current),
         "after": shares,
         "guardrails": asdict(rails),
+        "against_leader": against_leader(counts),
     }
     return shares, decision
+
+
+def against_leader(outcomes: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    """Each other arm against the arm with the highest observed rate: the anytime-valid
+    confidence sequence of (arm - leader) at 0.05 over the comparisons (Bonferroni), whether
+    it shows the arm worse, and the outcomes still needed to tell. Reported, not acted on: the
+    floor keeps exploring every arm, so a bandit run from cron may look at these every time."""
+    counts = {arm: Counts(r, r + w) for arm, (r, w) in outcomes.items() if r + w}
+    if len(counts) < 2:
+        return {}
+    leader = max(sorted(counts), key=lambda arm: counts[arm].rate)
+    level = ALPHA / (len(counts) - 1)
+    checks: dict[str, Any] = {"leader": leader}
+    for arm in sorted(counts):
+        if arm == leader:
+            continue
+        verdict = pair_verdict(counts[arm], counts[leader], level)
+        assert verdict.estimate is not None
+        checks[arm] = {
+            "difference": verdict.estimate.value,
+            "interval": [verdict.estimate.low, verdict.estimate.high],
+            "shown_worse": verdict.decision == B_BETTER,
+            "needed": verdict.needed,
+        }
+    return checks

@@ -102,6 +102,11 @@ class Site:
         ordered = sorted((r for r in last if r in present), key=last.__getitem__)
         return ordered + sorted(present - set(ordered))
 
+    @property
+    def releases_folder(self) -> Path:
+        """Where each release's folder is (a collector's --site watches it for new ones)."""
+        return self.root / RELEASES
+
     def release_dirs(self) -> list[Path]:
         """The folders of the releases present (what a collector needs to accept them)."""
         return [self.root / RELEASES / release for release in self.releases()]

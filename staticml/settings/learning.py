@@ -140,11 +140,19 @@ class RetrainSettings:
         int_range(1),
         200,
         "Predictions a shadow must have been compared on (or outcomes a canary must have) "
-        "before `staticml watch` acts on them.",
+        "before `staticml watch` looks at their confidence sequence at all.",
     )
     min_agreement: float = setting(
         fraction,
         0.9,
         "Share of predictions on which a shadow must agree with the stable release for "
-        "`staticml watch` to start its canary; below it the shadow is dropped.",
+        "`staticml watch` to start its canary: it starts once the lower bound of the agreement's "
+        "confidence sequence reaches it, and the shadow is dropped once the upper bound is below.",
+    )
+    margin: float = setting(
+        fraction,
+        0.03,
+        "How much lower a canary's rate of right feedback may be than the stable release's: "
+        "`staticml watch` promotes once the confidence sequence of (canary - stable) lies above "
+        "-margin, and rolls back once it lies below 0.",
     )

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from staticml.collector.app import create_collector_app
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.outcomes import rollout_report
-from staticml.collector.proportions import two_proportion_p_value, wilson_interval
+from staticml.collector.proportions import rate_sequence
 from staticml.collector.rollout import LATENCY_BINS, parse_rollout
 from staticml.collector.stores import open_store
 from staticml.collector.validate import DP_NOISE_BOUND
@@ -138,39 +138,43 @@ def test_the_same_rollout_summary_posted_twice_is_counted_once(db_url):
     assert report["shadows"][RELEASE][SHADOW]["n"] == 5
 
 
-def test_the_report_gives_rates_intervals_and_significance(tmp_path):
+def test_the_report_gives_rates_intervals_and_verdicts(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'beacon.db'}")
     app = create_collector_app(BASELINES, store, clock=lambda: NOW)
     with TestClient(app) as client:
-        for _ in range(20):  # A: 80 right of 100; B: 50 of 100
+        for _ in range(20):  # A: 800 right of 1000; B: 500 of 1000
             sent = client.post(
                 "/v1/rollout",
-                content=json.dumps(summary(4, 1)),
+                content=json.dumps(summary(40, 10)),
                 headers={"Content-Type": "text/plain"},
             )
             assert sent.status_code == 202, sent.text
             sent = client.post(
                 "/v1/rollout",
-                content=json.dumps(summary(1, 1, release=SHADOW) | {"shadow": None}),
+                content=json.dumps(summary(10, 10, release=SHADOW) | {"shadow": None}),
                 headers={"Content-Type": "text/plain"},
             )
             assert sent.status_code == 202, sent.text
         for _ in range(30):
             client.post(
-                "/v1/rollout", content=json.dumps(summary(1, 1, release=SHADOW) | {"shadow": None})
+                "/v1/rollout",
+                content=json.dumps(summary(10, 10, release=SHADOW) | {"shadow": None}),
             )
         report = client.get("/v1/rollout?window=24h").json()
     store.close()
     a, b = report["variants"][RELEASE], report["variants"][SHADOW]
-    assert (a["right"], a["n"], b["right"], b["n"]) == (80, 100, 50, 100)
-    assert a["ci95"] == pytest.approx(list(wilson_interval(80, 100)))
+    assert (a["right"], a["n"], b["right"], b["n"]) == (800, 1000, 500, 1000)
+    sequence = rate_sequence(800, 1000)
+    assert sequence is not None and a["interval"] == pytest.approx([sequence.low, sequence.high])
     (pair,) = report["comparisons"]
-    assert pair["significant"] and pair["p_value"] < 1e-4
+    assert (pair["a"], pair["b"]) == (SHADOW, RELEASE)  # sorted
+    assert pair["verdict"] == RELEASE and pair["needed"] == 0
+    assert pair["interval"][1] < 0 and pair["difference"] == pytest.approx(-0.3)
     shadow = report["shadows"][RELEASE][SHADOW]
     assert (shadow["n"], shadow["agree"]) == (100, 80)
 
 
-def test_a_small_difference_is_not_called_significant(tmp_path):
+def test_a_small_difference_is_not_called_a_winner_and_says_what_it_would_take(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'beacon.db'}")
     try:
         store.add_rollout(parse(summary(52, 48) | {"shadow": None}))
@@ -178,18 +182,8 @@ def test_a_small_difference_is_not_called_significant(tmp_path):
         (pair,) = rollout_report(store, "24h", NOW)["comparisons"]
     finally:
         store.close()
-    assert not pair["significant"] and pair["p_value"] > 0.5
-
-
-def test_wilson_interval_and_z_test_match_textbook_values():
-    # Wilson 95% for 0 of 10 is [0, 0.2775] (Newcombe 1998, table I); for 81 of 263, [0.2553, 0.3662].
-    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
-    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
-    # 60/100 vs 40/100: pooled p = 0.5, z = 0.2 / sqrt(0.25 * 0.02) = 2.828.
-    assert two_proportion_p_value(60, 100, 40, 100) == pytest.approx(
-        math.erfc(2.8284271 / math.sqrt(2))
-    )
-    assert wilson_interval(0, 0) is None and two_proportion_p_value(0, 0, 1, 2) is None
+    assert pair["verdict"] is None and pair["interval"][0] < 0 < pair["interval"][1]
+    assert pair["needed"] is not None and pair["needed"] > 1000
 
 
 def noised(data: dict, epsilon: float, seed: int) -> dict:

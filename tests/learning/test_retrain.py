@@ -232,8 +232,18 @@ def test_watch_retrains_on_drift_then_starts_the_canary_then_promotes(site, shif
         "latency": {"primary": [240] + [0] * 12, "shadow": [240] + [0] * 12},
     }
     _rollout_summaries(site, (stable, shadow), db, stable={"shadow": shadow_part})
+    unsure = watch(WINE, site, db, shifted, now=NOW)
+    assert unsure.action == "wait" and "95.8% of 240 predictions" in unsure.reasons[0]
+    assert "not yet shown above or below the 90% required" in unsure.reasons[0]
+    assert Site(site).state().shadow == shadow
+
+    latency = {"primary": [760] + [0] * 12, "shadow": [760] + [0] * 12}
+    more = {**shadow_part, "n": 760, "agree": 720, "latency": latency}
+    more["confusion"] = [row[:] for row in confusion]
+    more["confusion"][0][0], more["confusion"][1][1], more["confusion"][1][2] = 400, 320, 40
+    _rollout_summaries(site, (stable, shadow), db, stable={"shadow": more})
     canary = watch(WINE, site, db, shifted, now=NOW)
-    assert canary.action == "canary" and "95.8% of 240 predictions" in canary.reasons[0]
+    assert canary.action == "canary" and "95.0% of 1000 predictions" in canary.reasons[0]
     plan = Site(site).state()
     assert plan.mode == "canary" and plan.routes[0].release == shadow and plan.shadow is None
 
@@ -241,17 +251,30 @@ def test_watch_retrains_on_drift_then_starts_the_canary_then_promotes(site, shif
         site,
         (stable, shadow),
         db,
-        stable={"feedback": {"right": 180, "wrong": 20}},
-        other={"feedback": {"right": 190, "wrong": 15}},
+        stable={"feedback": {"right": 1800, "wrong": 450}},
+        other={"feedback": {"right": 200, "wrong": 50}},
     )
+    early = watch(WINE, site, db, shifted, now=NOW)
+    assert (
+        early.action == "wait" and "more canary outcomes at the current rates" in early.reasons[0]
+    )
+    for _ in range(3):  # 22,500 stable and 2,500 canary outcomes in all, 80% right each
+        _rollout_summaries(
+            site,
+            (stable, shadow),
+            db,
+            stable={"feedback": {"right": 5400, "wrong": 1350}},
+            other={"feedback": {"right": 600, "wrong": 150}},
+        )
     promoted = watch(WINE, site, db, shifted, now=NOW)
-    assert promoted.action == "promote" and "no significant difference" in promoted.reasons[0]
+    assert promoted.action == "promote", promoted.reasons
+    assert "shown not worse than the stable release by more than 3.0%" in promoted.reasons[0]
     assert Site(site).state().stable == shadow
     actions = [d["action"] for d in Registry(site.with_name("site.registry")).decisions()]
-    assert actions == ["none", "retrain", "wait", "canary", "promote"]
+    assert actions == ["none", "retrain", "wait", "wait", "canary", "wait", "promote"]
 
 
-def test_watch_rolls_back_a_canary_that_is_significantly_worse(site, shifted, tmp_path):
+def test_watch_rolls_back_a_canary_that_is_shown_worse(site, shifted, tmp_path):
     db = f"sqlite:///{tmp_path / 'beacon.db'}"
     stable = Site(site).state().stable
     result = retrain(WINE, shifted, site, mode="stateful", now=NOW)
@@ -265,7 +288,7 @@ def test_watch_rolls_back_a_canary_that_is_significantly_worse(site, shifted, tm
         other={"feedback": {"right": 200, "wrong": 100}},
     )
     decision = watch(WINE, site, db, None, now=NOW)
-    assert decision.action == "rollback" and "significantly worse" in decision.reasons[0]
+    assert decision.action == "rollback" and "shown worse" in decision.reasons[0]
     plan = Site(site).state()
     assert plan.mode == "stable" and plan.stable == stable
 

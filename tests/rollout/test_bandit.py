@@ -17,7 +17,7 @@ from staticml.collector.rollout import parse_rollout
 from staticml.collector.stores import open_store
 from staticml.errors import RolloutError
 from staticml.rollout import Site
-from staticml.rollout.bandit import Guardrails, guarded_shares
+from staticml.rollout.bandit import Guardrails, decide, guarded_shares
 
 RATES = {"worse": 0.3, "better": 0.6}
 VISITORS_PER_ROUND = 400
@@ -90,3 +90,20 @@ def test_bandit_update_needs_a_running_bandit(tmp_path, wine_releases):
     )
     assert result.exit_code == 1
     assert "No bandit is running" in result.output
+
+
+def test_each_update_records_which_arms_are_shown_worse_than_the_leader():
+    current = {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}
+    outcomes = {"a": (900, 100), "b": (600, 400), "c": (890, 110)}
+    _, decision = decide(current, outcomes, Guardrails(), seed=1)
+    checks = decision["against_leader"]
+    assert checks["leader"] == "a"
+    assert checks["b"]["shown_worse"] and checks["b"]["interval"][1] < 0
+    close = checks["c"]
+    assert not close["shown_worse"] and close["interval"][0] < 0 < close["interval"][1]
+    assert close["needed"] is not None and close["needed"] > 0
+
+
+def test_without_two_arms_with_outcomes_there_is_no_comparison():
+    _, decision = decide({"a": 0.5, "b": 0.5}, {"a": (10, 0)}, Guardrails(), seed=1)
+    assert decision["against_leader"] == {}

@@ -23,12 +23,18 @@ class Beacon:
 
 @contextlib.contextmanager
 def beacon(
-    bundle: Path, db: str, *extra: str, port: int | None = None, max_files: int | None = None
+    bundle: Path | None,
+    db: str,
+    *extra: str,
+    port: int | None = None,
+    max_files: int | None = None,
 ) -> Iterator[Beacon]:
     """`staticml beacon` in a child process (on `port`, else a free one), its output kept;
-    with `max_files`, it may hold at most that many file descriptors (RLIMIT_NOFILE)."""
+    with `max_files`, it may hold at most that many file descriptors (RLIMIT_NOFILE). Without
+    a `bundle`, `extra` says what it accepts (`--site SITE`)."""
     port = port or free_port()
-    command = [sys.executable, "-m", "staticml", "beacon", "--bundle", str(bundle)]
+    command = [sys.executable, "-m", "staticml", "beacon"]
+    command += [] if bundle is None else ["--bundle", str(bundle)]
     command += ["--db", db, "--port", str(port), *extra]
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
