@@ -8,7 +8,7 @@ import os
 
 import click
 
-from staticml.cli import building, collecting, learning, rollout, scoring
+from staticml.cli import authoring, building, collecting, learning, rollout, scoring
 from staticml.version import __version__
 
 
@@ -24,7 +24,7 @@ def cli(verbose: bool) -> None:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
-for module in (building, scoring, collecting, rollout, learning):
+for module in (authoring, building, scoring, collecting, rollout, learning):
     for command in module.COMMANDS:
         cli.add_command(command)
 
