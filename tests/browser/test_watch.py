@@ -44,12 +44,24 @@ def watching(app: Path) -> Iterator[tuple[str, subprocess.Popen]]:
 
 
 def predicted(page, sample: int = 0) -> str:
-    page.wait_for_function("window.staticml !== undefined")
+    """What the page shows for a shipped sample, predicted in the browser now."""
+    from playwright.sync_api import expect
+
     page.evaluate("window.staticml.ready")
-    page.locator("#sample-list button").nth(sample).click()
     label = page.locator("#result-label")
-    page.wait_for_function("document.getElementById('result-label').textContent !== '–'")
+    page.evaluate("document.getElementById('result-label').textContent = '–'")
+    page.locator("#sample-list button").nth(sample).click()
+    expect(label).not_to_have_text("–", timeout=SECONDS * 1000)
     return label.inner_text()
+
+
+def reloaded(page, edit) -> None:
+    """`edit()`, then wait for the page to reload itself (a polled function would be
+    evaluated in the new page, whose CSP refuses eval)."""
+    page.evaluate("window.beforeTheEdit = true")
+    with page.expect_navigation(timeout=SECONDS * 1000):
+        edit()
+    assert page.evaluate("window.beforeTheEdit") is None
 
 
 def test_an_edit_reloads_the_page_and_a_failed_build_shows_its_error(tmp_path, open_browser):
@@ -63,10 +75,9 @@ def test_an_edit_reloads_the_page_and_a_failed_build_shows_its_error(tmp_path, o
         page.goto(url)
         assert predicted(page) == "setosa"
 
-        page.evaluate("window.beforeTheEdit = true")
         body = original.split("def features", 1)
-        source.write_text(body[0] + "def features(record):\n" + VIRGINICA + _rest(body[1]))
-        page.wait_for_function("window.beforeTheEdit === undefined")
+        edited = body[0] + "def features(record):\n" + VIRGINICA + _rest(body[1])
+        reloaded(page, lambda: source.write_text(edited))
         assert predicted(page) == "virginica"
         assert page.locator("#staticml-build-error").count() == 0
 
@@ -79,8 +90,8 @@ def test_an_edit_reloads_the_page_and_a_failed_build_shows_its_error(tmp_path, o
         assert page.evaluate("window.beforeTheBrokenEdit") is True  # not reloaded
         assert predicted(page) == "virginica"  # the last good build still answers
 
-        source.write_text(original)
-        page.wait_for_function("window.beforeTheBrokenEdit === undefined")
+        reloaded(page, lambda: source.write_text(original))
+        assert page.evaluate("window.beforeTheBrokenEdit") is None
         assert predicted(page) == "setosa"
         assert page.locator("#staticml-build-error").count() == 0
         watched.context.close()  # before the server stops, so its event stream ends quietly
