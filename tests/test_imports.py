@@ -58,6 +58,7 @@ BUILD_CALLERS = {
     "staticml.cli.building",
     "staticml.cli.render",
     "staticml.learning.retrain",
+    "staticml.watch",
 }
 
 

@@ -8,7 +8,7 @@ import os
 
 import click
 
-from staticml.cli import building, collecting, learning, rollout, runtimes, scoring
+from staticml.cli import authoring, building, collecting, learning, rollout, runtimes, scoring
 from staticml.version import __version__
 
 
@@ -24,7 +24,7 @@ def cli(verbose: bool) -> None:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
-for module in (building, scoring, collecting, rollout, learning, runtimes):
+for module in (authoring, building, scoring, collecting, rollout, learning, runtimes):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -94,12 +94,37 @@ def build(
 @click.command()
 @click.argument("site_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT)
 @listen_options()
-def serve(site_dir: Path, host: str, port: int) -> None:
-    """Serve a built site (default: dist) with the headers it needs."""
-    from staticml.serve import serve as run_server
-
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="The authoring loop: SITE_DIR is an app directory (holding staticml.toml), built, "
+    "served, rebuilt when one of its files changes and reloaded in the open pages. A failed "
+    "build shows its error in the terminal and the page, and the last good build stays served.",
+)
+@click.option(
+    "--compress",
+    default=None,
+    metavar="off|auto|VARIANT",
+    help="With --watch: override compress.mode, as staticml build --compress does.",
+)
+def serve(site_dir: Path, host: str, port: int, watch: bool, compress: str | None) -> None:
+    """Serve a built site (default: dist) with the headers it needs; with --watch, build the
+    app in SITE_DIR and rebuild it on every change."""
     with user_errors():
+        if watch:
+            from staticml.watch import WatchOptions, serve_watching
+
+            serve_watching(WatchOptions(site_dir, compress=compress), host, port, say=_say)
+            return
+        if compress is not None:
+            raise click.UsageError("--compress needs --watch (or use staticml build --compress).")
+        from staticml.serve import serve as run_server
+
         run_server(site_dir, host=host, port=port)
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=line.startswith("Build failed"))
 
 
 @click.command()

@@ -108,7 +108,7 @@ def _encodings(asset: Asset, quality: int, cache_dir: Path) -> tuple[Encoded, ..
         key = f"{asset.sha256}.{encoding}{quality if encoding == 'br' else ''}"
         cached = cache_dir / key[:2] / key
         packed = cached.read_bytes() if cached.is_file() else b""
-        if not packed or not _decodes_to(encoding, packed, asset.sha256):
+        if not packed or not _checked(cached, encoding, packed, asset.sha256):
             packed = _once(cached, partial(_make, cached, compress, asset))
         if len(packed) <= asset.size * (1 - MIN_SAVING):
             kept.append(Encoded(encoding, packed))
@@ -145,6 +145,29 @@ def _once(entry: Path, make: Callable[[], bytes]) -> bytes:
     finally:
         with _running_lock:
             del _running[entry]
+
+
+_verified: set[tuple[str, int, int]] = set()
+_verified_lock = threading.Lock()
+
+
+def _checked(cached: Path, encoding: str, packed: bytes, digest: str) -> bool:
+    """`_decodes_to`, once per process for an entry whose file has not changed since (its
+    size and mtime): a process that builds again (`staticml serve --watch`) would otherwise
+    decompress the snapshot and the runtimes on every build."""
+    try:
+        stat = cached.stat()
+    except OSError:
+        return False
+    stamp = (str(cached), stat.st_size, stat.st_mtime_ns)
+    with _verified_lock:
+        if stamp in _verified and stat.st_size == len(packed):
+            return True
+    if not _decodes_to(encoding, packed, digest):
+        return False
+    with _verified_lock:
+        _verified.add(stamp)
+    return True
 
 
 def _decodes_to(encoding: str, packed: bytes, digest: str) -> bool:
