@@ -188,6 +188,13 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
         problems.append(_Problem("compress.mode", problem))
     batch = values["preprocess.batch"]
     entry = values["preprocess.entry"]
+    if batch is not None and entry is None:
+        problems.append(
+            _Problem(
+                "preprocess.batch",
+                "needs preprocess.entry (the function for one record, in the same package)",
+            )
+        )
     if batch is not None and entry is not None and batch.package != entry.package:
         problems.append(
             _Problem(

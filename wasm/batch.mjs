@@ -15,8 +15,8 @@ function nextTask() {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-// Scores `file` as batch `id`: `job` is Python's CSV job, `modelOutputs(features, rows)` runs
-// the model, `post(type, body)` answers the page, `describe(error, stage)` words an error, and
+// Scores `file` as batch `id`: `job` is Python's CSV job, `modelOutputs(prepared, rows)` runs
+// the model on what it fed, `post(type, body)` answers the page, `describe(error, stage)` words an error, and
 // `cancelled` holds the ids the page cancelled.
 export async function scoreCsv(id, file, { job, modelOutputs, post, describe, cancelled, regression }) {
   let bytes = 0;
@@ -38,7 +38,7 @@ export async function scoreCsv(id, file, { job, modelOutputs, post, describe, ca
         post("error", { id, error: prepared.error });
         return;
       }
-      const [labels, values] = prepared.count ? await modelOutputs(prepared.features, prepared.count) : [null, new Float32Array(0)];
+      const [labels, values] = prepared.count ? await modelOutputs(prepared, prepared.count) : [null, new Float32Array(0)];
       totals = job.complete(regression ? null : labels || [], values);
       parts.push(totals.csv);
       if (totals.monitor) post("monitor", { state: totals.monitor });

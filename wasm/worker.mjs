@@ -351,8 +351,7 @@ async function bootModel() {
     const session = (state.session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
     phase("sessionCreated");
     // The first run allocates and plans; do it now rather than on the visitor's first drawing.
-    const zeros = new ort.Tensor("float32", new Float32Array(config.model.nFeatures), [1, config.model.nFeatures]);
-    await session.run({ [config.model.input]: zeros });
+    await session.run(modelFeeds(warmUpInputs(config), 1));
     phase("firstRun");
   } catch (error) {
     throw new BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
@@ -368,12 +367,31 @@ function ensureReady(id) {
   return false;
 }
 
-// The model's outputs for `rows` rows of features, as its tensors hold them: [labels, the
-// probabilities row by row] for a classifier, [null, the values] for a regressor.
-async function modelOutputs(features, rows) {
+// The model's tensors for `rows` rows Python prepared: one float32 [rows, nFeatures] tensor from
+// `prepared.features`; or, for a model taking the record's fields, one [rows, 1] tensor per
+// input from `prepared.columns` ({name, type, data}: a Float32Array, or an array of strings).
+function modelFeeds(prepared, rows) {
   const model = state.config.model;
-  const input = new state.ort.Tensor("float32", features, [rows, model.nFeatures]);
-  const outputs = await state.session.run({ [model.input]: input });
+  if (!prepared.columns) return { [model.input]: new state.ort.Tensor("float32", prepared.features, [rows, model.nFeatures]) };
+  return Object.fromEntries(prepared.columns.map(({ name, type, data }) => [name, new state.ort.Tensor(type === "string" ? "string" : "float32", data, [rows, 1])]));
+}
+
+// One row for the warm-up run: zeros; for a model taking the fields, each field's default or
+// first choice (an encoder fitted to refuse unknown categories would refuse an empty one).
+function warmUpInputs(config) {
+  const { model, python } = config;
+  if (!model.inputs?.length) return { features: new Float32Array(model.nFeatures) };
+  const fields = new Map(python.fields.map((field) => [field.name, field]));
+  const text = (field) => String(field?.default ?? field?.choices?.[0] ?? "");
+  const columns = model.inputs.map(({ name, type }) => ({ name, type, data: type === "string" ? [text(fields.get(name))] : new Float32Array(1) }));
+  return { columns };
+}
+
+// The model's outputs for `rows` rows Python prepared, as its tensors hold them: [labels, the
+// probabilities row by row] for a classifier, [null, the values] for a regressor.
+async function modelOutputs(prepared, rows) {
+  const model = state.config.model;
+  const outputs = await state.session.run(modelFeeds(prepared, rows));
   if (model.kind === "regression") return [null, outputs[model.value].data];
   return [outputs[model.label].data, outputs[model.probabilities].data];
 }
@@ -395,7 +413,7 @@ async function predict(id, record) {
   const preprocessed = performance.now();
   const model = state.config.model;
   try {
-    const [labels, values] = await modelOutputs(prepared.features, 1);
+    const [labels, values] = await modelOutputs(prepared, 1);
     const done = performance.now();
     // Python turns the outputs into the prediction (staticml.runtime.prediction) and counts it.
     const { monitor, ...prediction } = state.python.runtime.predicted(labels, values);

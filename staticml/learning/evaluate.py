@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from staticml.cpython import model_feed
 from staticml.errors import BuildError
 from staticml.learning.data import Labelled
 from staticml.runtime.prediction import OutputSpec, class_text
@@ -58,8 +59,7 @@ def predict(bundle: Bundle, records: Sequence[dict[str, Any]], where: str) -> li
                 f"schema ({shown}); fix or remove them."
             )
         spec = scorer.spec
-        features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, spec.n_features)
-        labels, values = spec.split(scorer.session.run(spec.fetches(), {spec.input: features}))
+        labels, values = spec.split(scorer.session.run(spec.fetches(), model_feed(spec, prepared)))
         if labels is not None:
             return [class_text(v) for v in labels]
         return [float(v) for v in values]

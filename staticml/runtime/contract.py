@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from staticml.runtime.columns import ModelInput
 from staticml.runtime.jsonable import FLAT, JsonRecord, key
 from staticml.runtime.prediction import OutputSpec
 
@@ -30,6 +31,7 @@ __all__ = [
     "BundleManifest",
     "ListedAsset",
     "ModelFile",
+    "ModelInput",
     "MonitorTarget",
     "OrtFiles",
     "OutputSpec",
@@ -76,12 +78,14 @@ class ShownOutput(JsonRecord):
 class PredictSpec(JsonRecord):
     """What `staticml.runtime.engine.Predictor` runs: the input fields, the preprocessing entry
     points (`module:function`), the feature count; in a page also the outputs and the
-    monitor's baseline (`staticml.runtime.monitor.Monitor`)."""
+    monitor's baseline (`staticml.runtime.monitor.Monitor`). A model that takes the record's
+    fields directly has no entry point but `inputs` (`staticml.runtime.columns`)."""
 
-    entry: str
+    entry: str | None
     n_features: int
     fields: tuple[dict[str, Any], ...]
     batch: str | None = None
+    inputs: tuple[ModelInput, ...] = ()
     output: ShownOutput | None = None
     monitor: dict[str, Any] | None = None
 

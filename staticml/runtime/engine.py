@@ -1,4 +1,8 @@
-"""Turn records into the model's input: validate, run the app's preprocessing, pack floats."""
+"""Turn records into the model's input: validate, run the app's preprocessing, pack floats.
+
+A model that takes the record's fields directly (`PredictSpec.inputs`) has no preprocessing:
+its records become `staticml.runtime.columns.Columns`, one column per model input.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from staticml.runtime.columns import Columns, Row, row_of
 from staticml.runtime.contract import PredictSpec
 from staticml.runtime.schema import RecordError, validate
 
@@ -35,9 +40,14 @@ class FeatureCountError(PreprocessError):
 
 @dataclass
 class Prepared:
-    """Features for the records that could be used; a reason for each one that could not."""
+    """Features for the records that could be used; a reason for each one that could not.
+
+    `features` holds the float32 vectors one after the other; for a model taking the fields
+    directly they are empty and `columns` holds the rows' inputs instead.
+    """
 
     features: array = field(default_factory=lambda: array("f"))
+    columns: Columns | None = None
     rows: list[int] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
     failures: dict[int, ValueError] = field(default_factory=dict)  # the exception behind each error
@@ -52,22 +62,32 @@ class Predictor:
     """The in-browser half of prediction; the worker's JS runs the model on its output.
 
     `spec` is the `python` part of the worker configuration the build writes: the input
-    fields, the preprocessing entry points (`module:function`) and the feature count.
+    fields, the preprocessing entry points (`module:function`) and the feature count; or,
+    without an entry point, the model's `inputs`, fed from the record's fields.
     """
 
     def __init__(self, spec: PredictSpec) -> None:
+        if spec.entry is None and not spec.inputs:
+            raise ValueError("a PredictSpec needs a preprocessing entry point or model inputs")
         self.fields = list(spec.fields)
         self.n_features = spec.n_features
-        self.entry = spec.entry
+        self.inputs = spec.inputs
+        self.entry = spec.entry or "the record's fields"
         self.batch_entry = spec.batch
-        self._function = load_entry(self.entry)
+        self._function = load_entry(spec.entry) if spec.entry else None
         self._batch = load_entry(self.batch_entry) if self.batch_entry else None
 
-    def features(self, record: Any) -> array:
-        """The float32 feature vector for one record, or RecordError/PreprocessError."""
+    @property
+    def takes_fields(self) -> bool:
+        """Whether the model takes the record's fields directly (no preprocessing)."""
+        return self._function is None
+
+    def features(self, record: Any) -> array | Row:
+        """The float32 feature vector for one record (or, for a model taking the fields, its
+        row of inputs), or RecordError/PreprocessError."""
         return self.prepare(record)[1]
 
-    def prepare(self, record: Any) -> tuple[dict[str, Any], array]:
+    def prepare(self, record: Any) -> tuple[dict[str, Any], array | Row]:
         """The validated record and its feature vector."""
         checked = validate(record, self.fields)
         return checked, self._run(checked)
@@ -77,7 +97,7 @@ class Predictor:
 
         An item may also be the RecordError saying why a row could not become a record.
         """
-        prepared = Prepared()
+        prepared = Prepared(columns=Columns(self.inputs) if self.takes_fields else None)
         checked: list[tuple[int, dict[str, Any]]] = []
         for index, record in enumerate(records):
             if isinstance(record, RecordError):
@@ -90,7 +110,7 @@ class Predictor:
         vectors = self._run_batch([record for _, record in checked])
         for (index, record), vector in zip(checked, vectors, strict=True):
             try:
-                packed = (
+                packed: Any = (
                     self._run(record)
                     if vector is None
                     else self._packed(vector, self.batch_entry or self.entry)
@@ -98,7 +118,10 @@ class Predictor:
             except (RecordError, PreprocessError) as exc:
                 prepared.fail(index, exc)
                 continue
-            prepared.features.extend(packed)
+            if prepared.columns is not None:
+                prepared.columns.append(packed)
+            else:
+                prepared.features.extend(packed)
             prepared.rows.append(index)
             prepared.records.append(record)
         return prepared
@@ -118,7 +141,12 @@ class Predictor:
             )
         return vectors
 
-    def _run(self, checked: dict[str, Any]) -> array:
+    def _run(self, checked: dict[str, Any]) -> Any:
+        if self._function is None:
+            try:
+                return row_of(checked, self.inputs)
+            except ValueError as exc:
+                raise PreprocessError(str(exc)) from exc
         try:
             vector = self._function(checked)
         except RecordError:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from staticml.runtime.columns import ModelInput
 from staticml.runtime.jsonable import JsonRecord
 
 CLASSIFICATION = "classification"
@@ -50,7 +51,12 @@ def class_text(value: Any) -> str:
 @dataclass(frozen=True)
 class OutputSpec(JsonRecord):
     """The model's outputs: their names in the graph and, for a classifier, its classes (the
-    values the model returns, as text, and the labels shown for them)."""
+    values the model returns, as text, and the labels shown for them).
+
+    Its input: `input`, one float tensor of `n_features` per row; or, for a model that takes
+    the record's fields directly, `inputs`, one tensor per field (`input` is then empty and
+    `n_features` their count).
+    """
 
     kind: str
     input: str
@@ -60,6 +66,7 @@ class OutputSpec(JsonRecord):
     value: str | None = None
     class_values: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
+    inputs: tuple[ModelInput, ...] = ()
 
     @property
     def classifies(self) -> bool:

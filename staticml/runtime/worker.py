@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
 from staticml.runtime._compat import float32_array, to_js, to_py
+from staticml.runtime.columns import Columns
 from staticml.runtime.contract import PredictSpec, ShownOutput
 from staticml.runtime.engine import Predictor, PreprocessError
 from staticml.runtime.monitor import Monitor, noisy_rollout
@@ -22,7 +24,7 @@ from staticml.runtime.table import CsvScorer, TableError
 _predictor: Predictor | None = None
 _output: ShownOutput | None = None
 _monitor: Monitor | None = None
-_last: tuple[dict[str, Any], Sequence[float]] | None = None
+_last: tuple[dict[str, Any], Sequence[Any]] | None = None
 
 
 def start(spec: str) -> None:
@@ -41,19 +43,38 @@ def start(spec: str) -> None:
 
 
 def prepare(record: Any) -> Any:
-    """`{features: Float32Array, ms}` for a valid record, else `{error: {field, message}}`;
-    a record's error also lists every bad field in `problems` ({field, message} each)."""
+    """`{features: Float32Array, ms}` for a valid record (a model taking the fields gets
+    `{columns, ms}`, see `_columns`), else `{error: {field, message}}`; a record's error also
+    lists every bad field in `problems` ({field, message} each)."""
     global _last
     began = time.perf_counter()
+    predictor = _started()
     try:
-        checked, vector = _started().prepare(to_py(record))
+        checked, vector = predictor.prepare(to_py(record))
     except RecordError as exc:
         return to_js({"error": {**_problem(exc), "kind": "record", "problems": _problems(exc)}})
     except PreprocessError as exc:
         return to_js({"error": {"field": "", "message": str(exc), "kind": "preprocess"}})
     _last = (checked, vector)
     elapsed = (time.perf_counter() - began) * 1000
-    return to_js({"features": float32_array(vector), "ms": elapsed})
+    if isinstance(vector, array):
+        return to_js({"features": float32_array(vector), "ms": elapsed})
+    row = Columns(predictor.inputs)
+    row.append(vector)
+    return to_js({"columns": _columns(row), "ms": elapsed})
+
+
+def _columns(columns: Columns) -> list[dict[str, Any]]:
+    """Each model input's `{name, type, data}`: a Float32Array for a float input, an array of
+    strings for a string one; the worker makes one tensor of each."""
+    return [
+        {
+            "name": i.name,
+            "type": i.type,
+            "data": float32_array(data) if isinstance(data, array) else data,
+        }
+        for i, data in zip(columns.inputs, columns.data, strict=True)
+    ]
 
 
 def _problem(error: RecordError) -> dict[str, str]:
@@ -129,12 +150,16 @@ class CsvJob:
         self._scorer = CsvScorer(_started(), _output, observer)
 
     def feed(self, text: str, final: bool) -> Any:
-        """`{features: Float32Array, count}` for the rows ready, or `{error}` for a bad file."""
+        """`{features: Float32Array, count}` for the rows ready (`{columns, count}` for a model
+        taking the fields), or `{error}` for a bad file."""
         try:
             prepared = self._scorer.feed(str(text), bool(final))
         except TableError as exc:
             return to_js({"error": {"field": "", "message": str(exc), "kind": "file"}})
-        return to_js({"features": float32_array(prepared.features), "count": len(prepared.rows)})
+        count = len(prepared.rows)
+        if prepared.columns is not None:
+            return to_js({"columns": _columns(prepared.columns), "count": count})
+        return to_js({"features": float32_array(prepared.features), "count": count})
 
     def complete(self, labels: Any, values: Any) -> Any:
         """The output CSV text for the rows last fed, running totals and the monitor's state."""

@@ -18,7 +18,7 @@ import onnxruntime
 import pyarrow as pa
 
 from staticml.app_code import format_frames, packaged_frames
-from staticml.cpython import reference_session, wheels_on_path
+from staticml.cpython import model_feed, reference_session, wheels_on_path
 from staticml.errors import ScoringError
 from staticml.runtime.contract import OutputSpec, ShownOutput
 from staticml.runtime.engine import Predictor, Prepared
@@ -135,12 +135,11 @@ def _records(table: pa.Table, predictor: Predictor, problems: Mapping[int, str])
 def _predict(scorer: Scorer, prepared: Prepared) -> list[np.ndarray]:
     """The model's outputs for the prepared rows: [labels, p per class...] or [values]."""
     spec = scorer.spec
-    features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, spec.n_features)
-    if not len(features):
+    if not prepared.rows:
         empty = np.zeros(0, dtype=np.float32)
         return [np.zeros(0, dtype=object), *[empty] * spec.width] if spec.classifies else [empty]
-    labels, values = spec.split(scorer.session.run(spec.fetches(), {spec.input: features}))
-    scores = np.asarray(values, dtype=np.float32).reshape(len(features), spec.width)
+    labels, values = spec.split(scorer.session.run(spec.fetches(), model_feed(spec, prepared)))
+    scores = np.asarray(values, dtype=np.float32).reshape(len(prepared.rows), spec.width)
     if labels is None:
         return [scores[:, 0]]
     return [np.asarray(spec.labels(labels), dtype=object), *scores.T]

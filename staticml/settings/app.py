@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from staticml.runtime.contract import PredictSpec
+from staticml.runtime.contract import OutputSpec, PredictSpec
 from staticml.settings.building import (
     AppSettings,
     BuildSettings,
@@ -56,13 +56,16 @@ class AppConfig:
     build: BuildSettings
     input: tuple[Field, ...]
 
-    def runtime_spec(self, n_features: int) -> PredictSpec:
-        """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time."""
+    def runtime_spec(self, model: OutputSpec) -> PredictSpec:
+        """What `staticml.runtime.engine.Predictor` needs, in the browser and at build time,
+        to feed `model`."""
+        entry = self.preprocess.entry
         return PredictSpec(
-            entry=str(self.preprocess.entry),
+            entry=str(entry) if entry else None,
             batch=str(self.preprocess.batch) if self.preprocess.batch else None,
-            n_features=n_features,
+            n_features=model.n_features,
             fields=tuple(f.spec() for f in self.input),
+            inputs=model.inputs,
         )
 
     def line(self, key: str) -> int | None:

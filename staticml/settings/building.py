@@ -129,11 +129,14 @@ class OutputSettings:
 class PreprocessSettings:
     """`[preprocess]`: the pure-Python preprocessing shipped to the browser."""
 
-    entry: EntryPoint = setting(
+    entry: EntryPoint | None = setting(
         AppFunction(("record",)),
-        REQUIRED,
+        None,
         "Pure-Python `module:function` that turns one record into the feature vector; its "
-        "top-level package is shipped to the browser as a wheel.",
+        "top-level package is shipped to the browser as a wheel. Required, unless the model "
+        "takes the record's fields directly (a scikit-learn `Pipeline` whose "
+        "`ColumnTransformer` encodes them: see [pipelines as they are](#scikit-learn-pipelines-as-they-are)).",
+        unset="the model takes the fields",
     )
     batch: EntryPoint | None = setting(
         AppFunction(("records",)),
@@ -158,8 +161,8 @@ class PreprocessSettings:
     )
 
     @property
-    def package(self) -> str:
-        return self.entry.package
+    def package(self) -> str | None:
+        return self.entry.package if self.entry is not None else None
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def compress_model(
     ort: RuntimeFiles,
     cache_dir: Path,
 ) -> Compression:
-    mode = config.compress.mode
+    mode = _mode(config, model)
     data = evaluation_set(config, model, wheels)
     variants = (
         (original(model.onnx),)
@@ -100,6 +100,22 @@ def compress_model(
     shipped = dataclasses.replace(model, onnx=chosen.onnx)
     report = _report(config, model, shipped, data, candidates, decision, budget, browser)
     return Compression(shipped, report)
+
+
+def _mode(config: AppConfig, model: ModelArtifact) -> str:
+    """`compress.mode`, except for a model taking the record's fields: its variants (made for
+    one float input) are not made, so it ships as converted, measured in CPython only."""
+    mode = config.compress.mode
+    if not model.spec().inputs or mode == "off":
+        return mode
+    if mode != "auto":
+        raise BuildError(
+            f"compress.mode (or --compress) asks for {mode}, but {model.origin} takes the "
+            "record's fields (one input per column), and compressed variants are made only for "
+            "a model with one float input. Set compress.mode = 'auto' or 'off'."
+        )
+    log.info("compression: the model takes the record's fields; it ships as converted")
+    return "off"
 
 
 def _check_forced(mode: str, variants: Sequence[Variant]) -> None:
@@ -133,11 +149,11 @@ def _measure(variant: Variant, model: ModelArtifact, data: EvalSet) -> _Measured
     if variant.onnx is None:
         return _Measured(None, None, variant.error)  # None when not applicable
     try:
-        outputs, milliseconds = run_rows(variant.onnx, model, data.features)
+        outputs, milliseconds = run_rows(variant.onnx, model, data.feed)
     except Exception as exc:  # onnxruntime's own errors; recorded against the variant
         return _Measured(None, None, f"CPython onnxruntime cannot run it: {exc}")
     try:
-        batched = run_batches(variant.onnx, model, data.features)
+        batched = run_batches(variant.onnx, model, data.feed)
     except Exception as exc:  # e.g. a graph with a fixed batch size of 1
         return _Measured(outputs, milliseconds, None, batch_error=str(exc))
     return _Measured(outputs, milliseconds, None, invariance(outputs, batched, model.kind))

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from staticml.config import AppConfig
+from staticml.cpython import columns_feed, feed_rows
 from staticml.errors import BuildError
 from staticml.records import Named, evaluation_items, evaluation_origin, listed_by
+from staticml.runtime.columns import Columns
 from staticml.runtime.prediction import OutputSpec, class_text
 from staticml.stages.model import ModelArtifact
 from staticml.stages.reference import feature_vectors
@@ -26,16 +28,22 @@ from staticml.stages.wheels import Wheels
 
 @dataclass(frozen=True)
 class EvalSet:
-    features: np.ndarray  # float32, [rows, n_features]
+    features: np.ndarray  # float32, [rows, n_features]; a model taking the fields: see `feed`
     labels: tuple[Any, ...] | None  # class values (str) or regression targets (float)
     source: str
     sha256: str
     calibration: np.ndarray
     calibration_source: str
+    columns: dict[str, np.ndarray] | None = None  # a model taking the fields: its inputs
 
     @property
     def rows(self) -> int:
-        return int(self.features.shape[0])
+        return feed_rows(self.columns) if self.columns is not None else int(self.features.shape[0])
+
+    @property
+    def feed(self) -> np.ndarray | dict[str, np.ndarray]:
+        """What `staticml.stages.measure` runs the model on."""
+        return self.columns if self.columns is not None else self.features
 
 
 def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> EvalSet:
@@ -50,10 +58,15 @@ def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> E
         Named(str(item.get("name") or f"row {i + 1}"), item["record"], item["where"])
         for i, item in enumerate(items)
     ]
-    features = _matrix(
-        feature_vectors(config, model.n_features, wheels, named, evaluation_origin(config, source))
-    )
+    spec = model.spec()
+    vectors = feature_vectors(config, spec, wheels, named, evaluation_origin(config, source))
     labels = _labels(items, model, source)
+    if spec.inputs:
+        columns = _columns(spec, vectors)
+        empty = np.zeros((len(vectors), 0), dtype=np.float32)
+        digest = _digest(np.concatenate([_bytes(c) for c in columns.values()]), labels)
+        return EvalSet(empty, labels, source, digest, empty, source, columns)
+    features = _matrix(vectors)
     calibration, calibration_source = features, source
     if config.compress.calibration is not None:
         calibration_source = f"compress.calibration = '{config.compress.calibration}'"
@@ -62,9 +75,7 @@ def evaluation_set(config: AppConfig, model: ModelArtifact, wheels: Wheels) -> E
             Named(f"record {i + 1}", _record(r, calibration_source, i), f"item {i + 1}")
             for i, r in enumerate(records)
         ]
-        calibration = _matrix(
-            feature_vectors(config, model.n_features, wheels, named, calibration_source)
-        )
+        calibration = _matrix(feature_vectors(config, spec, wheels, named, calibration_source))
     return EvalSet(
         features, labels, source, _digest(features, labels), calibration, calibration_source
     )
@@ -109,6 +120,21 @@ def _class_value(value: Any, spec: OutputSpec, where: str, index: int) -> str:
             f"model's classes ({', '.join(spec.class_values)})."
         )
     return class_value
+
+
+def _columns(spec: OutputSpec, vectors: list[Any]) -> dict[str, np.ndarray]:
+    columns = Columns(spec.inputs)
+    for row in vectors:
+        columns.append(list(row))
+    return columns_feed(columns)
+
+
+def _bytes(column: np.ndarray) -> np.ndarray:
+    """A column's bytes, text columns as UTF-8 with a separator."""
+    if column.dtype == object:
+        text = "\x1f".join(str(v) for v in column.reshape(-1))
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return np.frombuffer(np.ascontiguousarray(column).tobytes(), dtype=np.uint8)
 
 
 def _matrix(vectors: list[Any]) -> np.ndarray:

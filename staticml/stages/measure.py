@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from staticml.cpython import reference_session
+from staticml.cpython import feed_rows, reference_session, take_rows
 from staticml.runtime.prediction import class_text
 from staticml.stages.model import ModelArtifact
 
@@ -85,16 +85,28 @@ def output_names(model: ModelArtifact) -> list[str]:
     return model.spec().fetches()
 
 
-def run_rows(data: bytes, model: ModelArtifact, features: np.ndarray) -> tuple[Outputs, float]:
+Feed = dict[str, np.ndarray]
+
+
+def as_feed(model: ModelArtifact, features: np.ndarray | Feed) -> Feed:
+    """The model's inputs: `features`, a float matrix for its one input, or already a feed
+    (one array per input, `staticml.cpython.model_feed`)."""
+    return features if isinstance(features, dict) else {model.input_name: features}
+
+
+def run_rows(
+    data: bytes, model: ModelArtifact, features: np.ndarray | Feed
+) -> tuple[Outputs, float]:
     """Every row's outputs, and the median milliseconds of one row's inference."""
     session = reference_session(data)
     names = output_names(model)
+    feed = as_feed(model, features)
     results: list[list[Any]] = []
     times = []
-    for row in features:
-        batch = row.reshape(1, -1)
+    for index in range(feed_rows(feed)):
+        row = take_rows(feed, slice(index, index + 1))
         started = time.perf_counter()
-        results.append(session.run(names, {model.input_name: batch}))
+        results.append(session.run(names, row))
         times.append((time.perf_counter() - started) * 1000)
     columns = {name: [r[i] for r in results] for i, name in enumerate(names)}
     return outputs_from(model, columns), statistics.median(times)
@@ -116,17 +128,19 @@ def batches(rows: int, chunking: Chunking) -> list[np.ndarray]:
 def run_batches(
     data: bytes,
     model: ModelArtifact,
-    features: np.ndarray,
+    features: np.ndarray | Feed,
     chunkings: Sequence[Chunking] = CHUNKINGS,
 ) -> dict[str, Outputs]:
     """Every row's outputs when the rows are scored in the batches of each chunking, by name."""
     session = reference_session(data)
     names = output_names(model)
+    feed = as_feed(model, features)
+    count = feed_rows(feed)
     scored = {}
     for chunking in chunkings:
-        rows: list[list[Any]] = [[] for _ in range(len(features))]
-        for indexes in batches(len(features), chunking):
-            results = session.run(names, {model.input_name: features[indexes]})
+        rows: list[list[Any]] = [[] for _ in range(count)]
+        for indexes in batches(count, chunking):
+            results = session.run(names, take_rows(feed, indexes))
             for values in results:
                 for index, value in zip(indexes, per_row(values, len(indexes)), strict=True):
                     rows[index].append(value)

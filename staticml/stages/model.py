@@ -5,6 +5,11 @@ or from a build-time training function; scikit-learn models are converted with s
 (plain tensor outputs, no ZipMap). Whatever the source, the ONNX graph is then inspected the
 same way: one float input of shape [batch, features], and either a label and a probabilities
 output (classification) or one value output (regression).
+
+An app without `preprocess.entry` gives a model that takes the record's fields directly: a
+scikit-learn `Pipeline` starting with a `ColumnTransformer` is converted with one [batch, 1]
+input per column (`staticml.pipeline_fields`), float or string; an ONNX file must have such
+inputs, each named after a field.
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ import onnxruntime
 from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.pipeline_fields import column_inputs
+from staticml.runtime.columns import STRING, ModelInput
 from staticml.runtime.contract import OutputSpec, ShownOutput
+from staticml.stages.field_inputs import field_inputs
 from staticml.training import cached_training
 
 log = logging.getLogger("staticml.build")
@@ -45,6 +53,7 @@ class ModelArtifact:
     value_output: str | None
     class_values: tuple[str, ...]
     classes: tuple[str, ...]
+    inputs: tuple[ModelInput, ...] = ()  # a model taking the record's fields: one per field
 
     def spec(self) -> OutputSpec:
         return OutputSpec(
@@ -56,6 +65,7 @@ class ModelArtifact:
             value=self.value_output,
             class_values=self.class_values,
             classes=self.classes,
+            inputs=self.inputs,
         )
 
     def output_spec(self, target: str, unit: str) -> ShownOutput:
@@ -98,19 +108,44 @@ def convert(estimator: Any, config: AppConfig, origin: str) -> ModelArtifact:
         )
     input_name = config.model.input_name or "input"
     options = {id(final): {"zipmap": False}} if classifier else {}
+    initial_types = (
+        _column_types(estimator, config, origin)
+        if config.preprocess.entry is None
+        else [(input_name, FloatTensorType([None, n_features]))]
+    )
     try:
         proto = to_onnx(
             estimator,
-            initial_types=[(input_name, FloatTensorType([None, n_features]))],
+            initial_types=initial_types,
             options=options,
             target_opset={"": config.model.opset, "ai.onnx.ml": 3},
         )
     except Exception as exc:
+        hint = (
+            " A string column's SimpleImputer must have a string missing_values: "
+            'SimpleImputer(missing_values="", ...); staticml feeds "" for a missing category.'
+            if "missing values are string" in str(exc)
+            else ""
+        )
         raise BuildError(
-            f"skl2onnx could not convert {type(estimator).__name__} ({origin}): {exc}"
+            f"skl2onnx could not convert {type(estimator).__name__} ({origin}): {exc}.{hint}"
         ) from exc
     classes = tuple(str(c) for c in final.classes_) if classifier else ()
     return inspect_onnx(canonical_bytes(proto), config, origin, classes)
+
+
+def _column_types(estimator: Any, config: AppConfig, origin: str) -> list[tuple[str, Any]]:
+    """skl2onnx's initial types for a pipeline taking the record's fields: one per column."""
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    try:
+        inputs = column_inputs(estimator, [f.name for f in config.input])
+    except BuildError as exc:
+        raise BuildError(f"{origin}: {exc}") from exc
+    return [
+        (i.name, StringTensorType([None, 1]) if i.type == STRING else FloatTensorType([None, 1]))
+        for i in inputs
+    ]
 
 
 def canonical_bytes(proto: onnx.ModelProto) -> bytes:
@@ -139,21 +174,38 @@ def inspect_onnx(
     except Exception as exc:
         raise BuildError(f"{origin} is not a valid ONNX model: {exc}") from exc
     _check_domains(proto, origin)
-    input_name, n_features = _input(proto, config, origin)
+    inputs: tuple[ModelInput, ...] = ()
+    if config.preprocess.entry is None:
+        inputs = field_inputs(proto, config, origin)
+        input_name, n_features = "", len(inputs)
+    else:
+        input_name, n_features = _input(proto, config, origin)
     outputs = {o.name: o for o in proto.graph.output}
     kind = config.output.kind or ("classification" if len(outputs) >= 2 else "regression")
     session = _session(data, origin)
-    probe = _probe(session, input_name, n_features, origin)
+    probe = _probe(session, _probe_feed(input_name, n_features, inputs, config), origin)
     if kind == "classification":
         label, probabilities = _classifier_outputs(outputs, config, origin)
         width = int(probe[probabilities].shape[-1])
         values = class_values or tuple(str(i) for i in range(width))
         classes = _display_classes(config, values, width, origin)
         return ModelArtifact(
-            data, origin, kind, input_name, n_features, label, probabilities, None, values, classes
+            data,
+            origin,
+            kind,
+            input_name,
+            n_features,
+            label,
+            probabilities,
+            None,
+            values,
+            classes,
+            inputs,
         )
     value = _regressor_output(outputs, config, origin)
-    return ModelArtifact(data, origin, kind, input_name, n_features, None, None, value, (), ())
+    return ModelArtifact(
+        data, origin, kind, input_name, n_features, None, None, value, (), (), inputs
+    )
 
 
 def _read_onnx(path: Path) -> bytes:
@@ -252,15 +304,33 @@ def _session(data: bytes, origin: str) -> onnxruntime.InferenceSession:
         raise BuildError(f"onnxruntime cannot load {origin}: {exc}") from exc
 
 
+def _probe_feed(
+    name: str, n_features: int, inputs: tuple[ModelInput, ...], config: AppConfig
+) -> dict[str, np.ndarray]:
+    """Two rows to run the model on: zeros, or for a model taking the fields each field's
+    default or first choice (an encoder fitted to refuse unknown categories refuses others)."""
+    if not inputs:
+        return {name: np.zeros((2, n_features), dtype=np.float32)}
+    fields = {f.name: f for f in config.input}
+    feed = {}
+    for i in inputs:
+        field = fields[i.name]
+        if i.type == STRING:
+            text = field.default if field.default is not None else (field.choices or ("",))[0]
+            feed[i.name] = np.full((2, 1), str(text), dtype=object)
+        else:
+            feed[i.name] = np.zeros((2, 1), dtype=np.float32)
+    return feed
+
+
 def _probe(
-    session: onnxruntime.InferenceSession, name: str, n_features: int, origin: str
+    session: onnxruntime.InferenceSession, feed: dict[str, np.ndarray], origin: str
 ) -> dict[str, Any]:
     try:
-        outputs = session.run(None, {name: np.zeros((2, n_features), dtype=np.float32)})
+        outputs = session.run(None, feed)
     except Exception as exc:
-        raise BuildError(
-            f"onnxruntime cannot run {origin} on {n_features} features: {exc}"
-        ) from exc
+        what = ", ".join(f"{name} {values.shape}" for name, values in feed.items())
+        raise BuildError(f"onnxruntime cannot run {origin} on {what}: {exc}") from exc
     return {o.name: np.asarray(v) for o, v in zip(session.get_outputs(), outputs, strict=True)}
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from staticml.app_code import call, isolated_imports
 from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute_baseline
 from staticml.config import AppConfig
-from staticml.cpython import preprocessing_failure, reference_session, shipped_predictor
+from staticml.cpython import model_feed, preprocessing_failure, reference_session, shipped_predictor
 from staticml.errors import BuildError
 from staticml.record_errors import bad_row, bad_rows, feature_count
 from staticml.records import Named, checked_records, named_records_from_file
@@ -61,7 +61,7 @@ def monitoring_baseline(
         return None
     named = _reference_records(config)
     records = [item.record for item in named]
-    with shipped_predictor(config, model.n_features, wheels.all()) as predictor:
+    with shipped_predictor(config, model.spec(), wheels.all()) as predictor:
         try:
             prepared = predictor.features_for(records)
         except Exception as exc:
@@ -80,7 +80,7 @@ def monitoring_baseline(
         raise bad_rows(f"{source} (the monitoring baseline)", bad, len(records))
     features = np.frombuffer(prepared.features, dtype=np.float32).reshape(-1, model.n_features)
     columns, sources = _columns(config, prepared.records, features)
-    outputs = _outputs(model, features)
+    outputs = _outputs(model, model_feed(model.spec(), prepared))
     try:
         baseline = compute_baseline(
             columns,
@@ -132,10 +132,10 @@ def _columns(
     return columns, sources
 
 
-def _outputs(model: ModelArtifact, features: np.ndarray) -> list[Any]:
+def _outputs(model: ModelArtifact, feed: dict[str, np.ndarray]) -> list[Any]:
     """Each row's shown label (a classifier) or value (a regressor)."""
     spec = model.spec()
-    fetched = reference_session(model.onnx).run(spec.fetches(), {spec.input: features})
+    fetched = reference_session(model.onnx).run(spec.fetches(), feed)
     labels, values = spec.split(fetched)
     return [float(v) for v in values] if labels is None else spec.labels(labels)
 

@@ -113,9 +113,7 @@ def worker_config(
     ]
     pyodide = assets["pyodide/pyodide.mjs"]
     ort = assets["ort/ort.wasm.min.mjs"]
-    python = dataclasses.replace(
-        config.runtime_spec(model.n_features), output=output, monitor=monitor
-    )
+    python = dataclasses.replace(config.runtime_spec(model.spec()), output=output, monitor=monitor)
     return WorkerConfig(
         pyodide=PyodideFiles(
             version=PYODIDE.version,

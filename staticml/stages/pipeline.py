@@ -152,7 +152,7 @@ def _build(
 ) -> BuildResult:
     report.stage("Packing the preprocessing and browser runtime as wheels")
     wheels = pack_wheels(config, fetch_dependencies(config))
-    check_browser_imports(wheels.app.sources, wheels.importable(), config.app_dir)
+    check_browser_imports(wheels.app_sources, wheels.importable(), config.app_dir)
 
     cache = cache_dir or default_cache_dir()
     runtimes = find_runtimes(node_modules, cache, report)

@@ -11,15 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import onnxruntime
 
 from staticml.config import AppConfig
-from staticml.cpython import preprocessing_failure, reference_session, shipped_predictor
+from staticml.cpython import preprocessing_failure, reference_session, row_feed, shipped_predictor
 from staticml.record_errors import BadRow, bad_row, bad_rows, feature_count
 from staticml.records import Named, load_samples, samples_origin
 from staticml.runtime.engine import FeatureCountError
-from staticml.runtime.prediction import Prediction
+from staticml.runtime.prediction import OutputSpec, Prediction
 from staticml.stages.model import ModelArtifact
 from staticml.stages.wheels import Wheels
 
@@ -47,7 +46,7 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
     named = load_samples(config)
     if not named:
         return SampleSet(())
-    features = feature_vectors(config, model.n_features, wheels, named, samples_origin(config))
+    features = feature_vectors(config, model.spec(), wheels, named, samples_origin(config))
     session = reference_session(model.onnx)
     return SampleSet(
         tuple(
@@ -59,19 +58,20 @@ def reference_predictions(config: AppConfig, model: ModelArtifact, wheels: Wheel
 
 def feature_vectors(
     config: AppConfig,
-    n_features: int,
+    spec: OutputSpec,
     wheels: Wheels,
     named: Sequence[Named],
     source: str,
 ) -> list[Any]:
     """Each record's feature vector, from the preprocessing as packed in the shipped wheels.
 
-    Every bad record of `source` (the setting they come from) is reported in one BuildError;
+    `spec` is the model's: a model taking the fields gets each record's row of inputs. Every
+    bad record of `source` (the setting they come from) is reported in one BuildError;
     a crash in the preprocessing names its setting and shows the app's frames.
     """
     vectors: list[Any] = []
     bad: list[BadRow] = []
-    with shipped_predictor(config, n_features, wheels.all()) as predictor:
+    with shipped_predictor(config, spec, wheels.all()) as predictor:
         for item in named:
             try:
                 vectors.append(predictor.features(item.record))
@@ -93,6 +93,7 @@ def predict_one(
     session: onnxruntime.InferenceSession, model: ModelArtifact, vector: Any
 ) -> Prediction:
     spec = model.spec()
-    batch = np.asarray(vector, dtype=np.float32).reshape(1, model.n_features)
-    [prediction] = spec.predictions(*spec.split(session.run(spec.fetches(), {spec.input: batch})))
+    [prediction] = spec.predictions(
+        *spec.split(session.run(spec.fetches(), row_feed(spec, vector)))
+    )
     return prediction

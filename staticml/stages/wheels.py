@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from staticml.config import AppConfig
 from staticml.errors import BuildError
@@ -12,26 +13,33 @@ from staticml.packaging import Wheel, dist_name, make_wheel, package_sources, ru
 
 @dataclass(frozen=True)
 class Wheels:
-    app: Wheel
+    app: Wheel | None  # None: no preprocessing, the model takes the record's fields
     runtime: Wheel
     dependencies: tuple[Wheel, ...] = ()
 
     def all(self) -> tuple[Wheel, ...]:
         """In install order: staticml's runtime, the app's dependencies, the app."""
-        return (self.runtime, *self.dependencies, self.app)
+        return (self.runtime, *self.dependencies, *([self.app] if self.app else []))
 
     def importable(self) -> set[str]:
         """Top-level names the app's browser code may import besides the standard library."""
-        return {name for wheel in (self.app, *self.dependencies) for name in wheel.top_level}
+        shipped = (*([self.app] if self.app else []), *self.dependencies)
+        return {name for wheel in shipped for name in wheel.top_level}
+
+    @property
+    def app_sources(self) -> tuple[Path, ...]:
+        return self.app.sources if self.app else ()
 
 
 def pack_wheels(config: AppConfig, dependencies: tuple[Wheel, ...] = ()) -> Wheels:
     return Wheels(app=app_wheel(config), runtime=runtime_wheel(), dependencies=dependencies)
 
 
-def app_wheel(config: AppConfig) -> Wheel:
-    """The top-level package (or module) holding the preprocessing entry point."""
+def app_wheel(config: AppConfig) -> Wheel | None:
+    """The top-level package (or module) holding the preprocessing entry point, if any."""
     top = config.preprocess.package
+    if top is None:
+        return None
     package_dir, module_file = config.app_dir / top, config.app_dir / f"{top}.py"
     if package_dir.is_dir():
         sources = package_sources(package_dir)

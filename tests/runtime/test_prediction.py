@@ -82,4 +82,5 @@ def test_the_spec_round_trips_through_the_worker_configuration():
         "value",
         "classValues",
         "classes",
+        "inputs",
     }

@@ -44,7 +44,12 @@ def test_each_table_is_the_attribute_of_its_name_and_holds_only_declared_setting
 
 def test_the_loaded_config_has_every_setting_at_its_key(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
-    given = {"app.name": "demo", "model.train": "train:train", "model.n_features": 4}
+    given = {
+        "app.name": "demo",
+        "model.train": "train:train",
+        "model.n_features": 4,
+        "preprocess.entry": "pkg.pre:features",
+    }
     for setting in SETTINGS:
         table, name = setting.key.split(".")
         value = getattr(getattr(config, table), name)
