@@ -77,14 +77,13 @@ def new_app(folder: Path, model: Path | None = None) -> NewApp:
         shutil.copyfile(model, folder / model_file)
         samples, described = samples_text(inputs.fields), MADE_UP
         title = f"Predictions from {model.name}"
-    (folder / package).mkdir()
-    texts = {
-        "staticml.toml": toml_text(name, title, model_file, package, inputs, described),
-        f"{package}/__init__.py": f'"""The preprocessing of {name}."""\n',
-        f"{package}/preprocess.py": preprocess_text(inputs.fields, model_file),
-        "samples.csv": samples,
-        "README.md": readme_text(title, model_file, package, inputs, described),
-    }
+    texts = {"staticml.toml": toml_text(name, title, model_file, package, inputs, described)}
+    if not inputs.takes_fields:
+        (folder / package).mkdir()
+        texts[f"{package}/__init__.py"] = f'"""The preprocessing of {name}."""\n'
+        texts[f"{package}/preprocess.py"] = preprocess_text(inputs.fields, model_file)
+    texts["samples.csv"] = samples
+    texts["README.md"] = readme_text(title, model_file, package, inputs, described)
     for relative, text in texts.items():
         (folder / relative).write_text(text, encoding="utf-8")
     return NewApp(folder.resolve(), (model_file, *texts), inputs, described)

@@ -37,16 +37,24 @@ def toml_text(
             f"classes = [{', '.join(_string(c) for c in inputs.classes)}]",
             "",
         ]
+    if not inputs.takes_fields:
+        lines += [
+            "[preprocess]",
+            f'entry = "{package}.preprocess:features"',
+            f'batch = "{package}.preprocess:features_batch"',
+            "",
+        ]
     lines += [
-        "[preprocess]",
-        f'entry = "{package}.preprocess:features"',
-        f'batch = "{package}.preprocess:features_batch"',
-        "",
         "[samples]",
         f"# {samples}: replace them with real records.",
         'file = "samples.csv"',
         "",
         f"# One field per model input, in the model's order. Names: {inputs.names_source}.",
+        *(
+            ["# The pipeline takes these fields as they are: no [preprocess] is needed."]
+            if inputs.takes_fields
+            else []
+        ),
         f"# min/max: {inputs.bounds_source}.",
     ]
     if not all(f.min is not None and f.max is not None for f in inputs.fields):
@@ -66,6 +74,8 @@ def _field_lines(field: DraftField) -> list[str]:
         lines.append(f"min = {_number(field.min)}")
     if field.max is not None:
         lines.append(f"max = {_number(field.max)}")
+    if not field.required:
+        lines.append("required = false")
     return lines
 
 
@@ -126,11 +136,22 @@ What `staticml new` wrote, and what to check:
   - Ranges: {inputs.bounds_source}.
 
   Give the fields readable labels and set the ranges the model should accept{classes}.
-- `{package}/preprocess.py`: turns a record into the model's feature vector, in the
-  browser as in CPython. Put the preprocessing your model was trained with here.
+{_preprocessing_note(package, inputs)}
 - `samples.csv`: {samples}, shown on the page with the prediction CPython made at
   build time. **Replace them with real records** of your own.
 """
+
+
+def _preprocessing_note(package: str, inputs: ModelInputs) -> str:
+    if inputs.takes_fields:
+        return (
+            "- No preprocessing module: the pipeline's ColumnTransformer encodes the record's\n"
+            "  fields itself, in the browser as in CPython (one model input per field)."
+        )
+    return (
+        f"- `{package}/preprocess.py`: turns a record into the model's feature vector, in the\n"
+        "  browser as in CPython. Put the preprocessing your model was trained with here."
+    )
 
 
 def _string(text: str) -> str:

@@ -46,6 +46,7 @@ class DraftField:
     choices: tuple[str, ...] | None = None
     center: float | None = None  # a typical value, where the model knows one
     spread: float | None = None
+    required: bool = True  # False where the model fills a missing value in itself
 
     def sample_values(self, rows: int) -> list[Any]:
         """Values the field validates with, one per sample row: spread over the range, else
@@ -71,6 +72,7 @@ class ModelInputs:
     classes: tuple[str, ...]  # empty for a regressor, or when the model does not say
     names_source: str  # where the field names came from
     bounds_source: str  # where min/max came from, or why there are none
+    takes_fields: bool = False  # a pipeline fed the record's fields: no preprocessing module
 
 
 def model_inputs(path: Path) -> ModelInputs:
@@ -111,7 +113,42 @@ def plain_estimator_inputs(estimator: Any) -> ModelInputs | None:
     return ModelInputs(_fields(labels, bounds), shown, source, _bounds_source(bounds))
 
 
-ESTIMATOR_INFERENCE: list[Callable[[Any], ModelInputs | None]] = [plain_estimator_inputs]
+def pipeline_inputs(estimator: Any) -> ModelInputs | None:
+    """One field per column of a pipeline starting with a `ColumnTransformer`: it takes the
+    record's fields as they are, categories included (`staticml.pipeline_fields`)."""
+    from staticml.pipeline_fields import column_transformer, fields_from_pipeline
+
+    if column_transformer(estimator) is None:
+        return None
+    tables = fields_from_pipeline(estimator)
+    names = field_names([t["name"] for t in tables])
+    fields = tuple(
+        DraftField(
+            name,
+            table["name"],
+            type=table["type"],
+            choices=tuple(table["choices"]) if "choices" in table else None,
+            required=table.get("required", True),
+        )
+        for name, table in zip(names, tables, strict=True)
+    )
+    classes = getattr(estimator.steps[-1][1], "classes_", None)
+    shown = tuple(str(c) for c in classes) if classes is not None else ()
+    fitted = getattr(column_transformer(estimator), "feature_names_in_", None)
+    source = "feature_names_in_" if fitted is not None else "positions (x0, x1, ...)"
+    return ModelInputs(
+        fields,
+        shown,
+        f"{source}; categories from the fitted encoders",
+        "the pipeline does not say which numbers are valid",
+        takes_fields=True,
+    )
+
+
+ESTIMATOR_INFERENCE: list[Callable[[Any], ModelInputs | None]] = [
+    pipeline_inputs,
+    plain_estimator_inputs,
+]
 
 
 def onnx_inputs(data: bytes, origin: str) -> ModelInputs:

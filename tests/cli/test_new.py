@@ -7,12 +7,13 @@ import tomllib
 import pytest
 
 from tests.cli.test_commands import run
-from tests.support.scaffold import named_forest, onnx_tree, unnamed_regressor
+from tests.support.scaffold import column_pipeline, named_forest, onnx_tree, unnamed_regressor
 
 MODELS = {
     "named-joblib": lambda folder: named_forest(folder / "forest.joblib"),
     "unnamed-pickle": lambda folder: unnamed_regressor(folder / "ridge.pkl"),
     "onnx": lambda folder: onnx_tree(folder / "tree.onnx"),
+    "column-pipeline": lambda folder: column_pipeline(folder / "churn.joblib"),
     "no-model": lambda folder: None,
 }
 
@@ -26,7 +27,9 @@ def test_new_writes_an_app_that_builds_and_verifies_unchanged(tmp_path, case):
     assert f"Next: staticml serve --watch {app}" in made.stdout
     config = tomllib.loads((app / "staticml.toml").read_text())
     assert config["app"]["name"] == "my-app"
-    assert (app / "my_app_app" / "preprocess.py").is_file()
+    takes_fields = case == "column-pipeline"
+    assert (app / "my_app_app" / "preprocess.py").is_file() is not takes_fields
+    assert ("preprocess" in config) is not takes_fields
     assert "Replace them with real records" in (app / "README.md").read_text()
 
     built = run("build", str(app), "-o", str(tmp_path / "dist"), "--verify")
@@ -41,3 +44,20 @@ def test_new_refuses_a_folder_that_holds_files(tmp_path):
     assert result.returncode == 1
     assert "already exists and is not an empty folder" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_new_declares_a_pipelines_categories_and_what_it_imputes(tmp_path):
+    app = tmp_path / "churn"
+    made = run("new", str(app), "--model", str(column_pipeline(tmp_path / "churn.joblib")))
+    assert made.returncode == 0, made.stderr
+    fields = tomllib.loads((app / "staticml.toml").read_text())["input"]
+    assert [(f["name"], f["type"]) for f in fields] == [
+        ("x0", "number"),
+        ("x1", "number"),
+        ("x2", "category"),
+        ("x3", "category"),
+        ("x4", "category"),
+    ]
+    assert fields[2]["choices"] == ["blue", "green", "none", "red"]
+    assert [f.get("required", True) for f in fields] == [False, False, False, True, True]
+    assert "encodes the record's" in (app / "README.md").read_text()

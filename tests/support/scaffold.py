@@ -73,3 +73,15 @@ def thresholds(estimator) -> dict[int, np.ndarray]:
             if feature >= 0:
                 found.setdefault(int(feature), []).append(float(threshold))
     return {k: np.array(v) for k, v in found.items()}
+
+
+def column_pipeline(path: Path) -> Path:
+    """A Pipeline whose ColumnTransformer imputes, scales and encodes string categories,
+    fitted on an array (so its columns are positional), saved with joblib."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.support.pipelines import fitted
+
+    joblib.dump(fitted(LogisticRegression()), path)
+    return path
