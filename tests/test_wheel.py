@@ -1,6 +1,6 @@
 """`pip install staticml` is enough: the wheel `python -m build` makes, installed into a fresh
 virtualenv in a temporary folder (no checkout on sys.path, no node_modules, an empty HOME),
-builds an app with `--verify`, serves it, and the page predicts.
+writes an app with `staticml new --model`, builds it with `--verify`, serves it, and the page predicts.
 
 One slow test, on purpose: it installs staticml's dependencies from PyPI (through pip's own
 cache, kept outside the empty HOME) and downloads the browser runtimes from the real npm
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tests.support import ROOT, free_port, wait_for_http
 
 pytestmark = [pytest.mark.wheel, pytest.mark.browser, pytest.mark.timeout(2400)]
 
-RECORD = {"sepal_length": "5.1", "sepal_width": "3.5", "petal_length": "1.4", "petal_width": "0.2"}
+RECORD = {"x0": "5.1", "x1": "3.5", "x2": "1.4", "x3": "0.2"}
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -46,61 +45,21 @@ def _fresh_environment(root: Path, venv: Path) -> dict[str, str]:
     return env
 
 
-def _iris_app(folder: Path, python: Path, env: dict[str, str]) -> Path:
-    """The README's iris walk-through, made with the installed staticml's own Python.
-
-    MERGE: replace with `staticml new --model` (branch h-g) once it lands.
-    """
-    app = folder / "iris"
-    (app / "iris_app").mkdir(parents=True)
+def _iris_app(folder: Path, python: Path, staticml: str, env: dict[str, str]) -> Path:
+    """A newcomer's first app: an iris model saved with joblib, then `staticml new --model`."""
     script = (
         "import joblib\n"
         "from sklearn.datasets import load_iris\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "data = load_iris()\n"
-        "model = LogisticRegression(max_iter=500).fit(data.data, data.target)\n"
+        "labels = data.target_names[data.target]\n"
+        "model = LogisticRegression(max_iter=500).fit(data.data, labels)\n"
         "joblib.dump(model, 'model.joblib')\n"
     )
-    _run([str(python), "-c", script], app, env)
-    (app / "iris_app" / "__init__.py").write_text("")
-    (app / "iris_app" / "features.py").write_text(
-        'ORDER = ("sepal_length", "sepal_width", "petal_length", "petal_width")\n\n'
-        "def features(record):\n    return [record[name] for name in ORDER]\n"
-    )
-    fields = "".join(
-        f'[[input]]\nname = "{name}"\ntype = "number"\nmin = 0\nmax = 10\n\n' for name in RECORD
-    )
-    (app / "staticml.toml").write_text(
-        textwrap.dedent(
-            """\
-            [app]
-            name = "iris"
-            title = "Iris species"
-
-            [model]
-            file = "model.joblib"
-
-            [output]
-            classes = ["setosa", "versicolor", "virginica"]
-
-            [preprocess]
-            entry = "iris_app.features:features"
-
-            [samples]
-            file = "samples.csv"
-
-            # Not the README's: a quick brotli (the test is about installing, not bytes).
-            [build]
-            brotli_quality = 5
-
-            """
-        )
-        + fields
-    )
-    (app / "samples.csv").write_text(
-        ",".join(RECORD) + "\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n", encoding="utf-8"
-    )
-    return app
+    _run([str(python), "-c", script], folder, env)
+    made = _run([staticml, "new", "iris", "--model", "model.joblib"], folder, env)
+    assert "Next: staticml serve --watch" in made.stdout, made.stdout
+    return folder / "iris"
 
 
 def test_the_wheel_alone_builds_verifies_and_serves_an_app(tmp_path, open_browser):
@@ -121,12 +80,12 @@ def test_the_wheel_alone_builds_verifies_and_serves_an_app(tmp_path, open_browse
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout
     assert not (work / "node_modules").exists()
 
-    _iris_app(work, python, env)
     staticml = str(venv / "bin" / "staticml")
+    _iris_app(work, python, staticml, env)
     built = _run([staticml, "build", "iris", "-o", "iris-site", "--verify"], work, env)
     log = " ".join(built.stderr.split())
     assert "Downloading pyodide 314.0.7" in log and "Downloading onnxruntime-web 1.30.0" in log
-    assert "2 sample(s) match CPython" in log, log[-2000:]
+    assert "3 sample(s) match CPython" in log, log[-2000:]
     cache = tmp_path / "home" / ".cache" / "staticml" / "runtimes"
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == [
         "onnxruntime-web-1.30.0",
