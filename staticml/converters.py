@@ -36,12 +36,13 @@ class Framework:
     module: str  # the top-level package its models are pickled from
     extra: str  # staticml's extra that installs it and its converter
     suffixes: tuple[str, ...]  # native model files
+    article: str = "a"  # "an XGBoost model"
 
     def install_hint(self) -> str:
         return f"install it with: pip install 'staticml[{self.extra}]'"
 
 
-XGBOOST = Framework("XGBoost", "xgboost", "xgboost", (".json", ".ubj"))
+XGBOOST = Framework("XGBoost", "xgboost", "xgboost", (".json", ".ubj"), "an")
 LIGHTGBM = Framework("LightGBM", "lightgbm", "lightgbm", (".txt",))
 FRAMEWORKS = (XGBOOST, LIGHTGBM)
 NATIVE_SUFFIXES = tuple(suffix for f in FRAMEWORKS for suffix in f.suffixes)
@@ -130,7 +131,7 @@ def load_native(path: Path, origin: str) -> Any:
         return package.Booster(model_file=str(path))
     except Exception as exc:
         raise BuildError(
-            f"{origin} is not a {framework.name} model file ({type(exc).__name__}: {exc}). "
+            f"{origin} is not {framework.article} {framework.name} model file ({type(exc).__name__}: {exc}). "
             f"Save the booster with booster.save_model('{path.name}')."
         ) from exc
 
@@ -194,7 +195,7 @@ def _require(module: str, framework: Framework, origin: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise BuildError(
-            f"{origin} is a {framework.name} model, and converting it needs {module}, which is "
+            f"{origin} is {framework.article} {framework.name} model, and converting it needs {module}, which is "
             f"not installed: {framework.install_hint()}"
         ) from exc
 
@@ -203,3 +204,30 @@ def _converter(framework: Framework, origin: str) -> Any:
     module, function = _CONVERTERS[framework.module]
     _require("onnxmltools", framework, origin)
     return getattr(importlib.import_module(module), function)
+
+
+def without_zipmap(data: bytes) -> bytes:
+    """The model with a ZipMap on its probabilities removed (CatBoost's ONNX export writes one):
+    its output, a sequence of maps, cannot be read in the browser; the tensor it maps can.
+    Unchanged when the graph has none, or is no ONNX (inspect_onnx says so)."""
+    import onnx
+
+    try:
+        proto = onnx.load_from_string(data)
+    except Exception:
+        return data
+    outputs = {o.name: o for o in proto.graph.output}
+    zipmaps = [n for n in proto.graph.node if n.op_type == "ZipMap" and n.output[0] in outputs]
+    if not zipmaps:
+        return data
+    for node in zipmaps:
+        source, name = node.input[0], node.output[0]
+        proto.graph.node.remove(node)
+        for other in proto.graph.node:
+            other.output[:] = [name if o == source else o for o in other.output]
+            other.input[:] = [name if i == source else i for i in other.input]
+        output = outputs[name]
+        output.type.CopyFrom(
+            onnx.helper.make_tensor_type_proto(onnx.TensorProto.FLOAT, [None, None])
+        )
+    return proto.SerializeToString()

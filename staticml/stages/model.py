@@ -73,7 +73,8 @@ def load_model(config: AppConfig, cache_dir: Path | None = None) -> ModelArtifac
     build cache)."""
     settings = config.model
     if settings.file is not None and settings.file.suffix.lower() == ".onnx":
-        return inspect_onnx(_read_onnx(settings.file), config, _shown(settings.file, config))
+        data = converters.without_zipmap(_read_onnx(settings.file))
+        return inspect_onnx(data, config, _shown(settings.file, config))
     if settings.file is not None and converters.native_framework(settings.file) is not None:
         origin = _shown(settings.file, config)
         return convert(converters.load_native(settings.file, origin), config, origin)
@@ -207,7 +208,7 @@ def _unpickle(path: Path) -> Any:
                     "package the model was saved with."
                 ) from exc
             raise BuildError(
-                f"{path} holds a {framework.name} model, but {framework.module} is not "
+                f"{path} holds {framework.article} {framework.name} model, but {framework.module} is not "
                 f"installed: {framework.install_hint()}"
             ) from exc
         except Exception as exc:

@@ -8,7 +8,6 @@ import lightgbm
 import numpy as np
 import onnx
 import onnxruntime
-import pytest
 import xgboost
 from skl2onnx import to_onnx
 from sklearn.datasets import load_diabetes, load_iris
@@ -95,8 +94,7 @@ def test_pruning_and_int8_are_not_applicable_to_tree_ensembles():
     assert applies.trees is None
 
 
-@pytest.mark.parametrize("estimators", [1])
-def test_a_single_round_has_no_trees_to_drop(estimators):
-    model = xgboost.XGBClassifier(n_estimators=estimators, max_depth=2, random_state=0)
+def test_a_single_round_has_no_trees_to_drop():
+    model = xgboost.XGBClassifier(n_estimators=1, max_depth=2, random_state=0)
     applies = applicability(onnx_of(model.fit(IRIS_X, IRIS_Y)))
     assert applies.trees == ", the model has a single tree per class"
