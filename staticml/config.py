@@ -28,7 +28,13 @@ from staticml.settings import (
 )
 from staticml.settings.entry_points import entry_point_problem
 from staticml.settings.lines import line_of, shown_key
-from staticml.settings.parsers import AppFile, AppFunction, compress_mode, unknown_pruning
+from staticml.settings.parsers import (
+    AppFile,
+    AppFunction,
+    compress_mode,
+    unknown_pruning,
+    unknown_trees,
+)
 
 __all__ = [
     "FIELD_SETTINGS",
@@ -102,7 +108,9 @@ def with_compress_mode(config: AppConfig, mode: str | None, browser: bool = True
         parsed = compress_mode(mode)
     except ValueError as exc:
         raise ConfigError(f"--compress: {exc}") from exc
-    problem = unknown_pruning(parsed, config.compress.prune)
+    problem = unknown_pruning(parsed, config.compress.prune) or unknown_trees(
+        parsed, config.compress.trees
+    )
     if problem:
         raise ConfigError(f"--compress: {problem} in {config.source}.")
     return dataclasses.replace(config, compress=dataclasses.replace(config.compress, mode=parsed))
@@ -184,6 +192,8 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
         problems.append(_Problem("compress", "give compress.eval or compress.eval_file, not both"))
     mode, levels = values["compress.mode"], values["compress.prune"]
     problem = unknown_pruning(mode, levels) if mode and levels is not None else None
+    shares = values["compress.trees"]
+    problem = problem or (unknown_trees(mode, shares) if mode and shares is not None else None)
     if problem:
         problems.append(_Problem("compress.mode", problem))
     batch = values["preprocess.batch"]

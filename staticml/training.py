@@ -146,7 +146,7 @@ def _training_key(entry: EntryPoint, app_dir: Path) -> str:
     import importlib.metadata
 
     digest = hashlib.sha256(f"{entry}\n{sys.version}\n{__version__}\n".encode())
-    for library in ("scikit-learn", "numpy", "scipy", "joblib"):
+    for library in ("scikit-learn", "numpy", "scipy", "joblib", "xgboost", "lightgbm"):
         try:
             version = importlib.metadata.version(library)
         except importlib.metadata.PackageNotFoundError:

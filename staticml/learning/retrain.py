@@ -21,6 +21,7 @@ from typing import Any
 
 from staticml.cache import default_cache_dir
 from staticml.config import AppConfig, load_config
+from staticml.converters import load_native, native_framework
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
 from staticml.learning import site as releases
@@ -195,6 +196,8 @@ def _parent_estimator(config: AppConfig, store: Registry, site: Path, parent: st
         if file is not None and file.suffix.lower() in (".joblib", ".pkl", ".pickle"):
             with isolated_imports(config.app_dir):
                 return joblib.load(file)
+        if file is not None and native_framework(file) is not None:  # a booster's own format
+            return load_native(file, f"model.file {file.name}")
         if config.model.train is not None:  # the estimator the build kept in its cache
             return cached_training(config.model.train, config.app_dir, default_cache_dir())
     raise BuildError(

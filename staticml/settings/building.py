@@ -48,14 +48,17 @@ class ModelSettings:
         AppFile(MODEL_SUFFIXES),
         None,
         "The model: an ONNX file, or a scikit-learn estimator or pipeline saved with joblib "
-        "(`.joblib`) or pickle (`.pkl`, `.pickle`), converted to ONNX with skl2onnx. Give this "
+        "(`.joblib`) or pickle (`.pkl`, `.pickle`), converted to ONNX with skl2onnx (XGBoost's "
+        "and LightGBM's scikit-learn wrappers too), or a native XGBoost (`.json`, `.ubj`) or "
+        "LightGBM (`.txt`) booster, converted with onnxmltools (see docs/models.md). Give this "
         "or `model.train`. Loading a pickle runs code from it: use your own files.",
     )
     train: EntryPoint | None = setting(
         AppFunction(),
         None,
         "Build-time `module:function` in the app directory returning a fitted scikit-learn "
-        "estimator; it is converted to ONNX with skl2onnx. Give this or `model.file`.",
+        "estimator (or an XGBoost or LightGBM model); it is converted to ONNX like "
+        "`model.file`. Give this or `model.file`.",
     )
     input_name: str | None = setting(
         tensor_name,
@@ -277,6 +280,12 @@ class CompressSettings:
         "share of each weight matrix's smallest weights set to zero, `pruned-NN-int8` and "
         "`pruned-NN-int8-static`, the same quantised to int8 dynamically and statically. `[]` "
         "makes none.",
+    )
+    trees: tuple[float, ...] = setting(
+        fractions,
+        [0.25, 0.5, 0.75],
+        "Tree ensembles (whole percents): per share a variant `trees-NN` keeping the first NN% "
+        "of the boosting rounds (of a forest: of its trees, reweighted). `[]` makes none.",
     )
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 FIELD_TYPES = ("number", "integer", "category", "text", "image")
-MODEL_SUFFIXES = (".onnx", ".joblib", ".pkl", ".pickle")
+# `.json`/`.ubj`: an XGBoost booster; `.txt`: a LightGBM booster (staticml/converters.py).
+MODEL_SUFFIXES = (".onnx", ".joblib", ".pkl", ".pickle", ".json", ".ubj", ".txt")
 TABLE_SUFFIXES = (".csv", ".json")
 OUTPUT_KINDS = ("classification", "regression")
 # The compressed variants of a model the build can make (besides `pruned-NN`, `pruned-NN-int8`
@@ -21,6 +22,7 @@ OUTPUT_KINDS = ("classification", "regression")
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static")
 COMPRESS_MODES = ("auto", "off")
 _PRUNED = re.compile(r"(pruned-\d{2})(-int8|-int8-static)?")
+_TREES = re.compile(r"trees-\d{2}")
 
 _SLUG = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -211,15 +213,29 @@ def compress_mode(value: Any) -> str:
     text = string(value)
     if text in COMPRESS_MODES or text in VARIANTS or _PRUNED.fullmatch(text):
         return text
+    if _TREES.fullmatch(text):
+        return text
     raise ValueError(
         f"expected auto, off or a variant ({', '.join(VARIANTS)}, pruned-NN, pruned-NN-int8, "
-        "pruned-NN-int8-static), "
+        "pruned-NN-int8-static, trees-NN), "
         f"got {text!r}"
     )
 
 
 def pruned_name(level: float) -> str:
     return f"pruned-{round(level * 100):02d}"
+
+
+def trees_name(share: float) -> str:
+    return f"trees-{round(share * 100):02d}"
+
+
+def unknown_trees(mode: str, shares: tuple[float, ...]) -> str | None:
+    """Why `mode` names a fewer-trees variant the `compress.trees` shares do not make, if it does."""
+    if not _TREES.fullmatch(mode) or mode in map(trees_name, shares):
+        return None
+    made = ", ".join(trees_name(share) for share in shares) or "none"
+    return f"{mode} is not made by the compress.trees shares (they make {made})"
 
 
 def unknown_pruning(mode: str, levels: tuple[float, ...]) -> str | None:

@@ -14,6 +14,11 @@ and measured, and may still be rejected by the accuracy gate.
   (`single_default_opset`), and only conflicting versions make int8 not applicable.
 - float16 applies when some operator is converted: onnxruntime's converter keeps its block list
   (the ai.onnx.ml operators among them) in float32 and would only add casts around them.
+- Fewer trees (trees.py) applies to a tree ensemble whose graph, or the estimator it came
+  from, tells whether it adds its trees (boosting) or averages them (a forest).
+
+Each reason is what follows "not applicable" in the report: ", the model has ..." or, for a
+tree ensemble, " to tree ensembles (...)".
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import onnx
+
+from staticml.stages.trees import ensemble_of
 
 WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {"MatMul": (1,), "Gemm": (1,), "Conv": (1,)}
 QUANTISED_INPUTS = WEIGHT_INPUTS | {
@@ -52,15 +59,27 @@ class Applicability:
     fp16: str | None
     int8: str | None
     pruning: str | None
+    trees: str | None = None
+    tree_ensemble: bool = False  # only then are the fewer-trees variants listed at all
 
 
-def applicability(data: bytes) -> Applicability:
+def applicability(data: bytes, trees: str | None = None) -> Applicability:
+    """What applies to the model; `trees` is how its tree ensemble combines its trees, when
+    the estimator it was converted from tells (converters.combination_of)."""
     proto = onnx.load_from_string(data)
-    none = f"the model has no weight matrices ({_kind(proto)})"
+    ensemble = ensemble_of(proto, trees)
+    none = (
+        " to tree ensembles (their parameters are split thresholds and leaf values, not "
+        "weight matrices)"
+        if ensemble is not None
+        else f", the model has no weight matrices ({_kind(proto)})"
+    )
     return Applicability(
-        fp16=_fp16(proto),
+        fp16=_fp16(proto, ensemble is not None),
         int8=_opset(proto) if weight_matrices(proto, QUANTISED_INPUTS) else none,
         pruning=None if weight_matrices(proto) else none,
+        trees=_trees(proto, trees),
+        tree_ensemble=ensemble is not None,
     )
 
 
@@ -99,27 +118,47 @@ def single_default_opset(proto: onnx.ModelProto) -> onnx.ModelProto:
 def _opset(proto: onnx.ModelProto) -> str | None:
     versions = sorted({e.version for e in proto.opset_import if e.domain in _DEFAULT_DOMAINS})
     if not versions:
-        return "the model does not import the default operator set (ai.onnx), which onnxruntime's quantisers need"
+        return ", the model does not import the default operator set (ai.onnx), which onnxruntime's quantisers need"
     if len(versions) > 1:
         listed = ", ".join(str(v) for v in versions)
         return (
-            f"the model imports the default operator set (ai.onnx) with conflicting versions "
+            f", the model imports the default operator set (ai.onnx) with conflicting versions "
             f"({listed}); onnxruntime's quantisers need one"
         )
     return None
 
 
-def _fp16(proto: onnx.ModelProto) -> str | None:
+def _fp16(proto: onnx.ModelProto, tree_ensemble: bool) -> str | None:
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
 
+    if tree_ensemble:  # its thresholds and leaf values are all the model holds
+        return (
+            " to tree ensembles (onnxruntime's float16 converter keeps the ai.onnx.ml tree "
+            "operators in float32, and onnxruntime runs no float16 tree ensemble)"
+        )
     kept = set(DEFAULT_OP_BLOCK_LIST)
     if any(node.op_type not in kept for node in proto.graph.node):
         return None
     ops = ", ".join(dict.fromkeys(node.op_type for node in proto.graph.node))
     return (
-        f"onnxruntime's float16 converter keeps every operator of the model ({ops}) in float32; "
-        "it would only add casts"
+        f", onnxruntime's float16 converter keeps every operator of the model ({ops}) in "
+        "float32; it would only add casts"
     )
+
+
+def _trees(proto: onnx.ModelProto, hint: str | None) -> str | None:
+    ensemble = ensemble_of(proto, hint)
+    if ensemble is None:
+        return f", the model has no tree ensemble ({_kind(proto)})"
+    if ensemble.rounds < 2:
+        return f", the model has a single tree{'' if ensemble.per_round == 1 else ' per class'}"
+    if ensemble.combination is None:
+        return (
+            ", the graph does not tell whether its trees are added (boosting) or averaged "
+            "(a forest); convert the estimator with staticml (model.file or model.train) "
+            "instead of giving an ONNX file"
+        )
+    return None
 
 
 def _kind(proto: onnx.ModelProto) -> str:

@@ -75,7 +75,14 @@ def compress_model(
     variants = (
         (original(model.onnx),)
         if mode == "off"
-        else make_variants(model.onnx, model.input_name, data.calibration, config.compress.prune)
+        else make_variants(
+            model.onnx,
+            model.input_name,
+            data.calibration,
+            config.compress.prune,
+            config.compress.trees,
+            model.trees,
+        )
     )
     _check_forced(mode, variants)
     measured = {v.name: _measure(v, model, data) for v in variants}

@@ -1,8 +1,10 @@
 """Stage: the app's model as ONNX bytes, with what the page needs to know about it.
 
 The model comes from an ONNX file, from a scikit-learn estimator saved with joblib or pickle,
-or from a build-time training function; scikit-learn models are converted with skl2onnx
-(plain tensor outputs, no ZipMap). Whatever the source, the ONNX graph is then inspected the
+from an XGBoost or LightGBM booster saved in its own format, or from a build-time training
+function; scikit-learn models (XGBoost's and LightGBM's wrappers among them) are converted with
+skl2onnx (plain tensor outputs, no ZipMap), native boosters with onnxmltools
+(staticml/converters.py). Whatever the source, the ONNX graph is then inspected the
 same way: one float input of shape [batch, features], and either a label and a probabilities
 output (classification) or one value output (regression).
 
@@ -14,6 +16,7 @@ inputs, each named after a field.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 import warnings
@@ -25,6 +28,7 @@ import numpy as np
 import onnx
 import onnxruntime
 
+from staticml import converters
 from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
 from staticml.errors import BuildError
@@ -54,6 +58,7 @@ class ModelArtifact:
     class_values: tuple[str, ...]
     classes: tuple[str, ...]
     inputs: tuple[ModelInput, ...] = ()  # a model taking the record's fields: one per field
+    trees: str | None = None  # how a tree ensemble combines its trees, when its estimator tells
 
     def spec(self) -> OutputSpec:
         return OutputSpec(
@@ -78,7 +83,11 @@ def load_model(config: AppConfig, cache_dir: Path | None = None) -> ModelArtifac
     build cache)."""
     settings = config.model
     if settings.file is not None and settings.file.suffix.lower() == ".onnx":
-        return inspect_onnx(_read_onnx(settings.file), config, _shown(settings.file, config))
+        data = converters.without_zipmap(_read_onnx(settings.file))
+        return inspect_onnx(data, config, _shown(settings.file, config))
+    if settings.file is not None and converters.native_framework(settings.file) is not None:
+        origin = _shown(settings.file, config)
+        return convert(converters.load_native(settings.file, origin), config, origin)
     if settings.file is not None:
         estimator = _unpickle(settings.file)
         return convert(estimator, config, _shown(settings.file, config))
@@ -88,11 +97,15 @@ def load_model(config: AppConfig, cache_dir: Path | None = None) -> ModelArtifac
 
 
 def convert(estimator: Any, config: AppConfig, origin: str) -> ModelArtifact:
-    """A scikit-learn estimator or pipeline as ONNX with plain tensor outputs."""
+    """A scikit-learn estimator or pipeline (XGBoost's and LightGBM's wrappers included), or a
+    native booster, as ONNX with plain tensor outputs."""
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.base import is_regressor
 
+    if converters.is_native_booster(estimator):
+        return _convert_booster(estimator, config, origin)
+    converters.register_converters(estimator, origin)
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     classifier = hasattr(final, "classes_") and hasattr(estimator, "predict_proba")
     if not classifier and not is_regressor(estimator):
@@ -131,7 +144,18 @@ def convert(estimator: Any, config: AppConfig, origin: str) -> ModelArtifact:
             f"skl2onnx could not convert {type(estimator).__name__} ({origin}): {exc}.{hint}"
         ) from exc
     classes = tuple(str(c) for c in final.classes_) if classifier else ()
-    return inspect_onnx(canonical_bytes(proto), config, origin, classes)
+    artifact = inspect_onnx(canonical_bytes(proto), config, origin, classes)
+    return dataclasses.replace(artifact, trees=converters.combination_of(estimator))
+
+
+def _convert_booster(booster: Any, config: AppConfig, origin: str) -> ModelArtifact:
+    n_features = converters.native_features(booster)
+    proto = converters.convert_native(
+        booster, config.model.input_name or "input", n_features, origin
+    )
+    kind = converters.native_kind(booster)
+    artifact = inspect_onnx(canonical_bytes(proto), config, origin, kind=kind)
+    return dataclasses.replace(artifact, trees=converters.SUMMED)
 
 
 def _column_types(estimator: Any, config: AppConfig, origin: str) -> list[tuple[str, Any]]:
@@ -165,7 +189,11 @@ def canonical_bytes(proto: onnx.ModelProto) -> bytes:
 
 
 def inspect_onnx(
-    data: bytes, config: AppConfig, origin: str, class_values: tuple[str, ...] = ()
+    data: bytes,
+    config: AppConfig,
+    origin: str,
+    class_values: tuple[str, ...] = (),
+    kind: str | None = None,
 ) -> ModelArtifact:
     """Check that the page can run the model and find its input and outputs."""
     try:
@@ -181,7 +209,7 @@ def inspect_onnx(
     else:
         input_name, n_features = _input(proto, config, origin)
     outputs = {o.name: o for o in proto.graph.output}
-    kind = config.output.kind or ("classification" if len(outputs) >= 2 else "regression")
+    kind = config.output.kind or kind or ("classification" if len(outputs) >= 2 else "regression")
     session = _session(data, origin)
     probe = _probe(session, _probe_feed(input_name, n_features, inputs, config), origin)
     if kind == "classification":
@@ -224,6 +252,17 @@ def _unpickle(path: Path) -> Any:
             else:
                 with path.open("rb") as handle:
                     estimator = pickle.load(handle)
+        except ModuleNotFoundError as exc:
+            framework = converters.framework_of_module(exc.name)
+            if framework is None:
+                raise BuildError(
+                    f"{path} could not be loaded (ModuleNotFoundError: {exc}); install the "
+                    "package the model was saved with."
+                ) from exc
+            raise BuildError(
+                f"{path} holds {framework.article} {framework.name} model, but {framework.module} is not "
+                f"installed: {framework.install_hint()}"
+            ) from exc
         except Exception as exc:
             raise BuildError(
                 f"{path} could not be loaded ({type(exc).__name__}: {exc}); save the fitted estimator with joblib.dump or pickle.dump."

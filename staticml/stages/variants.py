@@ -19,9 +19,12 @@ browser's probabilities differed from CPython's by 0.11 (one label changed); wit
   on the rows run beside it; the gate measures that and rejects such a variant.
 - `pruned-NN-int8-static`: the pruned model through `quantize_static` as `int8-static`: fixed
   activation scales, so a row gives the same outputs alone or in any batch.
+- `trees-NN`: a tree ensemble with only its first NN% of boosting rounds (or of a forest's
+  trees, reweighted); see trees.py.
 
 A variant whose compression does not apply to the model (applicability.py: no weight matrices
-to prune or quantise, no operator float16 converts) is not tried and is kept with that reason;
+to prune or quantise, no operator float16 converts, trees that cannot be dropped) is not tried
+and is kept with that reason (the fewer-trees variants are listed only for tree ensembles);
 one that applies but cannot be made is kept with the error. Either way the report says why it
 is absent.
 """
@@ -39,7 +42,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from staticml.settings.parsers import pruned_name
+from staticml.settings.parsers import pruned_name, trees_name
 from staticml.stages.applicability import (
     Applicability,
     applicability,
@@ -47,6 +50,7 @@ from staticml.stages.applicability import (
     weight_matrices,
 )
 from staticml.stages.model import canonical_bytes
+from staticml.stages.trees import fewer_trees
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,16 @@ def original(data: bytes) -> Variant:
 
 
 def make_variants(
-    data: bytes, input_name: str, calibration: np.ndarray, prune: tuple[float, ...]
+    data: bytes,
+    input_name: str,
+    calibration: np.ndarray,
+    prune: tuple[float, ...],
+    trees: tuple[float, ...] = (),
+    combination: str | None = None,
 ) -> tuple[Variant, ...]:
-    """The original and every compressed candidate, in a fixed order."""
-    applies = applicability(data)
+    """The original and every compressed candidate, in a fixed order; `combination` is how a
+    tree ensemble combines its trees, when its estimator tells (ModelArtifact.trees)."""
+    applies = applicability(data, combination)
     makers: list[tuple[str, str, str | None, Callable[[], bytes]]] = [
         (
             "fp16",
@@ -117,6 +127,15 @@ def make_variants(
                 ),
             )
         )
+    for share in trees if applies.tree_ensemble else ():
+        makers.append(
+            (
+                trees_name(share),
+                f"the tree ensemble's first {share:.0%} of boosting rounds (or of a forest's trees)",
+                _not_applicable("fewer trees", applies.trees),
+                lambda share=share: fewer_trees(data, share, combination),  # type: ignore[misc]
+            )
+        )
     return (
         original(data),
         *(
@@ -129,7 +148,7 @@ def make_variants(
 
 
 def _not_applicable(compression: str, reason: str | None) -> str | None:
-    return None if reason is None else f"{compression}: not applicable, {reason}"
+    return None if reason is None else f"{compression}: not applicable{reason}"
 
 
 def _pruned_int8(applies: Applicability) -> str | None:

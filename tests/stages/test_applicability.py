@@ -4,7 +4,8 @@ tried, reported as "not applicable" with the reason, and never counted as reject
 The linear models are the examples' own: wine's logistic regression as skl2onnx writes it
 (ai.onnx.ml's Scaler, LinearClassifier, Normalizer: no weight matrices) and diabetes'
 `MatMul` regression (weight matrices: every variant applies). The tree model is a random
-forest fitted on the wine data and built for real as the wine app's model.
+forest fitted on the wine data and built for real as the wine app's model: of its variants only
+fewer trees (tests/stages/test_trees.py) apply.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def test_ai_onnx_imported_twice_with_one_version_is_merged_and_quantised():
 def test_conflicting_ai_onnx_versions_make_int8_not_applicable_but_not_pruning():
     applies = applicability(matmul_model([("", 13), ("ai.onnx", 17)]))
     assert applies.int8 == (
-        "the model imports the default operator set (ai.onnx) with conflicting versions "
+        ", the model imports the default operator set (ai.onnx) with conflicting versions "
         "(13, 17); onnxruntime's quantisers need one"
     )
     assert applies.pruning is None and applies.fp16 is None
@@ -116,7 +117,7 @@ def test_an_embedding_table_is_quantised_but_not_pruned():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     applies = applicability(model.SerializeToString())
     assert applies.int8 is None
-    assert applies.pruning == "the model has no weight matrices (its operators are Gather)"
+    assert applies.pruning == ", the model has no weight matrices (its operators are Gather)"
 
 
 def measured(name: str, brotli_bytes: int) -> Candidate:
@@ -174,47 +175,51 @@ def forest(tmp_path_factory):
     return app, result.out_dir
 
 
-def test_a_tree_ensemble_ships_as_given_with_every_compression_not_applicable(forest):
+TREES_NA = "not applicable to tree ensembles (their parameters are split thresholds and leaf values, not weight matrices)"
+FOREST_WEIGHT_VARIANTS = 9
+
+
+def test_a_tree_ensemble_gets_fewer_trees_and_every_weight_compression_not_applicable(forest):
     _, site = forest
     report = json.loads((site / "model.json").read_text())
-    assert report["choice"]["variant"] == "fp32"
-    assert report["choice"]["explanation"] == (
-        "no compression applies to this model: it ships as given"
-    )
     rows = {row["name"]: row for row in report["variants"]}
     assert rows["fp32"]["status"] == "passed" and rows["fp32"]["bytes"] is not None
-    others = [row for name, row in rows.items() if name != "fp32"]
+    fewer = {name: row for name, row in rows.items() if name.startswith("trees-")}
+    assert sorted(fewer) == ["trees-25", "trees-50", "trees-75"]
+    for row in fewer.values():
+        assert row["status"] in ("passed", "rejected") and row["browser"]["ran"]
+        assert row["bytes"]["brotli"] < rows["fp32"]["bytes"]["brotli"]
+    others = [row for name, row in rows.items() if name != "fp32" and name not in fewer]
+    assert len(others) == FOREST_WEIGHT_VARIANTS
     assert {row["status"] for row in others} == {"not applicable"}
     assert all(row["error"] is None and row["reasons"] == [] for row in others)
-    assert rows["int8-static"]["not_applicable"] == (
-        "int8 weight quantisation: not applicable, the model has no weight matrices "
-        "(a tree ensemble)"
-    )
-    assert rows["fp16"]["not_applicable"].endswith(
-        "keeps every operator of the model (TreeEnsembleClassifier) in float32; it would "
-        "only add casts"
+    assert rows["int8-static"]["not_applicable"] == f"int8 weight quantisation: {TREES_NA}"
+    assert rows["pruned-50"]["not_applicable"] == f"weight pruning: {TREES_NA}"
+    assert rows["fp16"]["not_applicable"].startswith(
+        "float16 conversion: not applicable to tree ensembles (onnxruntime's float16 converter "
+        "keeps the ai.onnx.ml tree operators in float32"
     )
 
 
 def test_the_report_page_and_the_build_output_say_not_applicable_not_rejected(forest):
     _, site = forest
+    report = json.loads((site / "model.json").read_text())
+    rejected = [r["name"] for r in report["variants"] if r["status"] == "rejected"]
     page = (site / "model.html").read_text()
-    assert page.count("not applicable, the model has no weight matrices (a tree ensemble)") == 8
-    assert "rejected" not in page and "not usable" not in page and "Error" not in page
+    assert page.count(TREES_NA) == 8
+    assert "not usable" not in page and "Error" not in page
 
     console = Console(file=io.StringIO(), width=200)
-    console.print(model_table(json.loads((site / "model.json").read_text())))
+    console.print(model_table(report))
     lines = console.file.getvalue().splitlines()
     assert sum(line.split()[-2:] == ["not", "applicable"] for line in lines) == 9
     printed = " ".join(" ".join(lines).split())  # the caption wraps at the table's width
-    assert "rejected" not in printed and "not usable" not in printed
-    assert (
-        "int8-dynamic, int8-static — int8 weight quantisation: not applicable, the model has "
-        "no weight matrices (a tree ensemble)"
-    ) in printed
+    assert "not usable" not in printed
+    assert all(name.startswith("trees-") for name in rejected)
+    assert f"int8-dynamic, int8-static — int8 weight quantisation: {TREES_NA}" in printed
     assert (
         "pruned-50, pruned-90, pruned-50-int8, pruned-90-int8, pruned-50-int8-static, "
-        "pruned-90-int8-static — weight pruning: not applicable"
+        f"pruned-90-int8-static — weight pruning: {TREES_NA}"
     ) in printed
 
 
@@ -223,6 +228,6 @@ def test_asking_for_a_variant_that_does_not_apply_stops_the_build(forest, tmp_pa
     with pytest.raises(
         BuildError,
         match=r"asks for int8-static, which could not be made: int8 weight quantisation: not "
-        r"applicable, the model has no weight matrices \(a tree ensemble\)",
+        r"applicable to tree ensembles \(their parameters are split thresholds",
     ):
         staticml.build(app, tmp_path / "site", compress="int8-static")
