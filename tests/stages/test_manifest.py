@@ -67,6 +67,7 @@ def test_manifest_lists_assets_sorted_with_encodings():
             "nFeatures": 1,
             "fields": [],
             "batch": None,
+            "inputs": [],
             "output": None,
             "monitor": None,
         },
