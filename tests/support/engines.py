@@ -288,7 +288,10 @@ def firefox(origin: str) -> Iterator[FirefoxPage]:
     """A fresh headless Firefox (its own profile), one tab, every request through the proxy."""
     if not Path(FIREFOX).exists():
         raise EngineError(f"Firefox not found at {FIREFOX}: run ./dev test, which installs it")
-    with recording_proxy(origin) as (port, recorded), tempfile.TemporaryDirectory() as home:
+    with (
+        recording_proxy(origin) as (port, recorded),
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as home,
+    ):
         profile = Path(home) / "profile"
         profile.mkdir()
         _firefox_profile(profile, port)
@@ -417,7 +420,8 @@ def webkit(origin: str) -> Iterator[WebKitPage]:
     with (
         recording_proxy(origin) as (port, recorded),
         display() as screen,
-        tempfile.TemporaryDirectory() as home,
+        # The web process may still write its shader cache there as the session ends.
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as home,
     ):
         options = Options()
         options.binary_location = MINIBROWSER

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,8 +69,10 @@ def _handler(recorded: Recorded) -> type[BaseHTTPRequestHandler]:
         def _forward(self) -> None:
             try:
                 self._answer()
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the engine gave up on this request (a page closed)
+            except (ConnectionError, TimeoutError, http.client.HTTPException):
+                # The engine gave up on the request (its page closed), or the site's server
+                # stopped while the engine was still downloading (its test was over).
+                self.close_connection = True
 
         def _answer(self) -> None:
             target = urlsplit(self.path)
@@ -95,8 +98,8 @@ def _handler(recorded: Recorded) -> type[BaseHTTPRequestHandler]:
             upstream = http.client.HTTPConnection(origin.hostname, origin.port, timeout=60)
             try:
                 upstream.request(self.command, path, body=body, headers=headers)
-                response = upstream.getresponse()
-                content = response.read()
+                with upstream.getresponse() as response:
+                    content = response.read()
             finally:
                 upstream.close()
             self.send_response(response.status, response.reason)
@@ -118,12 +121,20 @@ def _handler(recorded: Recorded) -> type[BaseHTTPRequestHandler]:
     return Forward
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """An engine dropping a kept-alive connection is not an error of the proxy."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def recording_proxy(origin: str) -> Iterator[tuple[int, Recorded]]:
     """A proxy on a free port of 127.0.0.1 forwarding to `origin` only: (its port, what it saw)."""
     recorded = Recorded(origin.rstrip("/"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorded))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(recorded))
     thread = threading.Thread(target=server.serve_forever, name="recording-proxy", daemon=True)
     thread.start()
     try:
