@@ -35,9 +35,15 @@ export function showReady(info) {
   document.body.dataset.state = "ready";
   $("status-stage").textContent = "Ready.";
   $("status-bytes").textContent =
-    `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s.`;
+    `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s${pythonStart(info)}.`;
   $("status-bar").hidden = true;
   for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
+}
+
+// Which way Python started: from the build's snapshot, or normally (slower) and why.
+function pythonStart(info) {
+  if (info.snapshot) return " from the Python snapshot";
+  return info.snapshotError ? ` without the Python snapshot (${info.snapshotError})` : "";
 }
 
 export function showBootFailure(error) {

@@ -318,8 +318,12 @@ async function startPython(loadPyodide, snapshot) {
   let snapshotError = null;
   if (snapshot) {
     try {
+      const { default: createModule } = await import(absoluteUrl(config.pyodide.asm));
+      const createPyodideModule = async (settings) => ownTrampoline(await createModule(settings), await snapshot);
       // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
-      return { pyodide: await loadPyodide({ ...options, _loadSnapshot: snapshot }), fromSnapshot: true, snapshotError };
+      const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot, createPyodideModule });
+      console.info(`staticml: Python started from the snapshot ${new URL(absoluteUrl(config.pyodide.snapshot)).pathname}.`);
+      return { pyodide, fromSnapshot: true, snapshotError };
     } catch (error) {
       if (state.downloadFailure) throw error; // another file failed: that is the cause
       snapshotError = error.message;
@@ -329,6 +333,27 @@ async function startPython(loadPyodide, snapshot) {
     }
   }
   return { pyodide: await loadPyodide(options), fromSnapshot: false, snapshotError };
+}
+
+// Python calls C function pointers through a trampoline that Pyodide's start-up adds to the
+// wasm function table for this engine (getPyEMTrampolinePtr in pyodide.asm.mjs; 0, a JavaScript
+// path, on an iPhone or where it does not compile) and whose table index it keeps in Python's
+// runtime state. The index depends on what the engine's start-up put in the table before it, so
+// a snapshot holds the index of the browser that made it (Chromium): Firefox, which like
+// Chromium has JSPI, gets the same one, but in WebKitGTK 2.50, which has not, the index names
+// another function ("call_indirect to a signature that does not match") and Python started
+// without the snapshot, 9-12x slower. The snapshot's memory is given this engine's own index
+// before Pyodide restores it.
+function ownTrampoline(module, snapshot) {
+  const heap = module.HEAP32;
+  if (typeof module.__PyRuntime !== "number" || typeof module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET !== "number") {
+    throw new Error(`Pyodide ${module.API?.version} does not say where its call trampoline is; staticml cannot adapt the snapshot to this browser`);
+  }
+  const slot = module.__PyRuntime + heap[module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET >>> 2];
+  const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+  const memoryStart = view.getUint32(4, true); // the snapshot's header, then the memory (API.makeSnapshot)
+  view.setInt32(memoryStart + slot, heap[slot >>> 2], true);
+  return module;
 }
 
 async function bootModel() {

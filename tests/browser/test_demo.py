@@ -59,6 +59,7 @@ def test_the_page_shows_ready_with_runtime_versions(ready_page):
     assert ready_page.text_content("#status-stage") == "Ready."
     bytes_line = ready_page.text_content("#status-bytes")
     assert "Pyodide 314.0.7" in bytes_line and "onnxruntime-web 1.30.0" in bytes_line
+    assert bytes_line.endswith("from the Python snapshot.")
 
 
 def test_boot_progress_reports_stages_and_bytes(ready_page):

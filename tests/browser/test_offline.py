@@ -103,6 +103,8 @@ def test_a_damaged_snapshot_falls_back_to_a_normal_start(site_copy, open_browser
         info = page.evaluate("window.staticml.ready")
         assert info["snapshot"] is False
         assert any("snapshot could not be used" in w for w in warnings), warnings
+        shown = page.text_content("#status-bytes")
+        assert f"without the Python snapshot ({info['snapshotError']})" in shown, shown
         sample = shipped_samples(built_site.path)[0]
         result = page.evaluate("(r) => window.staticml.predict(r)", sample["record"])
         assert result["label"] == sample["expected"]["label"]

@@ -1,0 +1,454 @@
+"""Firefox and WebKit for the browser tests, beside Playwright's Chromium (tests/support/browser.py).
+
+Playwright drives only its own patched builds of Firefox and WebKit, which cannot be downloaded
+here, so Debian's engines are driven through their own WebDriver servers:
+
+- Firefox ESR speaks WebDriver BiDi itself (`--remote-debugging-port`), with no geckodriver:
+  `BidiClient` is the protocol's few commands the tests use, over a WebSocket.
+- WebKitGTK's MiniBrowser through WebKitWebDriver (classic WebDriver, with Selenium), on a
+  display of its own (Xvfb).
+
+Both are told to use a recording proxy (tests/support/recorder.py) that forwards only to the
+site's origin: it sees every request, the workers' too, sends none elsewhere, and collects the
+engine's Content Security Policy violations. `Engine.page(url)` gives an `EnginePage` with one
+interface for both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from tests.support.recorder import Recorded, recording_proxy
+
+FIREFOX = os.environ.get("STATICML_FIREFOX", "/usr/bin/firefox-esr")
+WEBKIT_DRIVER = os.environ.get("STATICML_WEBKIT_DRIVER", "/usr/bin/WebKitWebDriver")
+MINIBROWSER = os.environ.get(
+    "STATICML_MINIBROWSER", "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+)
+XVFB = "/usr/bin/Xvfb"
+FIREFOX_ARGS = ("--remote-debugging-port=0", "about:blank")
+ENGINES = ("firefox", "webkit")
+
+# Firefox's own traffic (updates, telemetry, safe browsing, ...) off, and every request through
+# the proxy, loopback included.
+FIREFOX_PREFS = {
+    "app.normandy.enabled": False,
+    "app.update.auto": False,
+    "app.update.enabled": False,
+    "browser.aboutwelcome.enabled": False,
+    "browser.newtabpage.enabled": False,
+    "browser.region.network.url": "",
+    "browser.safebrowsing.blockedURIs.enabled": False,
+    "browser.safebrowsing.downloads.enabled": False,
+    "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False,
+    "browser.safebrowsing.provider.mozilla.updateURL": "",
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "browser.startup.page": 0,
+    "browser.topsites.contile.enabled": False,
+    "datareporting.healthreport.uploadEnabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "dom.push.connection.enabled": False,
+    "extensions.getAddons.cache.enabled": False,
+    "extensions.systemAddon.update.enabled": False,
+    "extensions.update.enabled": False,
+    "geo.provider.network.url": "",
+    "media.gmp-manager.url": "",
+    "media.gmp-manager.updateEnabled": False,
+    "media.gmp-gmpopenh264.enabled": False,
+    "media.gmp-widevinecdm.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "network.dns.disablePrefetch": True,
+    "network.prefetch-next": False,
+    "network.proxy.allow_hijacking_localhost": True,
+    "network.proxy.no_proxies_on": "",
+    "network.proxy.type": 1,
+    # Remote settings from nowhere (geckodriver's choice): a data: URL is never fetched.
+    "services.settings.server": "data:,#remote-settings-dummy/v1",
+    "security.remote_settings.crlite_filters.enabled": False,
+    "security.remote_settings.intermediates.enabled": False,
+    "extensions.blocklist.enabled": False,
+    "browser.safebrowsing.update.enabled": False,
+    "network.trr.mode": 5,
+    "privacy.query_stripping.enabled": False,
+    "toolkit.telemetry.enabled": False,
+    "toolkit.telemetry.server": "",
+}
+
+
+# Firefox's own services, which it calls whatever the preferences say (remote settings, media
+# plugin updates): never the page's requests, and the proxy sends them nowhere either.
+FIREFOX_OWN_HOSTS = (
+    "https://firefox.settings.services.mozilla.com:",
+    "https://update.googleapis.com:",
+)
+
+
+class EngineError(RuntimeError):
+    """The engine could not be started or did not answer."""
+
+
+class EnginePage(Protocol):
+    recorded: Recorded
+    console_errors: list[str]
+
+    @property
+    def foreign(self) -> list[str]:
+        """The page's requests (its workers' and service worker's too) off its origin."""
+        ...
+
+    def goto(self, url: str) -> None: ...
+
+    def call(self, function: str, *args: Any, timeout: float = 180) -> Any:
+        """`function` (JavaScript source, may be async) applied to `args` in the page: its
+        result, which must be JSON."""
+        ...
+
+    def click(self, selector: str) -> None: ...
+
+    def text(self, selector: str) -> str: ...
+
+    def wait_until(self, predicate: str, timeout: float = 180) -> None:
+        """Until the JavaScript expression `predicate` is true in the page."""
+        ...
+
+
+def _as_json_call(function: str, args: tuple[Any, ...]) -> str:
+    return f"(async () => JSON.stringify(await ({function})(...{json.dumps(list(args))})))()"
+
+
+def _poll(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+# --- Firefox over WebDriver BiDi ----------------------------------------------------------------
+
+
+class BidiClient:
+    """Commands and events of a WebDriver BiDi session, on a WebSocket read by one thread."""
+
+    def __init__(self, url: str) -> None:
+        import websocket
+
+        self._socket = websocket.create_connection(url, timeout=30, suppress_origin=True)
+        self._socket.settimeout(None)
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self.events: list[dict] = []
+        self._reader = threading.Thread(target=self._read, name="bidi", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = json.loads(self._socket.recv())
+            except Exception:
+                for waiting in self._waiting.values():
+                    waiting.put({"type": "error", "message": "the connection closed"})
+                return
+            if "id" in message and message["id"] in self._waiting:
+                self._waiting.pop(message["id"]).put(message)
+            elif message.get("type") == "event":
+                self.events.append(message)
+
+    def send(self, method: str, params: dict, timeout: float = 60) -> dict:
+        answer: queue.Queue = queue.Queue()
+        with self._lock:
+            command_id = next(self._ids)
+            self._waiting[command_id] = answer
+            self._socket.send(json.dumps({"id": command_id, "method": method, "params": params}))
+        try:
+            message = answer.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"{method} got no answer within {timeout:.0f} s") from None
+        if message.get("type") != "success":
+            raise EngineError(f"{method}: {message.get('error')}: {message.get('message')}")
+        return message["result"]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._socket.close()
+
+
+class FirefoxPage:
+    def __init__(self, client: BidiClient, context: str, recorded: Recorded) -> None:
+        self.client, self.context, self.recorded = client, context, recorded
+
+    @property
+    def console_errors(self) -> list[str]:
+        return [
+            f"console.{e['params'].get('level')}: {e['params'].get('text')}"
+            for e in self.client.events
+            if e.get("method") == "log.entryAdded" and e["params"].get("level") == "error"
+        ]
+
+    @property
+    def foreign(self) -> list[str]:
+        """What the proxy refused but Firefox's own services, and what BiDi saw the page's
+        documents and workers ask for elsewhere (a service worker's requests only the proxy sees)."""
+        origin = self.recorded.origin + "/"
+        seen = [
+            e["params"]["request"]["url"]
+            for e in self.client.events
+            if e.get("method") == "network.beforeRequestSent"
+        ]
+        refused = [u for u in self.recorded.foreign if not u.startswith(FIREFOX_OWN_HOSTS)]
+        return refused + [u for u in seen if not u.startswith((origin, "data:", "blob:"))]
+
+    def goto(self, url: str) -> None:
+        self.client.send(
+            "browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"}
+        )
+
+    def call(self, function: str, *args: Any, timeout: float = 180) -> Any:
+        result = self.client.send(
+            "script.evaluate",
+            {
+                "expression": _as_json_call(function, args),
+                "target": {"context": self.context},
+                "awaitPromise": True,
+            },
+            timeout=timeout,
+        )
+        if result["type"] == "exception":
+            details = result["exceptionDetails"]
+            raise EngineError(f"in Firefox: {details.get('text')}")
+        value = result["result"].get("value")
+        return None if value is None else json.loads(value)
+
+    def click(self, selector: str) -> None:
+        found = self.client.send(
+            "script.evaluate",
+            {
+                "expression": f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+                ' e?.scrollIntoView({block: "center"}); return e; })()',
+                "target": {"context": self.context},
+                "awaitPromise": False,
+            },
+        )
+        shared = found["result"].get("sharedId")
+        if not shared:
+            raise EngineError(f"no element matches {selector}")
+        origin = {"type": "element", "element": {"sharedId": shared}}
+        actions = [
+            {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0},
+        ]
+        self.client.send(
+            "input.performActions",
+            {
+                "context": self.context,
+                "actions": [{"type": "pointer", "id": "mouse", "actions": actions}],
+            },
+        )
+
+    def text(self, selector: str) -> str:
+        return self.call("(s) => document.querySelector(s).textContent", selector)
+
+    def wait_until(self, predicate: str, timeout: float = 180) -> None:
+        _poll(lambda: self.call(f"() => Boolean({predicate})"), timeout, predicate)
+
+
+def _firefox_profile(folder: Path, proxy_port: int) -> None:
+    prefs = {
+        **FIREFOX_PREFS,
+        "network.proxy.http": "127.0.0.1",
+        "network.proxy.http_port": proxy_port,
+        "network.proxy.ssl": "127.0.0.1",
+        "network.proxy.ssl_port": proxy_port,
+    }
+    lines = [f"user_pref({json.dumps(k)}, {json.dumps(v)});" for k, v in prefs.items()]
+    (folder / "user.js").write_text("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def firefox(origin: str) -> Iterator[FirefoxPage]:
+    """A fresh headless Firefox (its own profile), one tab, every request through the proxy."""
+    if not Path(FIREFOX).exists():
+        raise EngineError(f"Firefox not found at {FIREFOX}: run ./dev test, which installs it")
+    with (
+        recording_proxy(origin) as (port, recorded),
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as home,
+    ):
+        profile = Path(home) / "profile"
+        profile.mkdir()
+        _firefox_profile(profile, port)
+        log = Path(home) / "firefox.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [FIREFOX, "--headless", "--no-remote", "--profile", str(profile), *FIREFOX_ARGS],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1", "HOME": home},
+            )
+        client = None
+        try:
+            url = _wait_for_line(
+                log, re.compile(r"WebDriver BiDi listening on (ws://\S+)"), process
+            )
+            client = BidiClient(f"{url}/session")
+            client.send("session.new", {"capabilities": {}})
+            client.send(
+                "session.subscribe", {"events": ["log.entryAdded", "network.beforeRequestSent"]}
+            )
+            [top] = client.send("browsingContext.getTree", {})["contexts"]
+            yield FirefoxPage(client, top["context"], recorded)
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.send("browser.close", {}, timeout=10)
+                client.close()
+            _end(process)
+
+
+def _wait_for_line(log: Path, pattern: re.Pattern[str], process: subprocess.Popen) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = pattern.search(log.read_text())
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise EngineError(f"{Path(process.args[0]).name} did not start:\n{log.read_text()[-2000:]}")
+
+
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- WebKit through WebKitWebDriver -------------------------------------------------------------
+
+
+class WebKitPage:
+    def __init__(self, driver, recorded: Recorded) -> None:
+        self.driver, self.recorded = driver, recorded
+        # Classic WebDriver reports no console messages: the proxy's CSP reports stand in.
+        self.console_errors: list[str] = []
+
+    @property
+    def foreign(self) -> list[str]:
+        return list(self.recorded.foreign)
+
+    def goto(self, url: str) -> None:
+        self.driver.get(url)
+
+    def call(self, function: str, *args: Any, timeout: float = 180) -> Any:
+        self.driver.set_script_timeout(timeout)
+        script = (
+            "const done = arguments[arguments.length - 1];"
+            f"{_as_json_call(function, args)}.then(done, (e) => done(JSON.stringify({{__error: String(e && e.message || e)}})));"
+        )
+        value = self.driver.execute_async_script(script)
+        result = None if value is None else json.loads(value)
+        if isinstance(result, dict) and "__error" in result:
+            raise EngineError(f"in WebKit: {result['__error']}")
+        return result
+
+    def click(self, selector: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.driver.find_element(By.CSS_SELECTOR, selector).click()
+
+    def text(self, selector: str) -> str:
+        return self.call("(s) => document.querySelector(s).textContent", selector)
+
+    def wait_until(self, predicate: str, timeout: float = 180) -> None:
+        _poll(lambda: self.call(f"() => Boolean({predicate})"), timeout, predicate)
+
+
+@contextlib.contextmanager
+def display() -> Iterator[str]:
+    """An Xvfb display of its own: its name (":N")."""
+    if not Path(XVFB).exists():
+        raise EngineError(f"Xvfb not found at {XVFB}: run ./dev test, which installs xvfb")
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        [XVFB, "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            raise EngineError("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        _end(process)
+
+
+@contextlib.contextmanager
+def webkit(origin: str) -> Iterator[WebKitPage]:
+    """A fresh MiniBrowser (WebKitGTK) on its own display, every request through the proxy."""
+    from selenium import webdriver
+    from selenium.webdriver.webkitgtk.options import Options
+    from selenium.webdriver.webkitgtk.service import Service
+
+    for path in (WEBKIT_DRIVER, MINIBROWSER):
+        if not Path(path).exists():
+            raise EngineError(f"{path} not found: run ./dev test, which installs webkit2gtk-driver")
+    with (
+        recording_proxy(origin) as (port, recorded),
+        display() as screen,
+        # The web process may still write its shader cache there as the session ends.
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as home,
+    ):
+        options = Options()
+        options.binary_location = MINIBROWSER
+        options.add_argument("--automation")
+        options.add_argument(f"--proxy=http://127.0.0.1:{port}")
+        env = {**os.environ, "DISPLAY": screen, "HOME": home, "XDG_CACHE_HOME": f"{home}/cache"}
+        env["XDG_DATA_HOME"] = f"{home}/data"
+        service = Service(executable_path=WEBKIT_DRIVER, env=env)
+        with warnings.catch_warnings():
+            # Selenium 4.51's own WebKitGTK driver calls its deprecated RemoteConnection form.
+            warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
+            driver = webdriver.WebKitGTK(options=options, service=service)
+        try:
+            yield WebKitPage(driver, recorded)
+        finally:
+            driver.quit()
+
+
+@contextlib.contextmanager
+def engine_page(engine: str, origin: str) -> Iterator[EnginePage]:
+    """A page of a fresh `engine` ("firefox" or "webkit") that may reach only `origin`."""
+    opened = {"firefox": firefox, "webkit": webkit}[engine]
+    with opened(origin) as page:
+        yield page
+
+
+def engines_missing() -> list[str]:
+    """What of the engines' programs is not installed (./dev test installs them all)."""
+    wanted = [FIREFOX, WEBKIT_DRIVER, MINIBROWSER, XVFB]
+    return [path for path in wanted if not Path(path).exists() and not shutil.which(path)]
