@@ -56,7 +56,7 @@ from staticml.collector.errors import (
 from staticml.collector.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BATCH
 from staticml.collector.outcomes import rollout_report
 from staticml.collector.ratelimit import RateLimiter
-from staticml.collector.report import drift_report, psi_history
+from staticml.collector.report import accuracy_history, drift_report, psi_history
 from staticml.collector.rollout import parse_rollout
 from staticml.collector.storage import Store
 from staticml.collector.validate import parse_summary, unknown_release
@@ -261,7 +261,10 @@ def create_collector_app(
         history = await run_in_threadpool(
             psi_history, store, release, baseline, window, now=now, thresholds=thresholds
         )
-        html = render_dashboard(report, history, page)
+        accuracy = await run_in_threadpool(
+            accuracy_history, store, release, baseline, window, now=now, thresholds=thresholds
+        )
+        html = render_dashboard(report, history, page, accuracy)
         return HTMLResponse(html, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
 
     async def health(request: Request) -> Response:
