@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import numpy as np
@@ -28,6 +30,7 @@ from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from staticml.errors import CollectorError
 from staticml.runtime.monitor import Monitor
+from tests.support.collector import write_bundle
 
 NOW = datetime(2026, 11, 29, 18, 30, tzinfo=UTC)
 RELEASE = "0123456789ab"
@@ -74,10 +77,10 @@ def spec(baseline, epsilon=None):
     }
 
 
-def window(model, baseline, tmp_path, x, y, epsilon=None, seed=1):
+def window(model, baseline, tmp_path, x, y, epsilon=None, seed=1, now=NOW):
     """The report's estimate for pages predicting `x`, and the true accuracy of the predictions
     the summaries counted."""
-    monitor = Monitor(spec(baseline, epsilon), clock=lambda: NOW, rng=random.Random(seed))
+    monitor = Monitor(spec(baseline, epsilon), clock=lambda: now, rng=random.Random(seed))
     predicted = model.predict(x)
     top = top_probability(model.predict_proba(x))
     summaries = []
@@ -90,9 +93,9 @@ def window(model, baseline, tmp_path, x, y, epsilon=None, seed=1):
     store = open_store(f"sqlite:///{tmp_path / f'{seed}-{epsilon}.db'}")
     try:
         store.add_many(
-            [parse_summary(json.dumps(s).encode(), {RELEASE: baseline}, NOW) for s in summaries]
+            [parse_summary(json.dumps(s).encode(), {RELEASE: baseline}, now) for s in summaries]
         )
-        report = drift_report(store, RELEASE, baseline, "24h", now=NOW)
+        report = drift_report(store, RELEASE, baseline, "24h", now=now)
     finally:
         store.close()
     return report, truth
@@ -203,3 +206,54 @@ def test_a_bin_without_evaluation_rows_falls_back_to_its_middle(fitted):
     values = [value for value, _ in bin_accuracies(empty)]
     assert values[0] == pytest.approx(0.05) and values[-1] == pytest.approx(0.95)
     assert len(values) == len(CONFIDENCE_EDGES) + 1
+
+
+def test_the_dashboard_and_the_api_show_the_estimate(fitted, tmp_path):
+    from starlette.testclient import TestClient
+
+    from staticml.collector.app import create_collector_app
+
+    model, baseline = fitted
+    x, y = labelled(np.random.default_rng(9), 1000)
+    report, _ = window(model, baseline, tmp_path, x, y, seed=4)
+    store = open_store(f"sqlite:///{tmp_path / '4-None.db'}")  # the window's own database
+    try:
+        app = create_collector_app({RELEASE: baseline}, store, clock=lambda: NOW)
+        with TestClient(app) as client:
+            page = client.get(f"/?release={RELEASE}&window=24h").text
+            api = client.get(f"/v1/drift?release={RELEASE}&window=24h").json()
+    finally:
+        store.close()
+    estimate = report.accuracy
+    assert api["estimated_accuracy"]["value"] == pytest.approx(estimate.value)
+    assert (
+        f"Estimated without labels: {estimate.value:.1%} (95% interval {estimate.low:.1%} to "
+        f"{estimate.high:.1%}) over 1000 predictions"
+    ) in page
+    assert 'aria-label="Estimated accuracy per 24h window"' in page
+
+
+def test_staticml_drift_fails_on_the_estimate(fitted, tmp_path):
+    model, baseline = fitted
+    x, y = labelled(np.random.default_rng(13), 1000, (0.3, -0.6), 0.5)
+    report, _ = window(model, baseline, tmp_path, x, y, seed=5, now=datetime.now(UTC))
+    site = write_bundle(tmp_path / "site", baseline, RELEASE)
+    db = f"sqlite:///{tmp_path / '5-None.db'}"
+
+    def drift(condition: str) -> subprocess.CompletedProcess:
+        arguments = ["drift", "--db", db, "--release", RELEASE, "--bundle", str(site)]
+        return subprocess.run(
+            [sys.executable, "-m", "staticml", *arguments, "--fail-on", condition],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    value = report.accuracy.value
+    crossing = drift(f"estimated_accuracy<{value + 0.01:.3f}")
+    assert crossing.returncode == 3, crossing.stdout + crossing.stderr
+    assert f"Estimated accuracy (without labels): {value:.3f}, 95% interval" in crossing.stdout
+    assert f"crossed: the estimated accuracy is {value:.3f}" in crossing.stdout
+    passing = drift(f"estimated_accuracy<{value - 0.01:.3f}")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
