@@ -4,8 +4,10 @@
 // counts live in localStorage (counts only, never inputs), so nothing is lost on reload. Summaries
 // go out with fetch during a visit (at most every intervalMinutes) and at page hide, always
 // without cookies (not sendBeacon, which sends the collector's). Global Privacy Control and Do
-// Not Track switch it off; so does the visitor's toggle.
+// Not Track switch it off; so does the visitor's toggle. With monitor.epsilon_per_day nothing
+// goes out that would pass the day's privacy budget (budget.js); it waits for the next day.
 
+import { dailyBudget } from "./budget.js";
 import { monitorKey, stored } from "./storage.js";
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +39,7 @@ export function startMonitor(config) {
     set: (name, value) => localStorage.setItem(monitorKey(app, name), JSON.stringify(value)),
     drop: (name) => localStorage.removeItem(monitorKey(app, name)),
   };
+  const budget = dailyBudget(app, settings);
   const browserDeclines = navigator.globalPrivacyControl === true || navigator.doNotTrack === "1";
   let runtime = null;
   let timer = null;
@@ -68,9 +71,18 @@ export function startMonitor(config) {
     schedule();
   }
 
+  // The next send waits for the interval, for the collector's back-off and, once the day's
+  // privacy budget is spent, for the next UTC day.
   function schedule() {
     if (!enabled() || !outbox().length || timer) return;
-    const wait = Math.max(0, store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now(), retryAt - Date.now());
+    const spent = !budget.allows(outbox()[0].id);
+    showBudget(spent);
+    const wait = Math.max(
+      0,
+      store.get("last", 0) + settings.intervalMinutes * 60_000 - Date.now(),
+      retryAt - Date.now(),
+      spent ? budget.msToNextDay() : 0,
+    );
     timer = setTimeout(() => {
       timer = null;
       sendNow();
@@ -85,6 +97,7 @@ export function startMonitor(config) {
       for (const item of outbox()) {
         // Handed over at page hide meanwhile (still on its way, or already gone from the outbox).
         if (inFlight.has(item.id) || !outbox().some((kept) => kept.id === item.id)) continue;
+        if (!budget.take(item.id)) break; // the day's budget is spent: the rest waits
         const body = JSON.stringify(item.summary);
         const bytes = byteLength(body);
         let response;
@@ -128,14 +141,15 @@ export function startMonitor(config) {
     // While the collector asked the page to wait, a send whose answer the page may never see
     // would hand the summary to a collector that refuses it; the outbox keeps it for later.
     if (Date.now() < retryAt) return;
-    let budget = KEEPALIVE_BYTES - [...inFlight.values()].reduce((sum, bytes) => sum + bytes, 0);
+    let room = KEEPALIVE_BYTES - [...inFlight.values()].reduce((sum, bytes) => sum + bytes, 0);
     const handed = [];
     for (const item of outbox()) {
       if (inFlight.has(item.id)) continue;
       const body = JSON.stringify(item.summary);
       const bytes = byteLength(body);
-      if (bytes > budget) break; // the rest waits for the next visit
-      budget -= bytes;
+      if (bytes > room) break; // the rest waits for the next visit
+      if (!budget.take(item.id)) break; // and for the next day
+      room -= bytes;
       handed.push(item);
       inFlight.set(item.id, bytes);
       post(settings.endpoint, body, true)
@@ -156,6 +170,11 @@ export function startMonitor(config) {
   function show() {
     const view = $("monitor-outbox");
     if (view) view.textContent = JSON.stringify(outbox().map((item) => item.summary), null, 1) || "[]";
+  }
+
+  function showBudget(spent) {
+    const note = $("monitor-budget");
+    if (note) note.hidden = !spent;
   }
 
   function setUpToggle() {
@@ -203,6 +222,7 @@ export function startMonitor(config) {
     api: {
       enabled,
       outbox: () => outbox().map((item) => item.summary),
+      budget: () => ({ spent: budget.spent(), limit: budget.limit }),
       flush: sendNow,
     },
   };

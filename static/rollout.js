@@ -6,6 +6,7 @@
 // Only counts leave the page, in rollout summaries (docs/summaries.md): never a record, a label
 // per prediction, or the anonymous id the router keeps.
 
+import { dailyBudget } from "./budget.js";
 import { startShadow } from "./shadow.js";
 import { ROLLOUT_ASSIGNMENT, ROLLOUT_REROUTED, rolloutKey, stored } from "./storage.js";
 
@@ -96,6 +97,7 @@ export function start({ config, runtime, monitor }) {
   const tallyKey = rolloutKey(config.app.name, "tally");
   const outboxKey = rolloutKey(config.app.name, "outbox");
   const sending = () => Boolean(settings) && monitor.enabled();
+  const budget = dailyBudget(config.app.name, settings); // shared with the drift summaries
   let tally = stored(tallyKey, null);
   if (tally?.release !== config.release || (tally.shadow?.release ?? null) !== shadowRelease) {
     tally = emptyTally(config, shadowRelease);
@@ -146,7 +148,7 @@ export function start({ config, runtime, monitor }) {
     try {
       for (let sent = 0; sent < MAX_OUTBOX; sent++) {
         const summary = stored(outboxKey, [])[0];
-        if (!summary) break;
+        if (!summary || !budget.take(summary.id)) break; // the day's ε is spent: kept for tomorrow
         let response;
         try {
           response = await fetch(`${settings.collector}/v1/rollout`, {

@@ -8,7 +8,9 @@ export const ROLLOUT_ASSIGNMENT = "staticml-rollout:assignment";
 // sessionStorage: when a release page last sent this browser back to the router.
 export const ROLLOUT_REROUTED = "staticml-rollout:rerouted";
 
-// One app's keys: `monitorKey(app, "outbox")` → "staticml-monitor:<app>:outbox".
+// One app's keys: `monitorKey(app, "outbox")` → "staticml-monitor:<app>:outbox". An app keeps
+// "outbox", "partial", "last", "consent" (monitor.js) and "budget" (budget.js: the day and the
+// ε spent in it).
 export const monitorKey = (app, name) => `staticml-monitor:${app}:${name}`;
 export const rolloutKey = (app, name) => `staticml-rollout:${app}:${name}`;
 

@@ -24,6 +24,8 @@ KINDS = ("numeric", "categorical")
 MAX_EDGES = 31
 DEFAULT_BINS = 10
 DEFAULT_CATEGORIES = 20
+# Top-class probability bins: [0, 0.1), [0.1, 0.2), ..., [0.9, 1], the ten of the usual ECE.
+CONFIDENCE_EDGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 class BaselineError(StaticMLError):
@@ -50,11 +52,33 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class Confidence:
+    """A classifier's top-class probability on the evaluation data, over `CONFIDENCE_EDGES`.
+
+    Per bin: the evaluation rows in it, their mean top-class probability (None for an empty
+    bin) and, when the evaluation data has labels, the share of them predicted right. `ece`
+    is the expected calibration error over these bins (None without labels).
+    """
+
+    rows: tuple[int, ...]
+    mean: tuple[float | None, ...]
+    accuracy: tuple[float | None, ...] | None
+    ece: float | None
+    source: str
+    edges: tuple[float, ...] = CONFIDENCE_EDGES
+
+    @property
+    def bins(self) -> int:
+        return len(self.edges) + 1
+
+
+@dataclass(frozen=True)
 class Baseline:
     rows: int
     source: str
     features: tuple[Variable, ...]
     output: Variable
+    confidence: Confidence | None = None  # classifiers built since summaries carry it
 
     def feature(self, name: str) -> Variable | None:
         return next((f for f in self.features if f.name == name), None)
@@ -163,12 +187,26 @@ def _top_categories(values: Sequence[object], limit: int) -> tuple[str, ...]:
 
 
 def baseline_to_json(baseline: Baseline) -> dict[str, Any]:
-    return {
+    document = {
         "format": FORMAT,
         "rows": baseline.rows,
         "source": baseline.source,
         "features": [_variable_to_json(f) for f in baseline.features],
         "output": _variable_to_json(baseline.output),
+    }
+    if baseline.confidence is not None:
+        document["confidence"] = confidence_to_json(baseline.confidence)
+    return document
+
+
+def confidence_to_json(confidence: Confidence) -> dict[str, Any]:
+    return {
+        "edges": list(confidence.edges),
+        "rows": list(confidence.rows),
+        "mean": list(confidence.mean),
+        "accuracy": None if confidence.accuracy is None else list(confidence.accuracy),
+        "ece": confidence.ece,
+        "source": confidence.source,
     }
 
 
@@ -221,7 +259,50 @@ def baseline_from_json(data: object, where: str = "baseline") -> Baseline:
     if duplicates:
         raise BaselineError(f"{where}: feature names repeat: {', '.join(duplicates)}.")
     output = _variable_from_json(obj.get("output"), f"{where}: output")
-    return Baseline(rows, source, features, output)  # type: ignore[arg-type]
+    confidence = obj.get("confidence")
+    return Baseline(
+        rows,  # type: ignore[arg-type]
+        source,
+        features,
+        output,
+        None if confidence is None else _confidence_from_json(confidence, f"{where}: confidence"),
+    )
+
+
+def _confidence_from_json(data: object, where: str) -> Confidence:
+    obj = _object(data, where)
+    edges, rows, source = obj.get("edges"), obj.get("rows"), obj.get("source", "")
+    if not _valid_edges(edges) or any(not 0 < e < 1 for e in edges):  # type: ignore[union-attr]
+        raise BaselineError(f"{where}.edges must be increasing probabilities between 0 and 1.")
+    bins = len(edges) + 1  # type: ignore[arg-type]
+    if not isinstance(rows, list) or len(rows) != bins or not all(_count(r) for r in rows):
+        raise BaselineError(f"{where}.rows must be {bins} non-negative integers, one per bin.")
+    mean = _probabilities(obj.get("mean"), bins, f"{where}.mean")
+    accuracy = obj.get("accuracy")
+    ece = obj.get("ece")
+    if ece is not None and not (isinstance(ece, int | float) and 0 <= ece <= 1):
+        raise BaselineError(f"{where}.ece must be null or a number from 0 to 1.")
+    if not isinstance(source, str):
+        raise BaselineError(f"{where}.source must be a string.")
+    return Confidence(
+        tuple(rows),
+        mean,
+        None if accuracy is None else _probabilities(accuracy, bins, f"{where}.accuracy"),
+        None if ece is None else float(ece),
+        source,
+        tuple(float(e) for e in edges),  # type: ignore[union-attr]
+    )
+
+
+def _probabilities(value: object, bins: int, where: str) -> tuple[float | None, ...]:
+    if not isinstance(value, list) or len(value) != bins:
+        raise BaselineError(f"{where} must hold {bins} entries, one per bin.")
+    for entry in value:
+        if entry is not None and not (
+            isinstance(entry, int | float) and not isinstance(entry, bool) and 0 <= entry <= 1
+        ):
+            raise BaselineError(f"{where} holds {entry!r}; expected null or a number from 0 to 1.")
+    return tuple(None if v is None else float(v) for v in value)
 
 
 def _variable_from_json(data: object, where: str) -> Variable:

@@ -183,6 +183,7 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
                 "training records) or monitor.reference_file",
             )
         )
+    _check_daily_budget(values, problems)
     for key in _APP_FILES:
         if values[key] is not None and not (app_dir / values[key]).is_file():
             problems.append(_Problem(key, f"{app_dir / values[key]} does not exist"))
@@ -210,6 +211,28 @@ def _check_app(values: dict[str, Any], app_dir: Path, problems: list[_Problem]) 
             _Problem(
                 "preprocess.batch",
                 f"must be in the same package as preprocess.entry ({entry.package}), got {batch.module}",
+            )
+        )
+
+
+def _check_daily_budget(values: dict[str, Any], problems: list[_Problem]) -> None:
+    daily, epsilon = values["monitor.epsilon_per_day"], values["monitor.epsilon"]
+    if daily is None:
+        return
+    if epsilon is None:
+        problems.append(
+            _Problem(
+                "monitor.epsilon_per_day",
+                "is a budget of local-DP noise: set monitor.epsilon too (the ε each summary "
+                "costs), or remove monitor.epsilon_per_day",
+            )
+        )
+    elif daily < epsilon:
+        problems.append(
+            _Problem(
+                "monitor.epsilon_per_day",
+                f"is {daily:g}, less than one summary's monitor.epsilon = {epsilon:g}, so the "
+                "page could never send: raise it to at least monitor.epsilon",
             )
         )
 

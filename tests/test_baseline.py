@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +24,7 @@ from staticml.baseline import (
     quantile_edges,
     write_baseline,
 )
+from staticml.calibration import measure_confidence
 from tests.support.collector import wine_baseline
 
 
@@ -98,5 +101,44 @@ def test_the_file_round_trips(tmp_path):
 def test_malformed_files_name_the_key(change, message):
     data = json.loads(json.dumps(baseline_to_json(wine_baseline())))
     change(data)
+    with pytest.raises(BaselineError, match=message):
+        baseline_from_json(data)
+
+
+def calibrated_baseline():
+    top = np.array([0.15, 0.55, 0.58, 0.92, 0.97, 0.99, 1.0])
+    right = np.array([False, True, False, True, True, True, True])
+    return dataclasses.replace(
+        wine_baseline(), confidence=measure_confidence(top, right, "7 evaluation rows")
+    )
+
+
+def test_the_calibration_is_measured_per_bin_and_round_trips(tmp_path):
+    confidence = calibrated_baseline().confidence
+    assert confidence.rows == (0, 1, 0, 0, 0, 2, 0, 0, 0, 4)
+    assert confidence.mean[5] == pytest.approx(0.565) and confidence.mean[0] is None
+    assert confidence.accuracy[5] == 0.5 and confidence.accuracy[1] == 0.0
+    # ECE: (1 × |0 - 0.15| + 2 × |0.5 - 0.565| + 4 × |1 - 0.97|) / 7
+    assert confidence.ece == pytest.approx((0.15 + 2 * 0.065 + 4 * 0.03) / 7)
+    path = tmp_path / "baseline.json"
+    write_baseline(calibrated_baseline(), path)
+    assert load_baseline(path) == calibrated_baseline()
+    unlabelled = measure_confidence(np.array([0.5, 0.7]), None, "samples")
+    assert unlabelled.accuracy is None and unlabelled.ece is None
+    assert baseline_from_json(baseline_to_json(wine_baseline())).confidence is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(edges=[0.5, 1.5]), r"confidence.edges must be increasing"),
+        (lambda c: c["rows"].pop(), r"confidence.rows must be 10"),
+        (lambda c: c["mean"].__setitem__(1, 2.0), r"confidence.mean holds 2.0"),
+        (lambda c: c.update(ece="low"), r"confidence.ece must be null"),
+    ],
+)
+def test_malformed_calibrations_name_the_key(change, message):
+    data = json.loads(json.dumps(baseline_to_json(calibrated_baseline())))
+    change(data["confidence"])
     with pytest.raises(BaselineError, match=message):
         baseline_from_json(data)

@@ -246,3 +246,14 @@ def test_a_value_ending_in_a_newline_is_a_config_error_naming_the_setting(tmp_pa
         "staticml.toml:16: monitor.collector: 'http://127.0.0.1:8701\\n' is not a collector URL"
         in message
     )
+
+
+def test_a_daily_privacy_budget_needs_epsilon_and_room_for_one_summary(tmp_path):
+    message = problems(tmp_path, MINIMAL + "\n[monitor]\nepsilon_per_day = 4\n")
+    assert "monitor.epsilon_per_day: is a budget of local-DP noise: set monitor.epsilon" in message
+    message = problems(tmp_path, MINIMAL + "\n[monitor]\nepsilon = 2\nepsilon_per_day = 1\n")
+    assert "is 1, less than one summary's monitor.epsilon = 2" in message
+    config = load_config(
+        write(tmp_path, MINIMAL + "\n[monitor]\nepsilon = 1\nepsilon_per_day = 3\n")
+    )
+    assert config.monitor.epsilon_per_day == 3

@@ -185,7 +185,8 @@ def beacon(
 @click.option(
     "--fail-on",
     multiple=True,
-    help="Exit 3 when a statistic crosses a threshold, e.g. psi>0.2; repeatable (default psi>=0.2).",
+    help="Exit 3 when a statistic crosses a threshold, e.g. psi>0.2 or estimated_accuracy<0.9; "
+    "repeatable (default psi>=0.2).",
 )
 @bundle_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

@@ -144,6 +144,14 @@ def print_drift(report: DriftReport, failures: Sequence[str]) -> None:
             f"{TOO_FEW}: not enough data, fewer than {report.thresholds.min_n} predictions in "
             "the window or the one it is compared with; not judged."
         )
+    estimate = report.accuracy
+    if estimate is not None:
+        console.print(
+            f"Estimated accuracy (without labels): {estimate.value:.3f}, {estimate.level:.0%} "
+            f"interval {estimate.low:.3f} to {estimate.high:.3f}, from {estimate.n} predictions."
+            if estimate.value is not None
+            else f"Estimated accuracy: not enough data ({estimate.n} predictions)."
+        )
     for line in failures:
         console.print(f"[bold red]crossed:[/bold red] {line}")
     if not failures:

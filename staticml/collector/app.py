@@ -56,7 +56,7 @@ from staticml.collector.replies import (
     error_reply,
     internal_reply,
 )
-from staticml.collector.report import drift_report, psi_history
+from staticml.collector.report import accuracy_history, drift_report, psi_history
 from staticml.collector.rollout import parse_rollout
 from staticml.collector.rollout_section import rollout_section
 from staticml.collector.storage import Store
@@ -231,7 +231,10 @@ def create_collector_app(
             psi_history, store, release, baseline, window, now=now, thresholds=thresholds
         )
         outcomes = await run_in_threadpool(rollout_report, store, window, now)
-        html = render_dashboard(report, history, page, rollout_section(outcomes))
+        accuracy = await run_in_threadpool(
+            accuracy_history, store, release, baseline, window, now=now, thresholds=thresholds
+        )
+        html = render_dashboard(report, history, page, accuracy, rollout_section(outcomes))
         return HTMLResponse(html, headers={**API_HEADERS, "Content-Security-Policy": DASHBOARD_CSP})
 
     async def health(request: Request) -> Response:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
 
+from staticml.collector.accuracy import AccuracyEstimate
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.report import DriftReport, VariableReport
 from staticml.collector.storage import FEATURE_PREFIX, OUTPUT, feature_key
@@ -71,6 +72,7 @@ def render_dashboard(
     report: DriftReport,
     history: Sequence[tuple[str, dict[str, float | None]]],
     releases: ReleasePage,
+    accuracy: Sequence[tuple[str, AccuracyEstimate]] = (),
     rollout: str = "",
 ) -> str:
     """The page; `rollout` is the rollout section's HTML (staticml/collector/rollout_section.py)."""
@@ -84,6 +86,7 @@ def render_dashboard(
         _table(report.variables),
         "<h2>Predictions</h2>",
         _distribution(report.output),
+        *(_accuracy(report, accuracy) if report.accuracy is not None else ()),
         "<h2>PSI against the baseline over time</h2>",
         _history(report, history),
         "<h2>Features, most skewed first</h2><div class=charts>",
@@ -193,6 +196,33 @@ def _history(report: DriftReport, history: Sequence[tuple[str, dict[str, float |
         "window ending at the UTC hour shown; gaps are windows without enough data."
         "</figcaption></figure>"
     )
+
+
+def _accuracy(report: DriftReport, history: Sequence[tuple[str, AccuracyEstimate]]) -> list[str]:
+    estimate = report.accuracy
+    assert estimate is not None
+    now = (
+        f"{estimate.value:.1%} ({estimate.level:.0%} interval {estimate.low:.1%} to "
+        f"{estimate.high:.1%}) over {estimate.n} predictions in the current window"
+        if estimate.value is not None and estimate.low is not None and estimate.high is not None
+        else f"not enough data ({estimate.n} predictions, {report.thresholds.min_n} needed)"
+    )
+    series = [
+        (name, [getattr(e, key) for _, e in history])
+        for name, key in (("estimate", "value"), ("low", "low"), ("high", "high"))
+    ]
+    chart = line_chart(
+        f"Estimated accuracy per {report.window} window", [end[5:] for end, _ in history], series
+    )
+    legend = "".join(f'<span class="l{i}">{name}</span>' for i, (name, _) in enumerate(series))
+    return [
+        f"<h2>Estimated accuracy</h2><p id=estimated-accuracy>Estimated without labels: {now}. "
+        f"{escape(estimate.method)}, as calibrated on the evaluation data; it sees inputs "
+        "moving to where the model is less sure, not a change in what the right answer is.</p>",
+        f"<figure>{chart}<div class=legend>{legend}</div><figcaption>Per {report.window} "
+        "window ending at the UTC hour shown, with its interval; gaps are windows without "
+        "enough data.</figcaption></figure>",
+    ]
 
 
 def _skew_order(variable: VariableReport) -> float:

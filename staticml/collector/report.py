@@ -3,7 +3,8 @@
 The *current* window is the `window` hours ending with the current (partial) hour; the
 *previous* window is the same length just before it. Skew compares the current window with
 the training baseline; drift compares it with the previous window. Missing values count as
-one more bin, so a change in how often a value is missing is drift too.
+one more bin, so a change in how often a value is missing is drift too. A classifier's report
+also estimates the current window's accuracy without labels (`staticml.collector.accuracy`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from staticml.baseline import Baseline, Variable
+from staticml.collector.accuracy import AccuracyEstimate, estimate_accuracy
 from staticml.collector.errors import InvalidRequest
 from staticml.collector.storage import MISSING_BIN, OUTPUT, Store, Total, feature_key
 from staticml.collector.validate import HOUR_FORMAT
@@ -69,6 +71,7 @@ class DriftReport:
     thresholds: Thresholds
     features: tuple[VariableReport, ...]
     output: VariableReport
+    accuracy: AccuracyEstimate | None = None  # None: the baseline has no confidence bins
 
     @property
     def variables(self) -> tuple[VariableReport, ...]:
@@ -91,6 +94,7 @@ class DriftReport:
             "thresholds": asdict(self.thresholds),
             "features": [variable(v) for v in self.features],
             "output": variable(self.output),
+            "estimated_accuracy": None if self.accuracy is None else asdict(self.accuracy),
         }
 
 
@@ -142,6 +146,9 @@ def drift_report(
         thresholds,
         tuple(variables[:-1]),
         variables[-1],
+        None
+        if baseline.confidence is None
+        else estimate_accuracy(current, baseline.confidence, thresholds.min_n),
     )
 
 
@@ -169,6 +176,30 @@ def psi_history(
         }
         history.append((total.end, values))
     return history
+
+
+def accuracy_history(
+    store: Store,
+    release: str,
+    baseline: Baseline,
+    window: str,
+    *,
+    points: int = HISTORY_POINTS,
+    now: datetime | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> list[tuple[str, AccuracyEstimate]]:
+    """The estimated accuracy over the last `points` windows: (window end, estimate); empty
+    when the baseline has no confidence bins."""
+    if baseline.confidence is None:
+        return []
+    hours = parse_window(window)
+    end = current_end(now or datetime.now(UTC))
+    ends = [end - timedelta(hours=hours * i) for i in range(points - 1, -1, -1)]
+    totals = store.read_totals(release, [_labels(e - timedelta(hours=hours), e) for e in ends])
+    return [
+        (total.end, estimate_accuracy(total, baseline.confidence, thresholds.min_n))
+        for total in totals
+    ]
 
 
 def variables_of(baseline: Baseline) -> list[tuple[Variable, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,6 +35,11 @@ log = logging.getLogger("staticml.collector")
 MISSING_BIN = -1
 OUTPUT = "output"
 FEATURE_PREFIX = "feature:"
+CONFIDENCE = "confidence"
+# Bin 0 of this variable sums, over a window's noised summaries, the variance of the noise on
+# each confidence count, in millionths (an integer, so merging stays addition).
+CONFIDENCE_NOISE = "confidence:noise"
+NOISE_SCALE = 1_000_000
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS staticml_counts (
@@ -173,11 +179,21 @@ def summary_rows(summary: Summary) -> list[tuple[str, int, int]]:
     """(variable, bin, count) for every non-zero count, in one fixed order (no lock cycles)."""
     parts = [(feature_key(name), counts) for name, counts in summary.features]
     parts.append((OUTPUT, summary.output))
+    if summary.confidence is not None:
+        parts.append((CONFIDENCE, summary.confidence))
     rows: list[tuple[str, int, int]] = []
     for variable, counts in parts:
         cells = [*enumerate(counts.counts), (MISSING_BIN, counts.missing)]
         rows.extend((variable, b, c) for b, c in cells if c != 0)
+    if summary.confidence is not None and summary.epsilon is not None:
+        rows.append((CONFIDENCE_NOISE, 0, round(NOISE_SCALE * noise_variance(summary.epsilon))))
     return rows
+
+
+def noise_variance(epsilon: float) -> float:
+    """The variance of two-sided geometric noise with parameter ε: 2a/(1-a)², a = exp(-ε)."""
+    alpha = math.exp(-epsilon)
+    return 2 * alpha / (1 - alpha) ** 2
 
 
 def merged_rows(

@@ -27,8 +27,8 @@ MAX_EPSILON = 10.0
 DP_NOISE_BOUND = 30.0
 HOUR_FORMAT = "%Y-%m-%dT%H"
 
-_KEYS = ("v", "id", "release", "hour", "n", "features", "output", "dp")
-_REQUIRED = frozenset(_KEYS) - {"dp", "id"}
+_KEYS = ("v", "id", "release", "hour", "n", "features", "output", "dp", "confidence")
+_REQUIRED = frozenset(_KEYS) - {"dp", "id", "confidence"}
 _COUNT_KEYS = ("counts", "missing")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
 _HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
@@ -50,6 +50,9 @@ class Summary:
     output: Counts
     epsilon: float | None = None
     id: str | None = None  # random per summary (never per device): a repeat is merged once
+    # Top-class probability counts over the baseline's confidence bins; None when the baseline
+    # has none. A summary without them (an older page) counts all its n as missing.
+    confidence: Counts | None = None
 
     @property
     def dp(self) -> bool:
@@ -76,7 +79,10 @@ def parse_summary(
     bound = math.ceil(DP_NOISE_BOUND / epsilon) if epsilon is not None else None
     features = _features(data["features"], baseline, n, bound)
     output = _counts(data["output"], baseline.output, "output", n, bound)
-    return Summary(release, hour, n, features, output, epsilon, check_id(data.get("id")))
+    confidence = _confidence(data.get("confidence"), baseline, n, bound)
+    return Summary(
+        release, hour, n, features, output, epsilon, check_id(data.get("id")), confidence
+    )
 
 
 def check_id(value: object) -> str | None:
@@ -204,6 +210,22 @@ def _epsilon(dp: object) -> float | None:
             "dp.epsilon", f"is {epsilon!r}; expected a number from {MIN_EPSILON} to {MAX_EPSILON}."
         )
     return float(epsilon)
+
+
+def _confidence(value: object, baseline: Baseline, n: int, bound: int | None) -> Counts | None:
+    bins = baseline.confidence
+    if bins is None:
+        if value is None:
+            return None
+        raise InvalidRequest(
+            "confidence",
+            "is not allowed: this release's baseline has no bins of top-class probability "
+            "(a regressor, or a build before staticml measured calibration); leave it out.",
+        )
+    if value is None:
+        return Counts((0,) * bins.bins, n)
+    shape = Variable("confidence", "numeric", (0,) * bins.bins, 0, edges=bins.edges)
+    return _counts(value, shape, "confidence", n, bound)
 
 
 def _features(

@@ -160,6 +160,7 @@ class PageMonitor(JsonRecord):
     min_predictions: int
     epsilon: float | None = None
     baseline: str | None = None
+    epsilon_per_day: float | None = None
 
 
 @dataclass(frozen=True)

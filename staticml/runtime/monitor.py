@@ -47,7 +47,8 @@ class Monitor:
     `spec` comes from the build: the release id, `k` (predictions per summary), `epsilon`
     (None for exact counts), each monitored feature with its bins and its `source`
     (`["field", name]` for a record field, `["feature", i]` for the i-th model feature), and
-    the output variable.
+    the output variable, and for a classifier `confidence`: the bins of the top-class
+    probability (None when the build fixed none).
     """
 
     def __init__(self, spec: Mapping[str, Any], clock: Any = None, rng: Any = None) -> None:
@@ -56,13 +57,22 @@ class Monitor:
         self.epsilon = spec.get("epsilon")
         self.features = list(spec["features"])
         self.output = dict(spec["output"])
+        self.confidence = dict(spec["confidence"]) if spec.get("confidence") else None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._rng = rng or random.SystemRandom()
         self.ready: list[dict[str, Any]] = []
+        self._confidence_counts: list[int] = []
         self._reset()
 
-    def observe(self, record: Mapping[str, Any], features: Sequence[float], output: Any) -> None:
-        """Count one prediction: its record, its feature vector and the model's output."""
+    def observe(
+        self,
+        record: Mapping[str, Any],
+        features: Sequence[float],
+        output: Any,
+        confidence: float | None = None,
+    ) -> None:
+        """Count one prediction: its record, its feature vector, the model's output and (for
+        a classifier) its top-class probability."""
         for i, variable in enumerate(self.features):
             kind, key = variable["source"]
             index = bin_of(variable, record.get(key) if kind == "field" else features[int(key)])
@@ -72,6 +82,9 @@ class Monitor:
                 self._counts[i][index] += 1
         index = bin_of(self.output, output)
         self._output_counts[-1 if index is None else index] += 1  # the last slot counts missing
+        if self.confidence is not None:
+            index = bin_of(self.confidence, confidence)
+            self._confidence_counts[-1 if index is None else index] += 1
         self.n += 1
         if self.n >= self.k:
             self._freeze()
@@ -86,6 +99,7 @@ class Monitor:
                 "features": [list(c) for c in self._counts],
                 "missing": list(self._missing),
                 "output": list(self._output_counts),
+                "confidence": list(self._confidence_counts),
             },
         }
 
@@ -98,15 +112,17 @@ class Monitor:
             counts = [[int(c) for c in row] for row in partial["features"]]
             output = [int(c) for c in partial["output"]]
             missing = [int(m) for m in partial["missing"]]
+            confidence = [int(c) for c in partial.get("confidence", [])]
             ready = [dict(item) for item in state["ready"]]
         except (KeyError, TypeError, ValueError):
             return False
         shapes = [bin_count(v) for v in self.features]
         if [len(row) for row in counts] != shapes or len(output) != bin_count(self.output) + 1:
             return False
-        if len(missing) != len(self.features):
+        if len(missing) != len(self.features) or len(confidence) != len(self._confidence_counts):
             return False
         self._counts, self._output_counts, self._missing = counts, output, missing
+        self._confidence_counts = confidence
         self.n = int(partial["n"])
         self.ready = (ready + self.ready)[-MAX_READY:]
         return True
@@ -121,6 +137,9 @@ class Monitor:
         self._counts = [[0] * bin_count(v) for v in self.features]
         self._missing = [0] * len(self.features)
         self._output_counts = [0] * (bin_count(self.output) + 1)  # the last one counts missing
+        self._confidence_counts = (
+            [] if self.confidence is None else [0] * (bin_count(self.confidence) + 1)
+        )
 
     def _freeze(self) -> None:
         # Random per summary, never per device: it lets the collector merge a resent summary once.
@@ -148,6 +167,11 @@ class Monitor:
             if self.epsilon is None
             else {"mechanism": "geometric", "epsilon": self.epsilon},
         }
+        if self.confidence is not None:
+            summary["confidence"] = {
+                "counts": self._noisy(self._confidence_counts[:-1]),
+                "missing": self._noisy(self._confidence_counts[-1:])[0],
+            }
         self.ready = ([*self.ready, {"id": summary_id, "summary": summary}])[-MAX_READY:]
         self._reset()
 

@@ -48,7 +48,7 @@ class CsvScorer:
         self,
         predictor: Predictor,
         output: ShownOutput,
-        observer: Callable[[dict[str, Any], Sequence[float], Any], None] | None = None,
+        observer: Callable[..., None] | None = None,
     ) -> None:
         self.predictor = predictor
         self.output = output
@@ -108,7 +108,7 @@ class CsvScorer:
                 writer.writerow([*padded, *prediction, ""])
                 self.totals.scored += 1
                 if self.observer is not None:
-                    self._observe(prepared, position, prediction[0])
+                    self._observe(prepared, position, prediction[0], values, width)
             else:
                 message = prepared.errors[index]
                 writer.writerow([*padded, *blank, message])
@@ -117,12 +117,19 @@ class CsvScorer:
                     self.totals.errors.append((number, message))
         return buffer.getvalue()
 
-    def _observe(self, prepared: Prepared, position: int, shown: str) -> None:
+    def _observe(
+        self, prepared: Prepared, position: int, shown: str, values: Sequence[float], width: int
+    ) -> None:
+        """Count a row's prediction with the monitor: `observer(record, features, output,
+        top-class probability or None)`."""
         assert self.observer is not None
         n = self.predictor.n_features
         features = prepared.features[position * n : (position + 1) * n]
-        output = float(shown) if not self.spec.classifies else shown
-        self.observer(prepared.records[position], features, output)
+        if not self.spec.classifies:
+            self.observer(prepared.records[position], features, float(shown), None)
+            return
+        top = max(values[position * width : (position + 1) * width], default=None)
+        self.observer(prepared.records[position], features, shown, top)
 
     def _prediction(
         self, labels: Sequence[Any] | None, values: Sequence[float], position: int, width: int

@@ -95,17 +95,20 @@ def predicted(labels: Any, values: Any) -> Any:
     names = to_py(labels)
     [prediction] = _output.spec.predictions(None if names is None else list(names), to_py(values))
     shown = prediction.value if prediction.label is None else prediction.label
-    return to_js({**prediction.to_json(), "monitor": observe(shown)})
+    probabilities = prediction.probabilities
+    confidence = max(probabilities.values()) if probabilities else None
+    return to_js({**prediction.to_json(), "monitor": observe(shown, confidence)})
 
 
-def observe(output: Any) -> str | None:
-    """Count the last prepared record with the model's output; the monitor's state as JSON."""
+def observe(output: Any, confidence: float | None = None) -> str | None:
+    """Count the last prepared record with the model's output (and a classifier's top-class
+    probability); the monitor's state as JSON."""
     global _last
     if _monitor is None or _last is None:
         return None
     record, vector = _last
     _last = None
-    _monitor.observe(record, vector, to_py(output))
+    _monitor.observe(record, vector, to_py(output), confidence)
     return monitor_state()
 
 

@@ -12,6 +12,7 @@ from staticml.settings.parsers import (
     AppFunction,
     EntryPoint,
     collector_url,
+    daily_epsilon,
     drift_conditions,
     drift_window,
     epsilon,
@@ -72,6 +73,17 @@ class MonitorSettings:
         "costs drift "
         "detection](summaries.md#local-differential-privacy-stays-off-by-default-measured).",
         unset="exact counts",
+    )
+    epsilon_per_day: float | None = setting(
+        daily_epsilon,
+        None,
+        "With `monitor.epsilon`: the most ε one browser spends in a UTC day. Each summary and "
+        "rollout summary it sends costs `monitor.epsilon` (the first time it is sent; a resend "
+        "repeats the same noisy counts), the costs add up over the day (sequential "
+        "composition), and the page stops sending once the next summary would pass this "
+        "budget; what it holds back waits in the browser for the next day (see "
+        "[docs/summaries.md](summaries.md#a-privacy-budget-per-browser-and-day)).",
+        unset="no daily limit",
     )
     bins: int = setting(
         int_range(2, 32), 10, "Bins per numeric feature, at the reference data's quantiles."

@@ -318,3 +318,4 @@ positive_seconds = number("a positive number of seconds", above=0, at_most=math.
 fraction = number("a number between 0 and 1 (exclusive)", above=0, below=1)
 percent = number("a percentage above 0 and at most 100", above=0, at_most=100)
 epsilon = number("a privacy budget ε from 0.01 to 10", at_least=0.01, at_most=10)
+daily_epsilon = number("a daily privacy budget from 0.01 to 10000", at_least=0.01, at_most=10_000)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from staticml.baseline import Confidence
+from staticml.calibration import measure_confidence, top_probability
 from staticml.config import AppConfig
 from staticml.errors import BuildError
 from staticml.hashing import sha256_hex
@@ -52,6 +54,7 @@ log = logging.getLogger("staticml.build")
 class Compression:
     model: ModelArtifact  # the chosen variant, as the page and the samples get it
     report: dict[str, Any]  # model.json, except the release (added once it is known)
+    confidence: Confidence | None = None  # classifiers: the chosen variant's calibration
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,33 @@ def compress_model(
     log.info("compression: %s", decision.explanation)
     shipped = dataclasses.replace(model, onnx=chosen.onnx)
     report = _report(config, model, shipped, data, candidates, decision, budget, browser)
-    return Compression(shipped, report)
+    confidence = _confidence(measured[decision.chosen].outputs, data)
+    if confidence is not None:
+        report["calibration"] = _calibration_report(confidence)
+    return Compression(shipped, report, confidence)
+
+
+def _confidence(outputs: Outputs | None, data: EvalSet) -> Confidence | None:
+    """The chosen variant's top-class probabilities on the evaluation data, binned."""
+    if outputs is None or outputs.labels is None:
+        return None
+    correct = (
+        None
+        if data.labels is None
+        else np.array([a == b for a, b in zip(outputs.labels, data.labels, strict=True)])
+    )
+    return measure_confidence(top_probability(outputs.scores), correct, data.source)
+
+
+def _calibration_report(confidence: Confidence) -> dict[str, Any]:
+    return {
+        "method": "expected calibration error, 10 equal bins of top-class probability",
+        "ece": confidence.ece,
+        "edges": list(confidence.edges),
+        "rows": list(confidence.rows),
+        "mean": list(confidence.mean),
+        "accuracy": None if confidence.accuracy is None else list(confidence.accuracy),
+    }
 
 
 def _mode(config: AppConfig, model: ModelArtifact) -> str:

@@ -4,11 +4,14 @@ The reference records (usually the training data) go through the preprocessing a
 the shipped wheels and through the model in CPython, exactly as a visitor's inputs will. Each
 number or integer field becomes a numeric feature and each category field a categorical one;
 image apps are summarised by the model's input features (`f0`, `f1`, …), never by pixels.
-The model's predictions on the references give the output's bins.
+The model's predictions on the references give the output's bins. A classifier's baseline
+also carries the calibration the compression stage measured on the evaluation data: the bins
+of top-class probability summaries count over, from which the collector estimates accuracy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from staticml.app_code import call, isolated_imports
-from staticml.baseline import Baseline, BaselineError, baseline_to_json, compute_baseline
+from staticml.baseline import (
+    Baseline,
+    BaselineError,
+    Confidence,
+    baseline_to_json,
+    compute_baseline,
+)
 from staticml.config import AppConfig
 from staticml.cpython import model_feed, preprocessing_failure, reference_session, shipped_predictor
 from staticml.errors import BuildError
@@ -45,17 +54,24 @@ class MonitorArtifact:
             for f in document["features"]
         ]
         output = {k: v for k, v in document["output"].items() if k != "counts"}
+        confidence = self.baseline.confidence
         return {
             "release": release,
             "k": config.monitor.min_predictions,
             "epsilon": config.monitor.epsilon,
             "features": features,
             "output": output,
+            "confidence": None
+            if confidence is None
+            else {"kind": "numeric", "edges": list(confidence.edges)},
         }
 
 
 def monitoring_baseline(
-    config: AppConfig, model: ModelArtifact, wheels: Wheels
+    config: AppConfig,
+    model: ModelArtifact,
+    wheels: Wheels,
+    confidence: Confidence | None = None,
 ) -> MonitorArtifact | None:
     if not config.monitor.has_reference:
         return None
@@ -91,7 +107,7 @@ def monitoring_baseline(
         )
     except BaselineError as exc:
         raise BuildError(f"the monitoring baseline cannot be computed: {exc}") from exc
-    return MonitorArtifact(baseline, sources)
+    return MonitorArtifact(dataclasses.replace(baseline, confidence=confidence), sources)
 
 
 def _reference_records(config: AppConfig) -> list[Named]:

@@ -153,6 +153,7 @@ def _page_monitor(config: AppConfig, assets: Mapping[str, Asset]) -> PageMonitor
         min_predictions=config.monitor.min_predictions,
         epsilon=config.monitor.epsilon,
         baseline=assets["baseline.json"].path if "baseline.json" in assets else None,
+        epsilon_per_day=config.monitor.epsilon_per_day,
     )
 
 

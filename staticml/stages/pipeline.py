@@ -189,7 +189,7 @@ def _build(
     report.stage("Computing reference predictions and the monitoring baseline in CPython")
     samples = reference_predictions(config, model, wheels)
 
-    monitor = monitoring_baseline(config, model, wheels)
+    monitor = monitoring_baseline(config, model, wheels, compression.confidence)
 
     report.stage("Vendoring Pyodide and onnxruntime-web")
     site = site_root()

@@ -54,7 +54,11 @@ def test_only_summaries_of_counts_leave_the_browser(monitored, browser, tmp_path
         # keys, one integer count per fixed bin, counts adding up to n. No room for a value.
         assert parse_summary(body, baselines).n == 20
         data = json.loads(body)
-        assert set(data) == {"v", "id", "release", "hour", "n", "features", "output", "dp"}
+        assert set(data) == {
+            *("v", "id", "release", "hour", "n", "features", "output", "dp", "confidence")
+        }
+        # The top-class probability, binned as the baseline fixes: counts again, no value.
+        assert sum(data["confidence"]["counts"]) + data["confidence"]["missing"] == 20
         assert len(data["hour"]) == len("2026-11-29T18")
         assert all(isinstance(c, int) for f in data["features"].values() for c in f["counts"])
 
@@ -187,3 +191,45 @@ def test_rollout_counts_get_local_dp_noise_with_epsilon(browser, tmp_path):
     assert body["dp"] == {"mechanism": "geometric", "epsilon": 0.5}
     assert set(body["feedback"]) == {"right", "wrong"} and body["shadow"] is None
     assert all(isinstance(count, int) for count in body["feedback"].values())
+
+
+BUDGET_SPENT = """() => !document.getElementById("monitor-budget").hidden
+  && window.staticml.monitor.outbox().length === 1
+  && JSON.parse(localStorage.getItem("staticml-monitor:wine:partial") || "null")?.partial?.n === 0"""
+
+
+def test_the_page_stops_sending_once_the_days_privacy_budget_is_spent(browser, tmp_path):
+    """ε = 1 a summary, 2 a day: of three summaries two go, the third waits (the page says so)
+    while predictions go on; once the day is over (its record moved to a past day) it goes."""
+    port = free_port()
+    extra = "epsilon = 1\nepsilon_per_day = 2\nmin_predictions = 5\n"
+    result = build_monitored(tmp_path, port, 0, extra)
+    with (
+        serve_subprocess(result.out_dir) as server,
+        page_collector(result, server, port, f"sqlite:///{tmp_path / 'b.db'}") as collector,
+    ):
+        watched, page = open_monitored(browser, server, port)
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        assert page.is_hidden("#monitor-budget")
+        predict_all(page, drawn(15, shift=False))
+        page.wait_for_function(BUDGET_SPENT)
+        assert page.evaluate("window.staticml.monitor.budget()") == {"spent": 2, "limit": 2}
+        assert "budget (ε = 2) is spent" in page.text_content("#monitor-budget")
+        page.wait_for_timeout(500)
+        assert posts == [f"http://127.0.0.1:{port}/v1/summaries"] * 2
+        drift = f"v1/drift?release={result.release}&window=24h"
+        assert get_json(collector.url + drift)["current"]["n"] == 10
+        prediction = page.evaluate("(r) => window.staticml.predict(r)", drawn(1, False, seed=8)[0])
+        assert prediction["label"] in prediction["probabilities"]
+        page.evaluate(
+            """localStorage.setItem("staticml-monitor:wine:budget",
+               JSON.stringify({day: "2000-01-01", spent: 2, ids: []}))"""
+        )
+        page.evaluate("window.staticml.monitor.flush()")
+        page.wait_for_function("() => window.staticml.monitor.outbox().length === 0")
+        assert len(posts) == 3
+        assert get_json(collector.url + drift)["current"]["n"] == 15
+        assert page.evaluate("window.staticml.monitor.budget()") == {"spent": 1, "limit": 2}
+        watched.assert_clean()
+        watched.context.close()

@@ -167,7 +167,7 @@ def test_conditions(text, expected):
         ("psi", "is not a condition"),
         ("psi=0.2", "is not a condition"),
         ("psi>abc", "is not a condition"),
-        ("kl>0.1", "'kl' is not psi, js or p"),
+        ("kl>0.1", "'kl' is not psi, js, p or estimated_accuracy"),
         ("train.psi>0.1", "'train' is not skew or drift"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -12,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from staticml.baseline import Variable, baseline_to_json, bin_index, compute_baseline
+from staticml.baseline import (
+    Confidence,
+    Variable,
+    baseline_to_json,
+    bin_index,
+    compute_baseline,
+)
+from staticml.collector.errors import InvalidRequest
 from staticml.collector.validate import parse_summary
 from staticml.runtime.monitor import Monitor, bin_of, two_sided_geometric
 
@@ -150,3 +158,40 @@ def test_every_summary_has_its_own_random_id(baseline):
     first, second = monitor.ready
     assert first["summary"]["id"] == first["id"] and second["summary"]["id"] == second["id"]
     assert first["id"] != second["id"] and len(first["id"]) == 32
+
+
+def test_top_class_probabilities_are_counted_over_the_baselines_bins(baseline):
+    calibrated = dataclasses.replace(
+        baseline,
+        confidence=Confidence((10,) * 10, (0.5,) * 10, None, None, "evaluation rows"),
+    )
+    spec = {
+        **spec_for(calibrated),
+        "confidence": {"kind": "numeric", "edges": [0.1 * i for i in range(1, 10)]},
+    }
+    monitor = Monitor(spec, clock=lambda: NOW)
+    tops = [0.55, 0.95, 1.0, None] * 5
+    for row, features, output, top in zip(ROWS[:20], FEATURES, OUTPUTS, tops, strict=False):
+        monitor.observe(row, features, output, top)
+    summary = monitor.ready[0]["summary"]
+    assert summary["confidence"] == {"counts": [0] * 5 + [5, 0, 0, 0, 10], "missing": 5}
+    parsed = parse_summary(json.dumps(summary).encode(), {"r1": calibrated}, now=NOW)
+    assert parsed.confidence is not None and parsed.confidence.missing == 5
+    # Without bins in the baseline the collector refuses the field; without the field it
+    # counts the summary's predictions as missing (an older page).
+    with pytest.raises(InvalidRequest) as caught:
+        parse_summary(json.dumps(summary).encode(), {"r1": baseline}, now=NOW)
+    assert caught.value.key == "confidence"
+    older = {k: v for k, v in summary.items() if k != "confidence"}
+    parsed = parse_summary(json.dumps(older).encode(), {"r1": calibrated}, now=NOW)
+    assert parsed.confidence is not None and parsed.confidence.missing == 20
+
+
+def test_a_saved_state_without_confidence_counts_is_not_restored_into_one_with_them(baseline):
+    old = Monitor(spec_for(baseline), clock=lambda: NOW)
+    old.observe(ROWS[0], FEATURES[0], OUTPUTS[0])
+    state = old.state()
+    del state["partial"]["confidence"]
+    spec = {**spec_for(baseline), "confidence": {"kind": "numeric", "edges": [0.5]}}
+    assert not Monitor(spec, clock=lambda: NOW).restore(state)
+    assert Monitor(spec_for(baseline), clock=lambda: NOW).restore(state)

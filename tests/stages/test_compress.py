@@ -151,6 +151,28 @@ def test_the_report_figures_are_recomputed_independently(iris):
     )
 
 
+def test_the_calibration_error_is_recomputed_independently_and_shown(iris):
+    """ECE of the shipped variant: ten equal bins of top-class probability, the row-weighted
+    mean of |accuracy - mean probability| per bin."""
+    app, result = iris
+    report = report_of(result.out_dir)
+    features, truth = eval_rows(app)
+    labels, probabilities = predict(shipped_model(result.out_dir)[1], features)
+    top = probabilities.max(axis=1)
+    right = np.array([a == b for a, b in zip(labels, truth, strict=True)])
+    bins = np.minimum((top * 10).astype(int), 9)
+    ece = sum(
+        abs(right[bins == b].mean() - top[bins == b].mean()) * (bins == b).sum()
+        for b in range(10)
+        if (bins == b).any()
+    ) / len(top)
+    calibration = report["calibration"]
+    assert calibration["ece"] == pytest.approx(ece, abs=1e-6)
+    assert calibration["rows"] == [int((bins == b).sum()) for b in range(10)]
+    html = (result.out_dir / "model.html").read_text()
+    assert f"<strong>{100 * ece:.2f}%</strong>" in html and 'id="calibration"' in html
+
+
 def test_the_samples_reference_the_shipped_variant(iris):
     _, result = iris
     _, shipped = shipped_model(result.out_dir)

@@ -154,6 +154,15 @@ def test_a_monitored_site_ships_its_baseline_and_allows_its_collector(tmp_path):
     assert (
         f'Content-Security-Policy "{policy}" always;' in (result.out_dir / "nginx.conf").read_text()
     )
+    # A classifier's baseline carries the calibration model.json reports, for the estimate.
+    confidence = parse_baselines({release: text})[release].confidence
+    assert confidence is not None
+    calibration = json.loads((result.out_dir / "model.json").read_text())["calibration"]
+    assert confidence.ece == calibration["ece"] and list(confidence.rows) == calibration["rows"]
+    assert (
+        sum(confidence.rows)
+        == json.loads((result.out_dir / "model.json").read_text())["evaluation"]["rows"]
+    )
     html = (result.out_dir / "index.html").read_text()
     assert '"endpoint": "https://beacon.example.com/drift/v1/summaries"' in html
     assert 'id="monitor-consent"' in html
