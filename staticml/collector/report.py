@@ -163,12 +163,8 @@ def psi_history(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> list[tuple[str, dict[str, float | None]]]:
     """Skew PSI over the last `points` windows: (window end, {variable key: PSI or None})."""
-    hours = parse_window(window)
-    end = current_end(now or datetime.now(UTC))
-    ends = [end - timedelta(hours=hours * i) for i in range(points - 1, -1, -1)]
-    totals = store.read_totals(release, [_labels(e - timedelta(hours=hours), e) for e in ends])
     history = []
-    for total in totals:
+    for total in _last_windows(store, release, window, points, now):
         enough = total.n >= thresholds.min_n
         values = {
             key: psi(baseline_histogram(v), histogram(total, key, v.bins)) if enough else None
@@ -192,14 +188,20 @@ def accuracy_history(
     when the baseline has no confidence bins."""
     if baseline.confidence is None:
         return []
+    return [
+        (total.end, estimate_accuracy(total, baseline.confidence, thresholds.min_n))
+        for total in _last_windows(store, release, window, points, now)
+    ]
+
+
+def _last_windows(
+    store: Store, release: str, window: str, points: int, now: datetime | None
+) -> list[Total]:
+    """The merged counts of the last `points` windows of `window`, oldest first."""
     hours = parse_window(window)
     end = current_end(now or datetime.now(UTC))
     ends = [end - timedelta(hours=hours * i) for i in range(points - 1, -1, -1)]
-    totals = store.read_totals(release, [_labels(e - timedelta(hours=hours), e) for e in ends])
-    return [
-        (total.end, estimate_accuracy(total, baseline.confidence, thresholds.min_n))
-        for total in totals
-    ]
+    return store.read_totals(release, [_labels(e - timedelta(hours=hours), e) for e in ends])
 
 
 def variables_of(baseline: Baseline) -> list[tuple[Variable, str]]:

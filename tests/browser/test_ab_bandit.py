@@ -4,10 +4,6 @@ new visitors get next."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from datetime import UTC, datetime
-
 import pytest
 from click.testing import CliRunner
 
@@ -26,7 +22,7 @@ from tests.browser.test_rollout import (
 from tests.support import get_json
 from tests.support.beacon import beacon
 from tests.support.browser import watch
-from tests.support.rollout import sample_records
+from tests.support.rollout import post_feedback, sample_records
 from tests.support.serving import serve_subprocess
 
 pytestmark = pytest.mark.browser
@@ -60,24 +56,6 @@ def new_visitors(browser, site: Site, origin: str, release: str) -> int:
         return [r for r, _ in visits].count(release)
     finally:
         visitors.watched.context.close()
-
-
-def post_feedback(collector: str, release: str, right: int, wrong: int) -> None:
-    body = {
-        "v": 1,
-        "release": release,
-        "hour": datetime.now(UTC).strftime("%Y-%m-%dT%H"),
-        "shadow": None,
-        "feedback": {"right": right, "wrong": wrong},
-    }
-    request = urllib.request.Request(
-        collector + "/v1/rollout",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "text/plain"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 202
 
 
 def test_an_ab_test_then_a_bandit_split_new_visitors_and_learn_from_feedback(
@@ -121,8 +99,8 @@ def test_an_ab_test_then_a_bandit_split_new_visitors_and_learn_from_feedback(
             watched.context.close()
 
         run("bandit", "start", a, b, "--site", root)
-        post_feedback(collector, a, 300, 700)  # a is clearly the worse arm
-        post_feedback(collector, b, 900, 100)
+        assert post_feedback(collector, a, 300, 700) == 202  # a is clearly the worse arm
+        assert post_feedback(collector, b, 900, 100) == 202
         run("bandit", "update", "--db", db, "--site", root, "--seed", "1")
     shares = {route.release: route.share for route in site.state().routes}
     assert shares[b] == pytest.approx(0.7) and shares[a] == pytest.approx(0.3)  # max change 0.2

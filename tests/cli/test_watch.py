@@ -4,45 +4,19 @@ after every batch until the canary is decided."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from datetime import UTC, datetime
-
 from click.testing import CliRunner
 
 from staticml.cli import cli
 from staticml.rollout import Site
 from staticml.runtime.contract import MANIFEST, ReleaseListing
 from tests.support.beacon import beacon
-from tests.support.rollout import WINE
+from tests.support.rollout import WINE, post_feedback
 
 
 def run(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args))
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def post(url: str, release: str, right: int, wrong: int) -> int:
-    body = {
-        "v": 1,
-        "release": release,
-        "hour": datetime.now(UTC).strftime("%Y-%m-%dT%H"),
-        "shadow": None,
-        "feedback": {"right": right, "wrong": wrong},
-    }
-    request = urllib.request.Request(
-        url + "v1/rollout",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "text/plain"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def test_watch_waits_then_promotes_a_canary_released_while_the_collector_ran(
@@ -54,11 +28,11 @@ def test_watch_waits_then_promotes_a_canary_released_while_the_collector_ran(
     db = f"sqlite:///{tmp_path / 'beacon.db'}"
     watch = ("watch", "--app", str(WINE), "--site", str(site), "--db", db)
     with beacon(None, db, "--site", str(site)) as collector:
-        assert post(collector.url, canary, 1, 0) == 422  # not released yet
+        assert post_feedback(collector.url, canary, 1, 0) == 422  # not released yet
         run("release", str(wine_releases.b), "--site", str(site))
         run("canary", canary, "--percent", "10", "--site", str(site))
-        assert post(collector.url, canary, 200, 50) == 202  # accepted without a restart
-        assert post(collector.url, stable, 1800, 450) == 202
+        assert post_feedback(collector.url, canary, 200, 50) == 202  # accepted without a restart
+        assert post_feedback(collector.url, stable, 1800, 450) == 202
 
         first = run(*watch)
         assert first.startswith("wait: outcomes: ") and "more canary outcomes" in first
@@ -68,8 +42,8 @@ def test_watch_waits_then_promotes_a_canary_released_while_the_collector_ran(
         assert "no difference shown, and none would be at the current rates" in outcomes
 
         for _ in range(3):  # 2,500 canary and 22,500 stable outcomes, 80% right each
-            assert post(collector.url, canary, 600, 150) == 202
-            assert post(collector.url, stable, 5400, 1350) == 202
+            assert post_feedback(collector.url, canary, 600, 150) == 202
+            assert post_feedback(collector.url, stable, 5400, 1350) == 202
         decided = run(*watch)
     assert decided.startswith("promote: ") and "shown not worse" in decided
     assert Site(site).state().stable == canary

@@ -9,8 +9,12 @@ and 2, agrees on 3). Both send rollout summaries to a collector on `collector_po
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import staticml
@@ -56,3 +60,25 @@ def sample_records() -> list[dict[str, float]]:
     with (WINE / "samples.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     return [{k: float(v) for k, v in row.items() if k != "label"} for row in rows]
+
+
+def post_feedback(collector: str, release: str, right: int, wrong: int) -> int:
+    """Post a rollout summary of "Was this right?" answers, as a page does; the HTTP status."""
+    body = {
+        "v": 1,
+        "release": release,
+        "hour": datetime.now(UTC).strftime("%Y-%m-%dT%H"),
+        "shadow": None,
+        "feedback": {"right": right, "wrong": wrong},
+    }
+    request = urllib.request.Request(
+        collector.rstrip("/") + "/v1/rollout",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
