@@ -26,7 +26,7 @@ from staticml.learning.lineage import Registry
 from staticml.learning.retrain import retrain
 from staticml.learning.site import release_dir
 from staticml.rollout.site import Site
-from tests.support.boosted import FRAMEWORKS, NATIVE_FILES, TREES, boosted_app
+from tests.support.boosted import FRAMEWORKS, NATIVE_FILES, TREES, boosted_app, regressor_app
 from tests.support.retrain import NEW_WINES
 from tests.support.scoring import assert_matches_expected, read_output, shipped_samples
 
@@ -180,3 +180,27 @@ def test_catboost_onnx_export_builds_and_predicts_in_chromium_as_catboost_does(t
     assert np.abs(np.asarray(shipped) - np.asarray(expected)).max() <= TOLERANCE
     model = next((tmp_path / "site" / "model").glob("*.onnx"))
     assert "ZipMap" not in {n.op_type for n in onnx.load(model).graph.node}
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_boosted_regressor_builds_and_predicts_in_chromium_as_the_framework_does(
+    framework, tmp_path
+):
+    app = regressor_app(tmp_path, framework)
+    completed = build_verified(app, tmp_path / "site")
+    assert completed.returncode == 0, completed.stderr
+    assert "10 sample(s) match CPython" in completed.stderr
+    rounds = kept_rounds(report_of(tmp_path / "site"))
+    samples = shipped_samples(tmp_path / "site")
+    scaling = json.loads((app / "diabetes_app" / "scaling.json").read_text())
+    order = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+    raw = np.asarray([[float(s["record"][n]) for n in order] for s in samples])
+    x = (raw - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])
+    model = joblib.load(app / "model.joblib")
+    expected = (
+        model.predict(x, iteration_range=(0, rounds))
+        if framework == "xgboost"
+        else model.predict(x, num_iteration=rounds)
+    )
+    shipped = np.asarray([s["expected"]["value"] for s in samples])
+    assert np.abs(shipped - expected).max() <= TOLERANCE * np.abs(expected).max()

@@ -109,3 +109,36 @@ def boosted_app(root: Path, framework: str, *, native: bool = False) -> Path:
     # A quick brotli: nothing here is about the bytes of the runtimes.
     (app / "staticml.toml").write_text(toml + "\n[build]\nbrotli_quality = 5\n")
     return app
+
+
+def regressor_app(root: Path, framework: str) -> Path:
+    """A copy of the diabetes example (given as an ONNX file) whose model is instead a small
+    boosted regressor of `framework`, fitted on the features its preprocessing makes (the
+    standardised measurements) and saved with joblib."""
+    import json
+
+    from sklearn.datasets import load_diabetes
+
+    app = Path(shutil.copytree(EXAMPLES / "diabetes", root / f"diabetes-{framework}"))
+    scaling = json.loads((app / "diabetes_app" / "scaling.json").read_text())
+    data = load_diabetes(scaled=False)
+    x = (data.data - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])
+    joblib.dump(regressor(framework).fit(x, data.target), app / "model.joblib")
+    (app / "model.onnx").unlink()
+    toml = (
+        (app / "staticml.toml").read_text().replace('file = "model.onnx"', 'file = "model.joblib"')
+    )
+    (app / "staticml.toml").write_text(toml + "\n[build]\nbrotli_quality = 5\n")
+    return app
+
+
+def regressor(framework: str):
+    if framework == "xgboost":
+        import xgboost
+
+        return xgboost.XGBRegressor(n_estimators=TREES, max_depth=2, random_state=0)
+    import lightgbm
+
+    return lightgbm.LGBMRegressor(
+        n_estimators=TREES, num_leaves=4, random_state=0, verbose=-1, deterministic=True
+    )
