@@ -61,6 +61,7 @@ def shadowed(tmp_path_factory, wine_releases) -> Shadowed:
 PAGE_MODULES = [
     "app",
     "batch",
+    "budget",
     "checked-fetch",
     "inputs",
     "monitor",
