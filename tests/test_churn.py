@@ -12,6 +12,7 @@ import pytest
 
 import staticml
 from staticml.runtime.contract import TOLERANCE
+from tests.support import off_the_loop
 from tests.support.browser import watch
 from tests.support.churn import CHURN, CLASSES, csv_records, probabilities
 from tests.support.serving import serve_subprocess
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def churn(tmp_path_factory):
-    result = staticml.build(CHURN, tmp_path_factory.mktemp("churn") / "dist", verify=True)
+    out = tmp_path_factory.mktemp("churn") / "dist"
+    result = off_the_loop(staticml.build, CHURN, out, verify=True)
     with serve_subprocess(result.out_dir) as server:
         yield result, server
 

@@ -59,3 +59,11 @@ def run_async(coroutine):
     an event loop running in the main thread, where asyncio.run is refused)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def off_the_loop(function, *args, **kwargs):
+    """Call `function` in a thread of its own: a build with --verify drives Chromium through
+    Playwright's sync API, which is refused in the main thread while the browser tests'
+    Playwright keeps its event loop running there."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
