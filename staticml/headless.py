@@ -43,7 +43,7 @@ BROWSERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ),
     ),
 )
-# Inside a Playwright browsers folder: `playwright install chromium` puts them there.
+# Inside a Playwright browsers folder, where Playwright keeps the browsers it downloaded.
 PLAYWRIGHT_BUILDS = (
     "chromium-*/chrome-linux*/chrome",
     "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
@@ -70,9 +70,9 @@ def chromium_path(purpose: str, error: type[StaticMLError]) -> str:
         raise error(
             f"{purpose} needs Chromium or Google Chrome, and none was found (looked for "
             f"${CHROMIUM_ENV}, chromium, google-chrome and Playwright's browsers in "
-            f"{', '.join(str(p) for p in playwright_folders())}). Install one: `apt-get install "
-            "chromium` on Debian or Ubuntu, Google Chrome, or `python -m playwright install "
-            f"chromium`; or point {CHROMIUM_ENV} at one. Or build with --no-browser to skip the "
+            f"{', '.join(str(p) for p in playwright_folders())}). Install one from your "
+            "system's packages (`apt-get install chromium` on Debian or Ubuntu) or Google "
+            f"Chrome; or point {CHROMIUM_ENV} at one. Or build with --no-browser to skip the "
             "browser steps (the model ships uncompressed, without the Python snapshot, "
             "unverified)."
         )
