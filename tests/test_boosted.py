@@ -28,7 +28,13 @@ from staticml.learning.site import release_dir
 from staticml.rollout.site import Site
 from tests.support.boosted import FRAMEWORKS, NATIVE_FILES, TREES, boosted_app, regressor_app
 from tests.support.retrain import NEW_WINES
-from tests.support.scoring import assert_matches_expected, read_output, shipped_samples
+from tests.support.scoring import (
+    TARGET,
+    assert_matches_expected,
+    read_output,
+    shipped_samples,
+    write_csv,
+)
 
 pytestmark = pytest.mark.browser
 TOLERANCE = 1e-5
@@ -182,11 +188,12 @@ def test_catboost_onnx_export_builds_and_predicts_in_chromium_as_catboost_does(t
     assert "ZipMap" not in {n.op_type for n in onnx.load(model).graph.node}
 
 
+@pytest.mark.parametrize("native", [False, True], ids=["wrapper", "native"])
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_a_boosted_regressor_builds_and_predicts_in_chromium_as_the_framework_does(
-    framework, tmp_path
+    framework, native, tmp_path
 ):
-    app = regressor_app(tmp_path, framework)
+    app = regressor_app(tmp_path, framework, native=native)
     completed = build_verified(app, tmp_path / "site")
     assert completed.returncode == 0, completed.stderr
     assert "10 sample(s) match CPython" in completed.stderr
@@ -196,7 +203,7 @@ def test_a_boosted_regressor_builds_and_predicts_in_chromium_as_the_framework_do
     order = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
     raw = np.asarray([[float(s["record"][n]) for n in order] for s in samples])
     x = (raw - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])
-    model = joblib.load(app / "model.joblib")
+    model = joblib.load(tmp_path / "fitted.joblib")
     expected = (
         model.predict(x, iteration_range=(0, rounds))
         if framework == "xgboost"
@@ -204,3 +211,8 @@ def test_a_boosted_regressor_builds_and_predicts_in_chromium_as_the_framework_do
     )
     shipped = np.asarray([s["expected"]["value"] for s in samples])
     assert np.abs(shipped - expected).max() <= TOLERANCE * np.abs(expected).max()
+    records = write_csv(tmp_path / "records.csv", [s["record"] for s in samples])
+    result = staticml.batch(tmp_path / "site", records, tmp_path / "scored.csv")
+    assert result.rows == len(samples)
+    for row, sample in zip(read_output(tmp_path / "scored.csv"), samples, strict=True):
+        assert_matches_expected(row, sample["expected"], TARGET)

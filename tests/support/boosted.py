@@ -111,23 +111,30 @@ def boosted_app(root: Path, framework: str, *, native: bool = False) -> Path:
     return app
 
 
-def regressor_app(root: Path, framework: str) -> Path:
+def regressor_app(root: Path, framework: str, *, native: bool = False) -> Path:
     """A copy of the diabetes example (given as an ONNX file) whose model is instead a small
     boosted regressor of `framework`, fitted on the features its preprocessing makes (the
-    standardised measurements) and saved with joblib."""
+    standardised measurements): the wrapper saved with joblib, or its native booster. The
+    fitted wrapper is also left beside the app, as `fitted.joblib`, for the tests' reference."""
     import json
 
     from sklearn.datasets import load_diabetes
 
-    app = Path(shutil.copytree(EXAMPLES / "diabetes", root / f"diabetes-{framework}"))
+    app = Path(shutil.copytree(EXAMPLES / "diabetes", root / f"diabetes-{framework}-{native}"))
     scaling = json.loads((app / "diabetes_app" / "scaling.json").read_text())
     data = load_diabetes(scaled=False)
     x = (data.data - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])
-    joblib.dump(regressor(framework).fit(x, data.target), app / "model.joblib")
+    model = regressor(framework).fit(x, data.target)
+    joblib.dump(model, app.parent / "fitted.joblib")
+    if native:
+        booster = model.get_booster() if framework == "xgboost" else model.booster_
+        booster.save_model(str(app / NATIVE_FILES[framework]))
+        file = NATIVE_FILES[framework]
+    else:
+        joblib.dump(model, app / "model.joblib")
+        file = "model.joblib"
     (app / "model.onnx").unlink()
-    toml = (
-        (app / "staticml.toml").read_text().replace('file = "model.onnx"', 'file = "model.joblib"')
-    )
+    toml = (app / "staticml.toml").read_text().replace('file = "model.onnx"', f'file = "{file}"')
     (app / "staticml.toml").write_text(toml + "\n[build]\nbrotli_quality = 5\n")
     return app
 
