@@ -20,7 +20,8 @@ def fetch(url: str, encoding: str = "identity", method: str = "GET"):
         with urllib.request.urlopen(request) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
+        with error:  # it holds the response, and so the socket
+            return error.code, error.headers, error.read()
 
 
 @pytest.fixture(scope="module")

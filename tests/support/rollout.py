@@ -81,4 +81,5 @@ def post_feedback(collector: str, release: str, right: int, wrong: int) -> int:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the response, and so the socket
         return error.code
