@@ -123,7 +123,7 @@ def bandit_start(releases: tuple[str, ...], site_dir: Path) -> None:
     default=0.1,
     show_default=True,
     type=float,
-    help="Every arm keeps at least this share.",
+    help="Every arm not retired keeps at least this share.",
 )
 @click.option(
     "--max-change",
@@ -136,13 +136,18 @@ def bandit_start(releases: tuple[str, ...], site_dir: Path) -> None:
 def bandit_update(
     db: str, site_dir: Path, window: str, min_share: float, max_change: float, seed: int | None
 ) -> None:
-    """Recompute the bandit's shares from the collector's outcome counts; write the manifest."""
-    from staticml.rollout.bandit import Guardrails
+    """Recompute the bandit's shares from the collector's outcome counts; write the manifest.
+
+    An arm shown worse than the leading arm (anytime-valid, 95%) is retired: share 0."""
+    from staticml.rollout.bandit import Guardrails, describe_guardrail
     from staticml.rollout.service import bandit_update as update
+    from staticml.rollout.site import Site
 
     with user_errors():
         rails = Guardrails(min_share=min_share, max_change=max_change)
         show(update(site_dir, db, window=window, rails=rails, seed=seed))
+        for line in describe_guardrail(Site(site_dir).history()[-1]["decision"]):
+            click.echo(line)
 
 
 @click.command()

@@ -4,7 +4,14 @@ Each arm's rate of "right" feedback has a Beta(1 + right, 1 + wrong) posterior; 
 target share is the probability that it is the best arm, estimated by sampling. Guardrails
 then limit the step: every arm keeps at least `min_share` (exploration never stops) and no
 share moves by more than `max_change` in one update (a burst of noisy feedback cannot swing
-all traffic). The decision, with the counts it was made from, goes into the site's history.
+all traffic).
+
+One guardrail overrides both: an arm that the anytime-valid confidence sequence shows worse
+than the leading arm is retired, its share set to 0 at once and for the rest of the bandit.
+Each update compares every live arm with the leader at level 0.05 / (arms - 1); since the
+sequences hold at every look, the chance that a best arm is ever retired, however often
+`bandit update` runs, is at most 0.05 (a union bound over the comparisons it can be part of).
+The decision, with the counts it was made from, goes into the site's history.
 """
 
 from __future__ import annotations
@@ -71,31 +78,49 @@ def decide(
     rails: Guardrails,
     seed: int | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """New shares for the arms of `current` and the decision record kept in the history."""
+    """New shares for the arms of `current` and the decision record kept in the history.
+
+    Arms at share 0 were retired by an earlier update and stay retired."""
     counts = {arm: outcomes.get(arm, (0, 0)) for arm in current}
-    probabilities = best_arm_probabilities(counts, random.Random(seed))
-    shares = guarded_shares(current, probabilities, rails)
+    live = [arm for arm in current if current[arm] > 0]
+    checks = against_leader({arm: counts[arm] for arm in live}, arms=len(current))
+    retiring = [arm for arm in live if checks.get(arm, {}).get("shown_worse")]
+    kept = [arm for arm in live if arm not in retiring]
+    probabilities = best_arm_probabilities({arm: counts[arm] for arm in kept}, random.Random(seed))
+    shares = dict.fromkeys(current, 0.0) | guarded_shares(
+        _renormalised(current, kept), probabilities, rails
+    )
     decision = {
         "outcomes": {arm: {"right": r, "wrong": w} for arm, (r, w) in counts.items()},
         "best_arm_probability": probabilities,
         "before": dict(current),
         "after": shares,
         "guardrails": asdict(rails),
-        "against_leader": against_leader(counts),
+        "against_leader": checks,
+        "retired": sorted(retiring),
+        "live": sorted(kept),
     }
     return shares, decision
 
 
-def against_leader(outcomes: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+def _renormalised(current: Mapping[str, float], kept: list[str]) -> dict[str, float]:
+    """The kept arms' shares, scaled up to add to 1 (a retired arm's traffic is shared among
+    the rest in proportion to their shares, before the usual step)."""
+    total = sum(current[arm] for arm in kept)
+    return {arm: current[arm] / total for arm in kept}
+
+
+def against_leader(outcomes: Mapping[str, tuple[int, int]], arms: int) -> dict[str, Any]:
     """Each other arm against the arm with the highest observed rate: the anytime-valid
-    confidence sequence of (arm - leader) at 0.05 over the comparisons (Bonferroni), whether
-    it shows the arm worse, and the outcomes still needed to tell. Reported, not acted on: the
-    floor keeps exploring every arm, so a bandit run from cron may look at these every time."""
+    confidence sequence of (arm - leader) at 0.05 / (arms - 1) (Bonferroni over the
+    comparisons a best arm can be part of), whether it shows the arm worse, and the outcomes
+    still needed to tell. `arms` is the bandit's number of arms, retired ones included, so the
+    level stays fixed as arms retire."""
     counts = {arm: Counts(r, r + w) for arm, (r, w) in outcomes.items() if r + w}
     if len(counts) < 2:
         return {}
     leader = max(sorted(counts), key=lambda arm: counts[arm].rate)
-    level = ALPHA / (len(counts) - 1)
+    level = ALPHA / (arms - 1)
     checks: dict[str, Any] = {"leader": leader}
     for arm in sorted(counts):
         if arm == leader:
@@ -109,3 +134,19 @@ def against_leader(outcomes: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
             "needed": verdict.needed,
         }
     return checks
+
+
+def describe_guardrail(decision: Mapping[str, Any]) -> list[str]:
+    """What the anytime-valid guardrail did in one update, as lines for the terminal."""
+    checks = decision.get("against_leader", {})
+    lines = []
+    for arm in decision.get("retired", []):
+        low, high = checks[arm]["interval"]
+        lines.append(
+            f"Retired {arm}: shown worse than {checks['leader']} (difference in the rate of "
+            f"right outcomes {low:+.3f} to {high:+.3f}, 95% anytime-valid); its share is now 0."
+        )
+    live = decision.get("live", [])
+    if len(live) == 1 and len(decision.get("before", {})) > 1:
+        lines.append(f"Only {live[0]} is left: end the bandit with `staticml promote {live[0]}`.")
+    return lines

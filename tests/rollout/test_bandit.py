@@ -17,9 +17,15 @@ from staticml.collector.rollout import parse_rollout
 from staticml.collector.stores import open_store
 from staticml.errors import RolloutError
 from staticml.rollout import Site
-from staticml.rollout.bandit import Guardrails, decide, guarded_shares
+from staticml.rollout.bandit import (
+    Guardrails,
+    against_leader,
+    decide,
+    describe_guardrail,
+    guarded_shares,
+)
 
-RATES = {"worse": 0.3, "better": 0.6}
+RATES = {"worse": 0.45, "better": 0.6}
 VISITORS_PER_ROUND = 400
 ROUNDS = 6
 MIN_SHARE, MAX_CHANGE = 0.1, 0.2
@@ -70,15 +76,20 @@ def test_bandit_rounds_move_traffic_to_the_better_arm_within_guardrails(tmp_path
         history.append(site.state().shares())
     better = [shares[arms["better"]] for shares in history]
     print("share of the better arm by round:", [round(s, 3) for s in better])
-    for before, after in itertools.pairwise(history):
-        assert sum(after.values()) == pytest.approx(1.0)
-        assert all(share >= MIN_SHARE - 1e-9 for share in after.values())
-        assert all(abs(after[r] - before[r]) <= MAX_CHANGE + 1e-9 for r in after)
-    assert better[0] == 0.5 and better[-1] > 0.8
-    assert better[-1] >= max(better[:2])
-    decisions = [e for e in site.history() if e["action"] == "bandit-update"]
+    decisions = [e["decision"] for e in site.history() if e["action"] == "bandit-update"]
     assert len(decisions) == ROUNDS
-    assert decisions[-1]["decision"]["outcomes"][arms["better"]]["right"] > 0
+    [retiring] = [i for i, d in enumerate(decisions) if d["retired"]]
+    assert decisions[retiring]["retired"] == [arms["worse"]]
+    assert decisions[retiring]["against_leader"][arms["worse"]]["interval"][1] < 0
+    for i, (before, after) in enumerate(itertools.pairwise(history)):
+        assert sum(after.values()) == pytest.approx(1.0)
+        if i < retiring:  # the step guardrails hold until the worse arm is shown worse
+            assert all(share >= MIN_SHARE - 1e-9 for share in after.values())
+            assert all(abs(after[r] - before[r]) <= MAX_CHANGE + 1e-9 for r in after)
+        else:  # then it is retired at once, and stays retired
+            assert after == {arms["worse"]: 0.0, arms["better"]: 1.0}
+    assert 0 < retiring < ROUNDS - 1 and better[0] == 0.5 and better[retiring] > 0.5
+    assert decisions[-1]["outcomes"][arms["better"]]["right"] > 0
 
 
 def test_bandit_update_needs_a_running_bandit(tmp_path, wine_releases):
@@ -95,13 +106,58 @@ def test_bandit_update_needs_a_running_bandit(tmp_path, wine_releases):
 def test_each_update_records_which_arms_are_shown_worse_than_the_leader():
     current = {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}
     outcomes = {"a": (900, 100), "b": (600, 400), "c": (890, 110)}
-    _, decision = decide(current, outcomes, Guardrails(), seed=1)
+    shares, decision = decide(current, outcomes, Guardrails(), seed=1)
     checks = decision["against_leader"]
     assert checks["leader"] == "a"
     assert checks["b"]["shown_worse"] and checks["b"]["interval"][1] < 0
     close = checks["c"]
     assert not close["shown_worse"] and close["interval"][0] < 0 < close["interval"][1]
     assert close["needed"] is not None and close["needed"] > 0
+    assert decision["retired"] == ["b"] and shares["b"] == 0.0
+    assert shares["a"] + shares["c"] == pytest.approx(1.0) and min(shares.values()) == 0.0
+
+
+def test_a_retired_arm_stays_retired_when_its_counts_leave_the_window():
+    shares, decision = decide({"a": 0.0, "b": 0.4, "c": 0.6}, {"b": (50, 50)}, Guardrails(), 1)
+    assert shares["a"] == 0.0 and decision["live"] == ["b", "c"] and decision["retired"] == []
+
+
+def test_the_last_arm_left_is_named_for_promotion():
+    _, decision = decide({"a": 0.5, "b": 0.5}, {"a": (900, 100), "b": (300, 700)}, Guardrails())
+    assert describe_guardrail(decision) == [
+        "Retired b: shown worse than a (difference in the rate of right outcomes "
+        + "{:+.3f} to {:+.3f}, 95% anytime-valid); its share is now 0.".format(
+            *decision["against_leader"]["b"]["interval"]
+        ),
+        "Only a is left: end the bandit with `staticml promote a`.",
+    ]
+
+
+def retirements(rng: random.Random, looks: int, batch: int) -> set[str]:
+    """One bandit of three arms, two equal and best (80%) and one worse (75%), its guardrail
+    checked after every batch of outcomes: the arms it retired."""
+    rates = {"best": 0.8, "also best": 0.8, "worse": 0.75}
+    totals = dict.fromkeys(rates, (0, 0))
+    live = set(rates)
+    for _ in range(looks):
+        for arm in live:
+            right = sum(rng.random() < rates[arm] for _ in range(batch))
+            totals[arm] = (totals[arm][0] + right, totals[arm][1] + batch - right)
+        checks = against_leader({arm: totals[arm] for arm in live}, arms=len(rates))
+        live -= {arm for arm in live if checks.get(arm, {}).get("shown_worse")}
+    return set(rates) - live
+
+
+def test_looking_after_every_batch_rarely_retires_a_best_arm():
+    """The guardrail's anytime validity, simulated: 100 seeded bandits, each looked at after
+    every one of 20 batches of 150 outcomes per arm: a best arm is retired in at most 5%, and
+    the arm 5 points worse in most."""
+    rng = random.Random(2026)
+    runs = [retirements(rng, looks=20, batch=150) for _ in range(100)]
+    best = sum(bool(retired & {"best", "also best"}) for retired in runs)
+    worse = sum("worse" in retired for retired in runs)
+    print(f"of 100 runs, a best arm was retired in {best}, the worse arm in {worse}")
+    assert best <= 5 and worse >= 50
 
 
 def test_without_two_arms_with_outcomes_there_is_no_comparison():
