@@ -12,6 +12,7 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -22,9 +23,11 @@ from staticml.cli import cli
 from staticml.collector.releases import load_bundle as load_baseline
 from staticml.collector.releases import parse_baselines
 from staticml.collector.rollout import parse_rollout
+from staticml.collector.service import drift_check
 from staticml.collector.stores import open_store
 from staticml.collector.validate import parse_summary
 from staticml.config import load_config
+from staticml.cpython import model_feed
 from staticml.errors import StaticMLError
 from staticml.learning.data import load_new_data
 from staticml.learning.evaluate import predict
@@ -34,6 +37,7 @@ from staticml.learning.watch import watch
 from staticml.rollout.site import Site
 from staticml.runtime.monitor import Monitor
 from staticml.scoring.bundle import load_bundle
+from staticml.scoring.scorer import open_scorer, prepare
 from staticml.stages import build_app
 from tests.support.retrain import NEW_WINES, WINE, WINE_FEATURES, wines, write_wines
 
@@ -156,8 +160,22 @@ def test_bad_new_data_is_reported_with_its_rows(site, tmp_path):
         retrain(WINE, data, site, mode="stateless")
 
 
+def _top_probabilities(release_dir: Path, records: list[dict[str, Any]]) -> list[float]:
+    """The probability of each record's predicted class, as the release's model gives it."""
+    with open_scorer(load_bundle(release_dir)) as scorer:
+        spec = scorer.spec
+        labels, values = spec.split(
+            scorer.session.run(
+                spec.fetches(),
+                model_feed(spec, prepare(scorer.predictor, records, "shifted wines")),
+            )
+        )
+        return [max(p.probabilities.values()) for p in spec.predictions(labels, values)]
+
+
 def _drift_summaries(release_dir: Path, data: Path, db: str) -> int:
-    """What pages send while visitors score the shifted wines: summaries of k predictions."""
+    """What pages send while visitors score the shifted wines: summaries of k predictions,
+    with the histogram of top-class probabilities the accuracy estimate reads."""
     release, text = load_baseline(release_dir)
     baseline = json.loads(text)
     spec = {
@@ -169,12 +187,14 @@ def _drift_summaries(release_dir: Path, data: Path, db: str) -> int:
             for f in baseline["features"]
         ],
         "output": {k: v for k, v in baseline["output"].items() if k != "counts"},
+        "confidence": {"kind": "numeric", "edges": baseline["confidence"]["edges"]},
     }
     monitor = Monitor(spec, clock=lambda: NOW)
     records = load_new_data(load_config(WINE), data).train.records
     outputs = predict(load_bundle(release_dir), records, "shifted wines")
-    for record, output in zip(records, outputs, strict=True):
-        monitor.observe({k: float(v) for k, v in record.items()}, [], output)
+    tops = _top_probabilities(release_dir, records)
+    for record, output, top in zip(records, outputs, tops, strict=True):
+        monitor.observe({k: float(v) for k, v in record.items()}, [], output, top)
     store = open_store(db)
     try:
         baselines = parse_baselines({release: text})
@@ -272,6 +292,41 @@ def test_watch_retrains_on_drift_then_starts_the_canary_then_promotes(site, shif
     assert Site(site).state().stable == shadow
     actions = [d["action"] for d in Registry(site.with_name("site.registry")).decisions()]
     assert actions == ["none", "retrain", "wait", "wait", "canary", "wait", "promote"]
+
+
+def test_watch_acts_when_the_estimated_accuracy_crosses_its_trigger(site, shifted, tmp_path):
+    """`retrain.trigger` on the accuracy estimated without labels, in real watch runs: the
+    same summaries cross a threshold above the estimate (and watch retrains), not one below
+    its interval."""
+    db = f"sqlite:///{tmp_path / 'beacon.db'}"
+    stable = Site(site).state().stable
+    assert _drift_summaries(site / "releases" / stable, shifted, db) >= 10
+    bundles = [site / "releases" / stable]
+    report = drift_check(db, stable, "24h", fail_on=(), bundles=bundles, now=NOW).report
+    estimate = report.to_json()["estimated_accuracy"]
+    assert estimate["n"] >= 200 and estimate["low"] < estimate["value"] < 1, estimate
+    for threshold, action in (
+        (estimate["low"] - 0.01, "none"),
+        (estimate["value"] + 0.01, "retrain"),
+    ):
+        app = _with_trigger(tmp_path / f"app-{action}", f"estimated_accuracy<{threshold:.3f}")
+        decision = watch(app, site, db, shifted, now=NOW)
+        assert decision.action == action, decision.reasons
+        crossed = decision.details["crossed"]
+        assert all(c.startswith("the estimated accuracy is") for c in crossed), crossed
+        assert bool(crossed) == (action == "retrain"), decision.reasons
+
+
+def _with_trigger(app: Path, trigger: str) -> Path:
+    """A copy of the wine app whose `retrain.trigger` is `trigger` alone."""
+    shutil.copytree(WINE, app)
+    toml = app / "staticml.toml"
+    text = toml.read_text()
+    assert "\n[retrain]\n" in text and "trigger" not in text
+    toml.write_text(
+        text.replace("\n[retrain]\n", f"\n[retrain]\ntrigger = [{json.dumps(trigger)}]\n")
+    )
+    return app
 
 
 def test_watch_rolls_back_a_canary_that_is_shown_worse(site, shifted, tmp_path):
