@@ -31,6 +31,17 @@ export function showError(text) {
   box.hidden = false;
 }
 
+// A limit of this browser the page works around, said in the page and in the console.
+export function showNotice(text, level = "warn") {
+  console[level](`staticml: ${text}`);
+  const list = $("notices");
+  if (!list || [...list.children].some((item) => item.textContent === text)) return;
+  const item = document.createElement("li");
+  item.textContent = text;
+  list.append(item);
+  list.hidden = false;
+}
+
 export function showReady(info) {
   document.body.dataset.state = "ready";
   $("status-stage").textContent = "Ready.";
