@@ -19,7 +19,7 @@ import { setUpInputs } from "./inputs.js";
 import { startMonitor } from "./monitor.js";
 import { absolute, ownFile, reportViolation, startRuntime } from "./runtime.js";
 import { loadSamples } from "./samples.js";
-import { keepOffline, showBootFailure, showError, showLoading, showReady, showStatus } from "./status.js";
+import { keepOffline, showBootFailure, showError, showIsolation, showLoading, showReady, showStatus } from "./status.js";
 
 const config = JSON.parse(document.getElementById("staticml-config").textContent);
 
@@ -43,6 +43,7 @@ function boot() {
   runtime.ready.then((info) => {
     keepOffline(config);
     showReady(info);
+    showIsolation(info, config);
   }, showBootFailure);
 }
 

@@ -51,6 +51,17 @@ export function showReady(info) {
   for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
 }
 
+// Threads need SharedArrayBuffer, which a browser gives only a cross-origin isolated page: one
+// whose server sends COOP and COEP (staticml serve does; docs/configuration.md, runtime.threads).
+export function showIsolation(info, config) {
+  if (info.crossOriginIsolated) return;
+  const wanted = config.runtime.ort.threads > 1;
+  showNotice(
+    `Threads unavailable: this page is not cross-origin isolated (its server sends no Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers), so the model runs on one thread${wanted ? `, not the ${config.runtime.ort.threads} configured` : ""}.`,
+    wanted ? "warn" : "info",
+  );
+}
+
 // Which way Python started: from the build's snapshot, or normally (slower) and why.
 function pythonStart(info) {
   if (info.snapshot) return " from the Python snapshot";
