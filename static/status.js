@@ -77,11 +77,38 @@ export function showBootFailure(error) {
   if ($("retry")) $("retry").hidden = false;
 }
 
+const NOT_KEPT = "Offline copy not kept";
+
 // Registered once the runtime is up, so its downloads never compete with the first visit's:
-// by then the files it caches are in the HTTP cache.
+// by then the files it caches are in the HTTP cache. The page works the same without it; what
+// stopped it is said: no service worker here (private browsing), or the cache refused the
+// release (storage full), which the service worker tells the page before it gives up.
 export function keepOffline(config) {
-  if (!config.serviceWorker || !("serviceWorker" in navigator)) return;
-  navigator.serviceWorker
+  if (!config.serviceWorker) return;
+  const workers = "serviceWorker" in navigator ? navigator.serviceWorker : null;
+  if (!workers) {
+    showNotice(`${NOT_KEPT}: this browser lets no service worker run here (as in private browsing), so this page needs the network on every visit.`);
+    return;
+  }
+  const told = new Promise((resolve) =>
+    workers.addEventListener("message", (event) => event.data?.type === "staticml:not-kept" && resolve(event.data.reason)),
+  );
+  told.then((reason) => showNotice(`${NOT_KEPT}: ${reason}.`));
+  workers
     .register(absolute(config.serviceWorker), { scope: absolute("./") })
-    .catch((error) => console.warn(`staticml: offline use is not available (${error.message}).`));
+    .then(
+      (registration) => watchInstall(registration, told),
+      (error) => showNotice(`${NOT_KEPT}: the service worker could not be registered (${error.name}: ${error.message}).`),
+    );
+}
+
+// An install that fails without saying why (its script failed, or it was stopped) is still told.
+function watchInstall(registration, told) {
+  const installing = registration.installing;
+  if (!installing) return;
+  installing.addEventListener("statechange", () => {
+    if (installing.state !== "redundant") return;
+    const silent = new Promise((resolve) => setTimeout(resolve, 2000, null));
+    Promise.race([told, silent]).then((reason) => reason === null && showNotice(`${NOT_KEPT}: the service worker could not cache this release.`));
+  });
 }
