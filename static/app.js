@@ -21,6 +21,9 @@ import { absolute, ownFile, reportViolation, startRuntime } from "./runtime.js";
 import { loadSamples } from "./samples.js";
 import { keepOffline, showBootFailure, showError, showIsolation, showLoading, showReady, showStatus } from "./status.js";
 
+// Every module this one imports has loaded: the page's note for a script that never started
+// (style.css, `.stalled`) is not needed.
+document.body.dataset.started = "";
 const config = JSON.parse(document.getElementById("staticml-config").textContent);
 
 document.addEventListener("securitypolicyviolation", (event) =>

@@ -93,3 +93,5 @@ def test_the_readme_states_the_minimum_versions_the_page_checks():
     newest = tuple(max(column, key=float) for column in zip(*readme_versions, strict=True))
     assert minimum == f"Chrome {newest[0]}, Firefox {newest[1]} or Safari {newest[2]}"
     assert f"**{minimum}**" in readme
+    # What the page's HTML says when no script of it could run to say more.
+    assert f"{minimum} or later" in (ROOT / "index.html").read_text()

@@ -315,6 +315,28 @@ def test_a_missing_feature_is_named_with_the_minimum_versions(open_browser, serv
     watched.assert_clean()
 
 
+def test_a_page_whose_script_never_starts_says_what_it_may_lack(site_copy, open_browser):
+    """As in an engine without import maps, where the page's modules are not found: its HTML
+    alone tells the visitor, after a while, what the page needs."""
+    [module] = (site_copy / "static").glob("samples.*.js")
+    for variant in module.parent.glob(module.name + "*"):
+        variant.unlink()
+    with serve_in_thread(create_app(site_copy)) as server:
+        watched = open_browser(server.url)
+        watched.expect_errors(r"Failed to load resource: the server responded with a status of 404")
+        page = watched.new_page()
+        page.goto(server.url)
+        page.locator("#stalled").wait_for(state="visible", timeout=60_000)
+        assert page.evaluate("typeof window.staticml") == "undefined"
+        assert "Chrome 95, Firefox 114 or Safari 16.4 or later" in page.text_content("#stalled")
+        watched.assert_clean()
+
+
+def test_a_page_whose_script_started_never_shows_that_note(ready_page):
+    assert ready_page.evaluate("document.body.dataset.started") == ""
+    assert ready_page.is_hidden("#stalled")
+
+
 # --- Firefox: private browsing, for real -----------------------------------------------------
 
 
