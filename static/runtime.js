@@ -107,9 +107,7 @@ export function startRuntime(config, { onStatus, onMonitor = () => {}, monitorSt
 
   const missing = missingFeatures();
   if (missing.length) {
-    const message = missingMessage(missing);
-    console.error(`staticml: ${message}`);
-    fail(message, "check");
+    fail(missingMessage(missing), "check");
     return unavailable;
   }
   const seconds = Math.round(config.bootTimeoutMs / 1000);
@@ -132,9 +130,7 @@ export function startRuntime(config, { onStatus, onMonitor = () => {}, monitorSt
         return;
       }
       if (!read()) {
-        const message = missingMessage(["moduleWorkers"]);
-        console.error(`staticml: ${message}`);
-        fail(message, "check");
+        fail(missingMessage(["moduleWorkers"]), "check");
         return;
       }
       worker.onerror = onError;

@@ -299,7 +299,6 @@ NAMED = {
 @pytest.mark.parametrize("feature", list(WITHOUT))
 def test_a_missing_feature_is_named_with_the_minimum_versions(open_browser, server, feature):
     watched = open_browser(server.url)
-    watched.expect_errors(r"staticml: This browser lacks what the model needs")
     watched.context.add_init_script(WITHOUT[feature])
     page = watched.new_page()
     page.goto(server.url)
