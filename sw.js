@@ -17,8 +17,19 @@ const PAGE = new URL("./", self.location.href).href;
 const PAGE_FILE = new URL("index.html", self.location.href).href;
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(precache().then(() => self.skipWaiting()));
+  event.waitUntil(precache().then(() => self.skipWaiting(), notKept));
 });
+
+// The page is told why before the install fails (it says so: static/status.js); a release the
+// storage had no room for is dropped whole, so that its part does not take the site's quota.
+async function notKept(error) {
+  const full = error?.name === "QuotaExceededError";
+  if (full) await caches.delete(CACHE).catch(() => {});
+  const reason = full ? "storage is full (this browser gives this site less room than the release needs)" : `caching the release failed (${error?.message || error})`;
+  const pages = await self.clients.matchAll({ includeUncontrolled: true, type: "window" });
+  for (const page of pages) page.postMessage({ type: "staticml:not-kept", reason });
+  throw error;
+}
 
 async function precache() {
   const cache = await caches.open(CACHE);

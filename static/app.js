@@ -19,8 +19,11 @@ import { setUpInputs } from "./inputs.js";
 import { startMonitor } from "./monitor.js";
 import { absolute, ownFile, reportViolation, startRuntime } from "./runtime.js";
 import { loadSamples } from "./samples.js";
-import { keepOffline, showBootFailure, showError, showLoading, showReady, showStatus } from "./status.js";
+import { keepOffline, showBootFailure, showError, showIsolation, showLoading, showReady, showStatus } from "./status.js";
 
+// Every module this one imports has loaded: the page's note for a script that never started
+// (style.css, `.stalled`) is not needed.
+document.body.dataset.started = "";
 const config = JSON.parse(document.getElementById("staticml-config").textContent);
 
 document.addEventListener("securitypolicyviolation", (event) =>
@@ -43,6 +46,7 @@ function boot() {
   runtime.ready.then((info) => {
     keepOffline(config);
     showReady(info);
+    showIsolation(info, config);
   }, showBootFailure);
 }
 

@@ -8,6 +8,7 @@
 // goes out that would pass the day's privacy budget (budget.js); it waits for the next day.
 
 import { dailyBudget } from "./budget.js";
+import { showNotice } from "./status.js";
 import { monitorKey, stored } from "./storage.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,10 +35,18 @@ const byteLength = (text) => new TextEncoder().encode(text).length;
 export function startMonitor(config) {
   const settings = config.monitor;
   const app = config.app.name;
+  let storageFailed = false;
+  const kept = (write) => {
+    try {
+      write();
+    } catch {
+      offForThisVisit();
+    }
+  };
   const store = {
     get: (name, fallback) => stored(monitorKey(app, name), fallback),
-    set: (name, value) => localStorage.setItem(monitorKey(app, name), JSON.stringify(value)),
-    drop: (name) => localStorage.removeItem(monitorKey(app, name)),
+    set: (name, value) => kept(() => localStorage.setItem(monitorKey(app, name), JSON.stringify(value))),
+    drop: (name) => kept(() => localStorage.removeItem(monitorKey(app, name))),
   };
   const budget = dailyBudget(app, settings);
   const browserDeclines = navigator.globalPrivacyControl === true || navigator.doNotTrack === "1";
@@ -47,7 +56,24 @@ export function startMonitor(config) {
   let retryAt = 0; // after a failed send, new predictions do not make the page try again sooner
   const inFlight = new Map(); // id -> body bytes of the summaries on their way to the collector
   const received = new Set(); // ids of the summaries this page took from its worker
-  const enabled = () => Boolean(settings) && !browserDeclines && store.get("consent", "yes") === "yes";
+  const enabled = () => Boolean(settings) && !browserDeclines && !storageFailed && store.get("consent", "yes") === "yes";
+
+  // Summaries that cannot be kept (storage blocked or full) are neither kept nor sent: the
+  // outbox and, with a daily privacy budget, the ε already spent live in storage.
+  function offForThisVisit(what = "them") {
+    if (storageFailed) return;
+    storageFailed = true;
+    clearTimeout(timer);
+    timer = null;
+    runtime?.tell({ type: "monitor-stop" });
+    showNotice(`Anonymous summaries are off for this visit: this browser did not let the page keep ${what} (its storage is blocked or full), so nothing is counted or sent.`);
+  }
+
+  function budgetLost() {
+    if (!budget.lost()) return false;
+    offForThisVisit("its privacy budget");
+    return true;
+  }
 
   function outbox() {
     return store.get("outbox", []);
@@ -76,6 +102,7 @@ export function startMonitor(config) {
   function schedule() {
     if (!enabled() || !outbox().length || timer) return;
     const spent = !budget.allows(outbox()[0].id);
+    if (budgetLost()) return;
     showBudget(spent);
     const wait = Math.max(
       0,
@@ -97,7 +124,10 @@ export function startMonitor(config) {
       for (const item of outbox()) {
         // Handed over at page hide meanwhile (still on its way, or already gone from the outbox).
         if (inFlight.has(item.id) || !outbox().some((kept) => kept.id === item.id)) continue;
-        if (!budget.take(item.id)) break; // the day's budget is spent: the rest waits
+        if (!budget.take(item.id)) {
+          budgetLost();
+          break; // the day's budget is spent: the rest waits
+        }
         const body = JSON.stringify(item.summary);
         const bytes = byteLength(body);
         let response;
@@ -148,7 +178,10 @@ export function startMonitor(config) {
       const body = JSON.stringify(item.summary);
       const bytes = byteLength(body);
       if (bytes > room) break; // the rest waits for the next visit
-      if (!budget.take(item.id)) break; // and for the next day
+      if (!budget.take(item.id)) {
+        budgetLost();
+        break; // and for the next day
+      }
       room -= bytes;
       handed.push(item);
       inFlight.set(item.id, bytes);
@@ -214,6 +247,12 @@ export function startMonitor(config) {
         return;
       }
       if (first) {
+        // Told at once, not at the first summary, when this browser keeps nothing.
+        kept(() => {
+          localStorage.setItem(monitorKey(app, "probe"), "1");
+          localStorage.removeItem(monitorKey(app, "probe"));
+        });
+        if (storageFailed) return;
         addEventListener("pagehide", flushOnHide);
         document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushOnHide());
       }

@@ -43,9 +43,13 @@ function siteOf(config) {
 }
 
 function reroute(site) {
-  const last = stored(ROLLOUT_REROUTED, 0, sessionStorage);
-  if (Date.now() - last < 10_000) return; // the plan is changing right now: stay, never loop
-  sessionStorage.setItem(ROLLOUT_REROUTED, JSON.stringify(Date.now()));
+  try {
+    const last = JSON.parse(sessionStorage.getItem(ROLLOUT_REROUTED)) ?? 0;
+    if (Date.now() - last < 10_000) return; // the plan is changing right now: stay, never loop
+    sessionStorage.setItem(ROLLOUT_REROUTED, JSON.stringify(Date.now()));
+  } catch {
+    return; // without storage a reroute could loop: stay on this release
+  }
   location.replace(site.root);
 }
 

@@ -3,6 +3,7 @@
 // configuration, and turns the worker's messages into status updates, results and errors.
 
 import { checkedFetch } from "./checked-fetch.js";
+import { missingFeatures, missingMessage, moduleWorkerOptions } from "./features.js";
 
 export function absolute(url, base = document.baseURI) {
   return new URL(url, base).href;
@@ -104,8 +105,9 @@ export function startRuntime(config, { onStatus, onMonitor = () => {}, monitorSt
   };
   const unavailable = { ready, predict: () => ready, predictFile: () => ready };
 
-  if (typeof WebAssembly !== "object") {
-    fail("This browser cannot run WebAssembly, which the model needs. Use a current browser with WebAssembly enabled.", "check");
+  const missing = missingFeatures();
+  if (missing.length) {
+    fail(missingMessage(missing), "check");
     return unavailable;
   }
   const seconds = Math.round(config.bootTimeoutMs / 1000);
@@ -120,10 +122,15 @@ export function startRuntime(config, { onStatus, onMonitor = () => {}, monitorSt
   ownFile(config, config.worker).then(
     () => {
       if (settled) return; // timed out meanwhile
+      const { options, read } = moduleWorkerOptions("staticml");
       try {
-        worker = new Worker(absolute(config.worker), { type: "module", name: "staticml" });
+        worker = new Worker(absolute(config.worker), options);
       } catch (error) {
         fail(`Could not start the prediction worker: ${error.message}`, "worker");
+        return;
+      }
+      if (!read()) {
+        fail(missingMessage(["moduleWorkers"]), "check");
         return;
       }
       worker.onerror = onError;

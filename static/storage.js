@@ -10,14 +10,15 @@ export const ROLLOUT_REROUTED = "staticml-rollout:rerouted";
 
 // One app's keys: `monitorKey(app, "outbox")` → "staticml-monitor:<app>:outbox". An app keeps
 // "outbox", "partial", "last", "consent" (monitor.js) and "budget" (budget.js: the day and the
-// ε spent in it).
+// ε spent in it), and writes then removes "probe" to learn at once whether storage works.
 export const monitorKey = (app, name) => `staticml-monitor:${app}:${name}`;
 export const rolloutKey = (app, name) => `staticml-rollout:${app}:${name}`;
 
-// A JSON value from storage, or `fallback` when it is absent, unreadable or storage is blocked.
-export function stored(key, fallback, storage = localStorage) {
+// A JSON value from storage, or `fallback` when it is absent, unreadable or storage is blocked
+// (where reading `localStorage` itself throws, or it is null).
+export function stored(key, fallback, storage = null) {
   try {
-    return JSON.parse(storage.getItem(key)) ?? fallback;
+    return JSON.parse((storage ?? localStorage).getItem(key)) ?? fallback;
   } catch {
     return fallback;
   }

@@ -71,3 +71,27 @@ def test_the_readme_quotes_the_benchmark_as_measured():
     assert block.group(0) in (ROOT / "README.md").read_text(), (
         "README.md's benchmark figures differ from bench/results.md: copy its readme block"
     )
+
+
+def test_the_readme_states_the_minimum_versions_the_page_checks():
+    """The versions a visitor is told (static/features.js) are the README's, row by row."""
+    source = (ROOT / "static" / "features.js").read_text()
+    features = re.findall(r'name: "([^"(]+?)(?: \([^"]*\))?", versions: "([^"]+)"', source)
+    [minimum] = re.findall(r'export const MINIMUM = "([^"]+)"', source)
+    readme = (ROOT / "README.md").read_text()
+    after = readme[readme.index("\n#### Minimum versions\n") :]
+    table = re.search(r"^\|.*\n\|[-|:]+\|\n((?:\|.*\n)+)", after, re.M)
+    assert table, "no table under Minimum versions"
+    rows = table.group(1).splitlines()
+    cells = [[cell.strip().strip("*") for cell in row.strip("|").split("|")] for row in rows]
+    readme_versions = {tuple(row[2:]) for row in cells}
+    for name, versions in features:
+        if name == "WebAssembly":
+            continue  # implied by every row
+        wanted = tuple(v.rsplit(" ", 1)[1] for v in versions.split(", "))
+        assert wanted in readme_versions, (name, versions)
+    newest = tuple(max(column, key=float) for column in zip(*readme_versions, strict=True))
+    assert minimum == f"Chrome {newest[0]}, Firefox {newest[1]} or Safari {newest[2]}"
+    assert f"**{minimum}**" in readme
+    # What the page's HTML says when no script of it could run to say more.
+    assert f"{minimum} or later" in (ROOT / "index.html").read_text()

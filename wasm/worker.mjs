@@ -42,7 +42,9 @@ const state = {
 };
 const cancelled = new Set();
 // onnxruntime-web may never settle after a failed download: that ends the boot at once.
-const { promise: downloadFailed, reject: failBoot } = Promise.withResolvers();
+// (Not Promise.withResolvers, which would raise the page's minimum versions: README, "Browsers".)
+let failBoot;
+const downloadFailed = new Promise((_, reject) => (failBoot = reject));
 downloadFailed.catch(() => {});
 // Files the boot can do without (the Python snapshot): their failure is handled where used.
 const optional = new Set();

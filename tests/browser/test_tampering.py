@@ -63,6 +63,7 @@ PAGE_MODULES = [
     "batch",
     "budget",
     "checked-fetch",
+    "features",
     "inputs",
     "monitor",
     "results",

@@ -271,9 +271,10 @@ class FirefoxPage:
         _poll(lambda: self.call(f"() => Boolean({predicate})"), timeout, predicate)
 
 
-def _firefox_profile(folder: Path, proxy_port: int) -> None:
+def _firefox_profile(folder: Path, proxy_port: int, extra: dict[str, Any]) -> None:
     prefs = {
         **FIREFOX_PREFS,
+        **extra,
         "network.proxy.http": "127.0.0.1",
         "network.proxy.http_port": proxy_port,
         "network.proxy.ssl": "127.0.0.1",
@@ -284,8 +285,9 @@ def _firefox_profile(folder: Path, proxy_port: int) -> None:
 
 
 @contextlib.contextmanager
-def firefox(origin: str) -> Iterator[FirefoxPage]:
-    """A fresh headless Firefox (its own profile), one tab, every request through the proxy."""
+def firefox(origin: str, prefs: dict[str, Any] | None = None) -> Iterator[FirefoxPage]:
+    """A fresh headless Firefox (its own profile, with `prefs` besides the tests' own), one
+    tab, every request through the proxy."""
     if not Path(FIREFOX).exists():
         raise EngineError(f"Firefox not found at {FIREFOX}: run ./dev test, which installs it")
     with (
@@ -294,7 +296,7 @@ def firefox(origin: str) -> Iterator[FirefoxPage]:
     ):
         profile = Path(home) / "profile"
         profile.mkdir()
-        _firefox_profile(profile, port)
+        _firefox_profile(profile, port, prefs or {})
         log = Path(home) / "firefox.log"
         with log.open("w") as out:
             process = subprocess.Popen(
@@ -441,10 +443,11 @@ def webkit(origin: str) -> Iterator[WebKitPage]:
 
 
 @contextlib.contextmanager
-def engine_page(engine: str, origin: str) -> Iterator[EnginePage]:
-    """A page of a fresh `engine` ("firefox" or "webkit") that may reach only `origin`."""
-    opened = {"firefox": firefox, "webkit": webkit}[engine]
-    with opened(origin) as page:
+def engine_page(engine: str, origin: str, **options: Any) -> Iterator[EnginePage]:
+    """A page of a fresh `engine` ("firefox" or "webkit") that may reach only `origin`;
+    `options` go to the engine's own function (Firefox's `prefs`)."""
+    opened: Any = {"firefox": firefox, "webkit": webkit}[engine]
+    with opened(origin, **options) as page:
         yield page
 
 
