@@ -1,6 +1,6 @@
 """The authoring loop: from saving the preprocessing to the page showing the new build.
 
-    .venv/bin/python bench/watch_loop.py [--runs 5] [--out bench/results.md]
+    .venv/bin/python bench/watch_loop.py [--runs 5] [--baseline-runs 3] [--out bench/results.md]
 
 An app made by `staticml new` (the iris example) is served by `staticml serve --watch` in a
 child process and open in headless Chromium. Each run saves an edit of its preprocessing and
@@ -12,7 +12,8 @@ times, from the save, the open page reloading with the new release and its runti
   measured again in Chromium, as their inputs changed.
 
 The baseline, in the same run: `staticml build` of the same app in a fresh process, as the
-loop would be without a watching process. Then, in this process, the build's stages are timed
+loop would be without a watching process (3 runs by default: it is the ratio's denominator, and
+each takes half a minute). Then, in this process, the build's stages are timed
 for one build and each kind of edit, to show where the time goes. The report goes to the
 `watch` section of bench/results.md.
 """
@@ -41,6 +42,7 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 PREPROCESS = "iris_app/preprocess.py"
 BODY = "    return [float(record[name]) for name in FEATURES]\n"
 KINDS = ("same features", "new features")
+TOTAL, LOAD = "whole build", "load average (1 min) after it"
 
 
 def edited(original: str, kind: str, run: int) -> str:
@@ -140,8 +142,13 @@ def stage_times(app: Path, out: Path) -> dict[str, dict[str, float]]:
     ):
         source.write_text(text)
         reporter = StageTimes()
+        started = time.perf_counter()
         build_app(load_config(app), out, reporter=reporter)
-        found[label] = reporter.times
+        found[label] = {
+            **reporter.times,
+            TOTAL: time.perf_counter() - started,
+            LOAD: os.getloadavg()[0],
+        }
     source.write_text(original)
     return found
 
@@ -172,7 +179,8 @@ def report(loop, fresh, stages, runs, load_before, load_after) -> str:
         )
     lines += [
         "",
-        f"Baseline: `staticml build` of the same app in a fresh process, {describe(fresh)}.",
+        f"Baseline: `staticml build` of the same app in a fresh process, {len(fresh)} runs, "
+        f"{describe(fresh)}.",
         "",
         "Where a build's time goes, in one process (seconds per stage):",
         "",
@@ -189,6 +197,7 @@ def report(loop, fresh, stages, runs, load_before, load_after) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     options = parser.parse_args()
     load_before = os.getloadavg()
@@ -197,7 +206,7 @@ def main() -> None:
         out = Path(folder) / "dist"
         fresh_build_seconds(app, out)  # fills the build cache, as a first `serve --watch` does
         loop = loop_figures(app, options.runs)
-        fresh = [fresh_build_seconds(app, out) for _ in range(options.runs)]
+        fresh = [fresh_build_seconds(app, out) for _ in range(options.baseline_runs)]
         stages = stage_times(app, out)
     text = report(loop, fresh, stages, options.runs, load_before, os.getloadavg())
     print(text)

@@ -4,14 +4,46 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 NAME_HASH_LENGTH = 12
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_FileKey = tuple[str, int, int, int, int, int]
+_file_digests: dict[_FileKey, str] = {}
+_file_digests_lock = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, hashed once per process while the file stays as it was.
+
+    A build hashes each runtime file (tens of MB) several times, and a watching process does it
+    on every rebuild. The digest is kept under the file's identity and its size, mtime and
+    ctime: rewriting the file, or setting its mtime back, changes its ctime, so it is read again.
+    """
+    stat = path.stat()
+    key = (
+        str(path.resolve()),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+    with _file_digests_lock:
+        known = _file_digests.get(key)
+    if known is not None:
+        return known
+    digest = sha256_hex(path.read_bytes())
+    with _file_digests_lock:
+        _file_digests[key] = digest
+    return digest
 
 
 def integrity(digest_hex: str) -> str:

@@ -10,13 +10,13 @@ and onnxruntime-web's plain-wasm loader with its 14 MB wasm, not the 28 MB JSEP 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from staticml.errors import AssetError
+from staticml.hashing import file_sha256
 from staticml.runtime_digests import DIGESTS
 
 NODE_MODULES_ENV = "STATICML_NODE_MODULES"
@@ -151,7 +151,7 @@ def check_digests(spec: RuntimeSpec, paths: tuple[Path, ...], fix: str | None = 
             "pinned version."
         )
     for path in paths:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         if digest != pinned[path.name]:
             raise AssetError(
                 f"{path} is not the file of {spec.package} {spec.version} staticml pins (its "

@@ -16,7 +16,7 @@ from staticml.cli.options import user_errors
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
     help="The model: an ONNX file, or a fitted scikit-learn estimator or pipeline saved with "
-    "joblib or pickle (loading a pickle runs code from it: use your own). Without it, a small "
+    "joblib or pickle (.joblib, .pkl or .pickle, whichever wrote it; loading a pickle runs code from it: use your own). Without it, a small "
     "iris example.",
 )
 def new(folder: Path, model: Path | None) -> None:

@@ -13,7 +13,6 @@ that returns a `ModelInputs` wins. Models whose inputs are not one number each (
 from __future__ import annotations
 
 import keyword
-import pickle
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from staticml.errors import ConfigError
+from staticml.estimator_file import load_estimator
 from staticml.scaffold.bounds import (
     Bounds,
     chain,
@@ -270,12 +270,9 @@ def _onnx_classes(graph: Any) -> tuple[str, ...]:
 def _load_estimator(path: Path) -> Any:
     """Like any pickle, this runs code from the file: `staticml new` is meant for your own."""
     try:
-        if path.suffix.lower() == ".joblib":
-            import joblib
-
-            return joblib.load(path)
-        with path.open("rb") as handle:
-            return pickle.load(handle)
+        return load_estimator(path, ConfigError, "--model")
+    except ConfigError:
+        raise
     except Exception as exc:
         raise ConfigError(
             f"--model {path} could not be loaded ({type(exc).__name__}: {exc}); save the "

@@ -47,8 +47,8 @@ class ModelSettings:
     file: Path | None = setting(
         AppFile(MODEL_SUFFIXES),
         None,
-        "The model: an ONNX file, or a scikit-learn estimator or pipeline saved with joblib "
-        "(`.joblib`) or pickle (`.pkl`, `.pickle`), converted to ONNX with skl2onnx (XGBoost's "
+        "The model: an ONNX file, or a scikit-learn estimator or pipeline saved with "
+        "`joblib.dump` or `pickle.dump` (`.joblib`, `.pkl` or `.pickle`, whichever wrote it), converted to ONNX with skl2onnx (XGBoost's "
         "and LightGBM's scikit-learn wrappers too), or a native XGBoost (`.json`, `.ubj`) or "
         "LightGBM (`.txt`) booster, converted with onnxmltools (see docs/models.md). Give this "
         "or `model.train`. Loading a pickle runs code from it: use your own files.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from staticml.hashing import NAME_HASH_LENGTH, hashed_name, sha256_hex, tree_digest
+from staticml.hashing import NAME_HASH_LENGTH, file_sha256, hashed_name, sha256_hex, tree_digest
 from staticml.runtimes import RuntimeFiles
 
 
@@ -37,10 +37,10 @@ def from_bytes(
 
 
 def from_file(path: str, source: Path, kind: str, *, hashed: bool = True) -> Asset:
-    data = source.read_bytes()
-    digest = sha256_hex(data)
+    digest = file_sha256(source)
+    size = source.stat().st_size
     return Asset(
-        _served_path(path, digest, hashed, False), kind, digest, len(data), hashed, source=source
+        _served_path(path, digest, hashed, False), kind, digest, size, hashed, source=source
     )
 
 
@@ -57,7 +57,7 @@ def runtime_assets(runtime: RuntimeFiles) -> list[Asset]:
     The runtimes find their siblings by name (pyodide.mjs loads pyodide.asm.wasm), so the
     folder, not each file, carries the content hash.
     """
-    digests = {path.name: sha256_hex(path.read_bytes()) for path in runtime.files}
+    digests = {path.name: file_sha256(path) for path in runtime.files}
     folder = f"runtime/{runtime.spec.key}-{tree_digest(digests.items())[:NAME_HASH_LENGTH]}"
     return [
         Asset(

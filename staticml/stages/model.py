@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from staticml import converters
 from staticml.cache import default_cache_dir
 from staticml.config import AppConfig
 from staticml.errors import BuildError
+from staticml.estimator_file import load_estimator
 from staticml.pipeline_fields import column_inputs
 from staticml.runtime.columns import STRING, ModelInput
 from staticml.runtime.contract import OutputSpec, ShownOutput
@@ -245,13 +245,7 @@ def _unpickle(path: Path) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if path.suffix.lower() == ".joblib":
-                import joblib
-
-                estimator = joblib.load(path)
-            else:
-                with path.open("rb") as handle:
-                    estimator = pickle.load(handle)
+            estimator = load_estimator(path, BuildError, "model.file")
         except ModuleNotFoundError as exc:
             framework = converters.framework_of_module(exc.name)
             if framework is None:
@@ -263,6 +257,8 @@ def _unpickle(path: Path) -> Any:
                 f"{path} holds {framework.article} {framework.name} model, but {framework.module} is not "
                 f"installed: {framework.install_hint()}"
             ) from exc
+        except BuildError:
+            raise
         except Exception as exc:
             raise BuildError(
                 f"{path} could not be loaded ({type(exc).__name__}: {exc}); save the fitted estimator with joblib.dump or pickle.dump."

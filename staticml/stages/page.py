@@ -31,6 +31,7 @@ from staticml.stages.assets import Asset
 from staticml.stages.model import ModelArtifact
 from staticml.stages.monitoring import MonitorArtifact
 from staticml.stages.offline import SERVICE_WORKER, WEB_MANIFEST
+from staticml.templates import environment
 from staticml.version import __version__
 
 PAGE_TEMPLATE = "index.html"
@@ -183,14 +184,8 @@ def render_page(
 ) -> bytes:
     source = template_source(config, site)
     modules = page_import_map(assets)
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([source.parent, site]),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
     try:
-        template = environment.get_template(source.name)
+        template = environment((source.parent, site)).get_template(source.name)
         html = template.render(
             app=template_app(config),
             page=page.to_json(),

@@ -12,12 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from staticml.figures import figure, human_size, metric_text
 from staticml.hashing import integrity
 from staticml.runtime.contract import REPORT_JSON, REPORT_PAGE
 from staticml.stages.assets import Asset
+from staticml.templates import environment
 from staticml.version import __version__
 
 FORMAT = 1
@@ -28,15 +27,8 @@ def report_json(report: dict[str, Any]) -> bytes:
 
 
 def render_report(report: dict[str, Any], style: Asset, icon: Asset, site: Path) -> bytes:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(site),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    environment.filters["size"] = human_size
-    environment.filters["figure"] = figure
-    template = environment.get_template(REPORT_PAGE)
+    filters = (("size", human_size), ("figure", figure))
+    template = environment((site,), filters).get_template(REPORT_PAGE)
     html = template.render(
         report=report,
         json_url=REPORT_JSON,

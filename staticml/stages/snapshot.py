@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from staticml.errors import BuildError
-from staticml.hashing import sha256_hex, tree_digest
+from staticml.hashing import file_sha256, sha256_hex, tree_digest
 from staticml.packaging import Wheel
 from staticml.runtime.contract import ReleaseListing
 from staticml.runtimes import RuntimeFiles
@@ -109,7 +109,7 @@ def make_snapshot(wheels: Wheels, pyodide: RuntimeFiles, cache_dir: Path) -> byt
 
 
 def _cache_key(wheels: tuple[Wheel, ...], pyodide: RuntimeFiles, modules: tuple[str, ...]) -> str:
-    parts = [(path.name, sha256_hex(path.read_bytes())) for path in pyodide.files]
+    parts = [(path.name, file_sha256(path)) for path in pyodide.files]
     parts += [(wheel.filename, sha256_hex(wheel.data)) for wheel in wheels]
     parts += [("modules", ",".join(modules)), ("helper", _helper_digest())]
     parts += [("context", json.dumps(CONTEXT, sort_keys=True))]

@@ -1,7 +1,12 @@
-"""Final stage: the only one that writes. The new site replaces the old one in one rename."""
+"""Final stage: the only one that writes. The new site replaces the old one in one rename.
+
+A file the previous build holds with the same bytes is hard-linked into the new one rather than
+written again; the link is made before the rename, so the old site is whole until then."""
 
 from __future__ import annotations
 
+import filecmp
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -29,13 +34,17 @@ def write_site(
         for asset in assets:
             target = staging / asset.path
             target.parent.mkdir(parents=True, exist_ok=True)
+            previous = out_dir / asset.path
             if asset.data is None and asset.source is not None:
-                shutil.copyfile(asset.source, target)
+                _copy(asset.source, target, previous)
             else:
-                target.write_bytes(asset.read())
+                _put(asset.read(), target, previous)
             for variant in encoded.get(asset.path, ()):
-                target.with_name(target.name + ENCODINGS[variant.encoding]).write_bytes(
-                    variant.data
+                suffix = ENCODINGS[variant.encoding]
+                _put(
+                    variant.data,
+                    target.with_name(target.name + suffix),
+                    previous.with_name(previous.name + suffix),
                 )
         for name, data in (records or {}).items():
             (staging / name).write_bytes(data)
@@ -45,6 +54,34 @@ def write_site(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _put(data: bytes, target: Path, previous: Path) -> None:
+    """`data` at `target`. A file of the previous build that holds the same bytes is linked
+    instead: a rebuild would otherwise write tens of MB of unchanged runtime files again."""
+    if not (_holds(previous, data) and _linked(previous, target)):
+        target.write_bytes(data)
+
+
+def _copy(source: Path, target: Path, previous: Path) -> None:
+    same = previous.is_file() and filecmp.cmp(previous, source, shallow=False)
+    if not (same and _linked(previous, target)):
+        shutil.copyfile(source, target)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _linked(previous: Path, target: Path) -> bool:
+    try:
+        os.link(previous, target)
+    except OSError:  # a file system without hard links, or the previous build just went away
+        return False
+    return True
 
 
 def _check_replaceable(out_dir: Path) -> None:

@@ -6,9 +6,11 @@ The loop builds in one thread and the server (`channel.watch_server`) answers in
 one. A build that fails leaves the last good site in place (`build_app` writes its folder only
 at the end) and its error goes to the terminal and to every open page. The stages whose
 inputs did not change come from the build cache and, in this long-lived process, from the
-browser measurement's memory (`staticml.stages.browser`): a preprocessing edit repacks a
-small wheel and reruns the CPython stages, and the Pyodide snapshot, which never holds the
-app's own package, stays as it was.
+browser measurement's memory (`staticml.stages.browser`), the compiled page templates
+(`staticml.templates`) and the digests of files that did not change (`hashing.file_sha256`):
+a preprocessing edit repacks a small wheel and reruns the CPython stages, the Pyodide snapshot,
+which never holds the app's own package, stays as it was, and the files the previous build
+holds unchanged are linked into the new one (`staticml.stages.write`), not written again.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from tests.support.scaffold import column_pipeline, named_forest, onnx_tree, unn
 
 MODELS = {
     "named-joblib": lambda folder: named_forest(folder / "forest.joblib"),
+    "joblib-written-pkl": lambda folder: named_forest(folder / "forest.pkl"),
     "unnamed-pickle": lambda folder: unnamed_regressor(folder / "ridge.pkl"),
     "onnx": lambda folder: onnx_tree(folder / "tree.onnx"),
     "column-pipeline": lambda folder: column_pipeline(folder / "churn.joblib"),
@@ -36,6 +37,26 @@ def test_new_writes_an_app_that_builds_and_verifies_unchanged(tmp_path, case):
     assert built.returncode == 0, built.stderr
     assert "Verified in Chromium" in built.stderr  # the summary goes to stderr
     assert "3 sample(s) match CPython" in built.stderr
+
+
+@pytest.mark.parametrize("writer", ["joblib", "pickle"])
+@pytest.mark.parametrize("suffix", [".joblib", ".pkl"])
+def test_new_reads_a_model_whatever_wrote_it_and_its_suffix(tmp_path, writer, suffix):
+    model = named_forest(tmp_path / f"forest{suffix}", writer)
+    made = run("new", str(tmp_path / "app"), "--model", str(model))
+    assert made.returncode == 0, made.stderr
+    config = tomllib.loads((tmp_path / "app" / "staticml.toml").read_text())
+    assert [field["name"] for field in config["input"]][:2] == ["sepal_length_cm", "sepal_width_cm"]
+    assert config["output"]["classes"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_new_names_a_model_file_that_is_neither_pickle_nor_joblib(tmp_path):
+    model = tmp_path / "forest.pkl"
+    model.write_text("sepal_length,species\n5.1,setosa\n")
+    made = run("new", str(tmp_path / "app"), "--model", str(model))
+    assert made.returncode == 1
+    assert f"--model: {model} is neither a pickle nor a joblib file" in made.stderr
+    assert not (tmp_path / "app").exists()
 
 
 def test_new_refuses_a_folder_that_holds_files(tmp_path):

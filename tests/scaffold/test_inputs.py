@@ -111,7 +111,9 @@ def test_samples_stay_inside_the_range():
     [
         ("model.txt", b"", r"expected an ONNX file \(\.onnx\) or a scikit-learn estimator"),
         ("model.onnx", b"not onnx", "is not an ONNX model"),
-        ("model.joblib", b"not a pickle", "could not be loaded"),
+        ("model.joblib", b"not a pickle", "is neither a pickle nor a joblib file"),
+        ("model.pkl", b"", r"is neither a pickle nor a joblib file \(it is empty\)"),
+        ("model.pkl", b"\x80\x04\x95", "could not be loaded"),
     ],
 )
 def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path, name, content, expected):

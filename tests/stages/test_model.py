@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import textwrap
 
 import onnx
@@ -154,8 +155,22 @@ def test_a_corrupt_or_foreign_file_is_named(tmp_path):
     with pytest.raises(BuildError, match=r"model.file m.onnx is not a valid ONNX model"):
         load_model(app_with_model(tmp_path, "m.onnx"))
     (tmp_path / "m.joblib").write_bytes(b"not a pickle")
-    with pytest.raises(BuildError, match=r"m.joblib could not be loaded"):
+    with pytest.raises(BuildError, match=r"m.joblib is neither a pickle nor a joblib file"):
         load_model(app_with_model(tmp_path, "m.joblib"))
+    (tmp_path / "cut.pkl").write_bytes(pickle.dumps(list(range(100)))[:40])
+    with pytest.raises(BuildError, match=r"cut.pkl could not be loaded \(EOFError"):
+        load_model(app_with_model(tmp_path, "cut.pkl"))
+
+
+@pytest.mark.parametrize("writer", ["joblib", "pickle"])
+@pytest.mark.parametrize("suffix", [".joblib", ".pkl"])
+def test_a_saved_estimator_is_read_whatever_wrote_it_and_its_suffix(tmp_path, writer, suffix):
+    from tests.support.scaffold import named_forest
+
+    named_forest(tmp_path / f"m{suffix}", writer)
+    model = load_model(app_with_model(tmp_path, f"m{suffix}"))
+    assert (model.kind, model.n_features) == ("classification", 4)
+    assert model.class_values == ("setosa", "versicolor", "virginica")
 
 
 def test_a_classifier_needs_one_label_per_class(tmp_path):

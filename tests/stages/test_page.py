@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 
 import jinja2
@@ -164,3 +165,18 @@ def test_a_template_without_the_import_map_is_refused(named, demo_model, tmp_pat
     config = dataclasses.replace(loaded, page=page)
     with pytest.raises(AssetError, match="importmap"):
         render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+
+
+def test_an_edited_page_template_is_rendered_anew_by_the_same_process(named, demo_model, tmp_path):
+    template = (site_root() / "index.html").read_text()
+    (tmp_path / "page.html").write_text(template.replace("</body>", "<p>first</p></body>"))
+    loaded = load_config(APP_DIR)
+    custom = dataclasses.replace(loaded.page, template=tmp_path / "page.html")
+    config = dataclasses.replace(loaded, page=custom)
+    page = page_config(config, demo_model, named, "r1")
+    assert b"<p>first</p>" in render_page(config, page, named, site_root())
+    (tmp_path / "page.html").write_text(template.replace("</body>", "<p>second</p></body>"))
+    later = os.stat(tmp_path / "page.html").st_mtime_ns + 10**9  # past the mtime's resolution
+    os.utime(tmp_path / "page.html", ns=(later, later))
+    html = render_page(config, page, named, site_root())
+    assert b"<p>second</p>" in html and b"<p>first</p>" not in html

@@ -6,6 +6,7 @@ import pytest
 
 from staticml.errors import BuildError
 from staticml.stages.assets import Asset, from_bytes
+from staticml.stages.precompress import Encoded
 from staticml.stages.write import write_site
 
 
@@ -38,3 +39,24 @@ def test_a_failed_write_keeps_the_old_site_and_leaves_no_debris(tmp_path):
         write_site(out, [broken], {}, b"{}")
     assert (out / "index.html").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+def test_a_file_the_previous_build_holds_unchanged_is_linked_and_a_changed_one_written(tmp_path):
+    out, source = tmp_path / "dist", tmp_path / "runtime.wasm"
+    source.write_bytes(b"wasm")
+    kept = from_bytes("data/kept.json", b"{}", "data")
+    runtime = Asset("runtime/r.wasm", "runtime", "0" * 64, 4, True, source=source)
+    encoded = {kept.path: (Encoded("gzip", b"gz"),)}
+
+    def build(page: bytes) -> dict[str, int]:
+        assets = [kept, runtime, from_bytes("index.html", page, "page", hashed=False)]
+        write_site(out, assets, encoded, b"{}")
+        return {p.name: p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+
+    first = build(b"one")
+    source.write_bytes(b"WASM")  # same path and size, other bytes
+    second = build(b"two")
+    assert (out / "index.html").read_bytes() == b"two"
+    assert (out / "runtime" / "r.wasm").read_bytes() == b"WASM"
+    linked = {name for name in second if second[name] == first[name]}
+    assert linked == {Path(kept.path).name, Path(kept.path).name + ".gz"}

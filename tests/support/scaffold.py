@@ -13,10 +13,22 @@ def iris():
     return load_iris()
 
 
-def named_forest(path: Path) -> Path:
+def saved(model, path: Path, writer: str) -> Path:
+    """`model` written by `joblib.dump` or `pickle.dump`, whatever `path`'s suffix."""
+    import pickle
+
+    import joblib
+
+    if writer == "joblib":
+        joblib.dump(model, path)
+    else:
+        path.write_bytes(pickle.dumps(model))
+    return path
+
+
+def named_forest(path: Path, writer: str = "joblib") -> Path:
     """A random forest fitted on a table (pyarrow), so it has feature_names_in_, behind a
     StandardScaler: its thresholds are in scaled units."""
-    import joblib
     import pyarrow as pa
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
@@ -27,8 +39,7 @@ def named_forest(path: Path) -> Path:
     model = make_pipeline(
         StandardScaler(), RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0)
     )
-    joblib.dump(model.fit(table, data.target_names[data.target]), path)
-    return path
+    return saved(model.fit(table, data.target_names[data.target]), path, writer)
 
 
 def unnamed_regressor(path: Path) -> Path:
