@@ -34,6 +34,7 @@ export function runtimeConfig(runtime, base = document.baseURI) {
     modules: Object.fromEntries(Object.entries(runtime.modules).map(([name, url]) => [name, at(url)])),
     wheels: runtime.wheels.map(at),
     model: { ...runtime.model, url: at(runtime.model.url) },
+    samples: at(runtime.samples),
     assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
   };
 }

@@ -48,6 +48,8 @@ WORKER_FILES = (
     "ort/ort-wasm-simd-threaded.wasm",
     "static/checked-fetch.js",
     "wasm/batch.mjs",
+    "wasm/python.mjs",
+    "wasm/model.mjs",
 )
 
 
@@ -105,11 +107,13 @@ def worker_config(
     """What the worker fetches (each file with its size and integrity) and runs."""
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     snapshot = assets.get(SNAPSHOT)
+    samples = assets.get("samples.json")
     fetched = [
         *([snapshot] if snapshot else []),
         *(assets[name] for name in WORKER_FILES),
         *wheels,
         assets["model.onnx"],
+        *([samples] if samples else []),
     ]
     pyodide = assets["pyodide/pyodide.mjs"]
     ort = assets["ort/ort.wasm.min.mjs"]
@@ -131,7 +135,10 @@ def worker_config(
             threads=config.runtime.threads,
         ),
         modules=WorkerModules(
-            fetch=assets["static/checked-fetch.js"].path, batch=assets["wasm/batch.mjs"].path
+            fetch=assets["static/checked-fetch.js"].path,
+            batch=assets["wasm/batch.mjs"].path,
+            python=assets["wasm/python.mjs"].path,
+            model=assets["wasm/model.mjs"].path,
         ),
         wheels=tuple(wheel.path for wheel in wheels),
         python=python,
@@ -139,6 +146,7 @@ def worker_config(
             url=assets["model.onnx"].path, sha256=assets["model.onnx"].sha256, spec=model.spec()
         ),
         assets={a.path: AssetCheck(size=a.size, integrity=integrity(a.sha256)) for a in fetched},
+        samples=samples.path if samples else None,
     )
 
 
@@ -205,6 +213,7 @@ def render_page(
                 for name, a in sorted(assets.items())
                 if name.startswith("static/") and name.endswith(".js") and name != "static/app.js"
             ],
+            preloads=boot_preloads(page, assets),
             icon=_link(assets["static/icon.svg"]),
             webmanifest=_link(assets[WEB_MANIFEST]),
         )
@@ -218,6 +227,21 @@ def render_page(
             "script: without it the page's modules are not found, and not checked."
         )
     return html.encode("utf-8")
+
+
+def boot_preloads(page: PageConfig, assets: Mapping[str, Asset]) -> list[dict[str, str]]:
+    """Every file the runtime's boot downloads, for `<link rel="preload" as="fetch">` with its
+    integrity: the downloads start as the page is parsed, not once its worker has started and
+    asks for them. The page's own fetch of the worker script takes the preloaded response; the
+    worker's fetches (each with the same integrity) find the others in the HTTP cache, which
+    holds one download per URL, the preload's, also while it is under way. The page's modules
+    (`static/*.js`, one of them the worker's too) are module-preloaded instead."""
+    modules = {a.path for name, a in assets.items() if name.startswith("static/")}
+    return [_link(assets["wasm/worker.mjs"])] + [
+        {"url": url, "integrity": check.integrity}
+        for url, check in page.runtime.assets.items()
+        if url not in modules
+    ]
 
 
 class TemplateView:
