@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("sites", nargs="+", help="built sites, each SITE or LABEL=SITE")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warm", type=int, default=50, help="warm predictions per run")
+    parser.add_argument("--mbit", type=float, help="throttle every visit to this many Mbit/s")
     parser.add_argument("--out", type=Path, help="write the report to this file's `boot` section")
     options = parser.parse_args()
     sites = dict(labelled(entry) for entry in options.sites)
@@ -87,7 +88,10 @@ def measure(
     with browser.chromium() as chromium:
         for round_ in range(options.runs):
             for name, target in targets.items():
-                runs[name].append(browser.measure(chromium, target, records, warm=options.warm))
+                measured = browser.measure(
+                    chromium, target, records, warm=options.warm, mbit=options.mbit
+                )
+                runs[name].append(measured)
             print(f"round {round_ + 1} of {options.runs} done", file=sys.stderr)
     return runs
 
@@ -104,7 +108,8 @@ def render(
         "",
         f"`bench/boot.py` ({time.strftime('%Y-%m-%d')}), headless Chromium, {options.runs} "
         f"rounds, {options.warm} warm predictions per run; medians with (min–max). Every "
-        "prediction is of a sample drawn on the 280×280 canvas as the page sends it.",
+        "prediction is of a sample drawn on the 280×280 canvas as the page sends it. "
+        + (f"Throttled to {options.mbit:g} Mbit/s." if options.mbit else "Not throttled."),
         "",
         "| page | cold: first prediction | × pure JS | repeat: first prediction | × pure JS "
         "| first prediction after ready | second | warm p50 | first / warm p50 |",

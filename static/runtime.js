@@ -136,6 +136,10 @@ export function startRuntime(config, { onStatus, onMonitor = () => {}, monitorSt
 
   const onError = (event) => {
     event.preventDefault();
+    if (navigator.onLine === false) {
+      fail(`This browser is offline, so the prediction worker could not start (${config.worker}). Reconnect, then try again.`, "worker");
+      return;
+    }
     fail(`The prediction worker could not start (${config.worker}): ${event.message || "its script failed to load"}. Check that .mjs files are served as text/javascript.`, "worker");
   };
   const onMessage = (event) => {
