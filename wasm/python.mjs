@@ -110,8 +110,9 @@ function ownTrampoline(module, snapshot) {
 
 // Rehearsals of the hot path (record in, features, model, prediction out) at boot. The first
 // run of Python code after a start pays for the engine compiling the interpreter's wasm
-// functions it reaches and for Python's own first-use caches; later runs find them compiled.
-const REHEARSALS = 2;
+// functions it reaches and for Python's own first-use caches; the second already ran about as
+// fast as the warm ones (bench/boot.py), so one rehearsal is enough.
+const REHEARSALS = 1;
 
 // Rehearses the prediction of the first shipped sample, as the page would send it (an image
 // drawn on its canvas), `REHEARSALS` times; `runModel(prepared)` runs the model on Python's
