@@ -3,8 +3,7 @@
 `SITE/releases/<id>/` gets every file of the build except its runtimes, which go once into
 `SITE/runtime/<name>-<hash>/` (their folder names are content hashes, so two builds with
 the same Pyodide share the same URLs and a browser downloads them once). The release's
-page (its configuration and its preloads) and its service worker's precache list are pointed
-at that shared folder
+page and its service worker's precache list are pointed at that shared folder
 (`../../runtime/...`), and its page configuration is
 also written alone as `config.json`, which a page running this release as a shadow reads.
 """
@@ -30,9 +29,6 @@ SHARED_PREFIX = "../../"
 _CONFIG_SCRIPT = re.compile(
     r'(<script type="application/json" id="staticml-config">)(.*?)(</script>)', re.S
 )
-# The page's preloads of its boot downloads (stages/page.py `boot_preloads`), whose runtime
-# files move to the site's shared folder with the configuration's URLs.
-_PRELOAD_HREF = re.compile(r'(<link rel="preload" href=")(' + RUNTIME + r"/)")
 _PRECACHE = re.compile(r"const PRECACHE = (\{.*?\n\});", re.S)
 # What Jinja's `tojson` escapes, so the JSON can never close the <script> element.
 _HTML_SAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"}
@@ -130,7 +126,6 @@ def _point_page_at_shared_runtime(release_dir: Path, bundle: dict[str, Any]) -> 
             "a custom page template must keep staticml's configuration element."
         )
     config = shared_runtime(json.loads(found[0][1]))
-    html = _PRELOAD_HREF.sub(lambda m: m.group(1) + SHARED_PREFIX + m.group(2), html)
     text = json.dumps(config, sort_keys=True)
     for character, escaped in _HTML_SAFE.items():
         text = text.replace(character, escaped)

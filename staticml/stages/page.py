@@ -213,7 +213,6 @@ def render_page(
                 for name, a in sorted(assets.items())
                 if name.startswith("static/") and name.endswith(".js") and name != "static/app.js"
             ],
-            preloads=boot_preloads(page, assets),
             icon=_link(assets["static/icon.svg"]),
             webmanifest=_link(assets[WEB_MANIFEST]),
         )
@@ -227,21 +226,6 @@ def render_page(
             "script: without it the page's modules are not found, and not checked."
         )
     return html.encode("utf-8")
-
-
-def boot_preloads(page: PageConfig, assets: Mapping[str, Asset]) -> list[dict[str, str]]:
-    """Every file the runtime's boot downloads, for `<link rel="preload" as="fetch">` with its
-    integrity: the downloads start as the page is parsed, not once its worker has started and
-    asks for them. The page's own fetch of the worker script takes the preloaded response; the
-    worker's fetches (each with the same integrity) find the others in the HTTP cache, which
-    holds one download per URL, the preload's, also while it is under way. The page's modules
-    (`static/*.js`, one of them the worker's too) are module-preloaded instead."""
-    modules = {a.path for name, a in assets.items() if name.startswith("static/")}
-    return [_link(assets["wasm/worker.mjs"])] + [
-        {"url": url, "integrity": check.integrity}
-        for url, check in page.runtime.assets.items()
-        if url not in modules
-    ]
 
 
 class TemplateView:

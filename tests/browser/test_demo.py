@@ -217,8 +217,7 @@ def test_offline_is_said_and_try_again_recovers(server, open_browser):
     watched.expect_errors(r"Failed to load resource|ERR_INTERNET_DISCONNECTED")
 
     def go_offline_after(route):
-        # The first boot file arrives (the page preloads it); then the link drops.
-        response = route.fetch()
+        response = route.fetch()  # the first file the worker loads arrives; then the link drops
         watched.context.set_offline(True)
         route.fulfill(response=response)
 

@@ -64,8 +64,6 @@ def test_a_release_is_its_build_with_the_runtime_shared(site, wine_releases):
     )
     page = copied["index.html"].decode()
     assert '"module": "../../runtime/pyodide-' in page
-    assert '<link rel="preload" href="../../runtime/pyodide-' in page
-    assert '<link rel="preload" href="runtime/' not in page
     assert "index.html.br" not in copied and "index.html.gz" not in copied
 
 

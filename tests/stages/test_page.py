@@ -173,20 +173,3 @@ def test_a_template_without_the_import_map_is_refused(named, demo_model, tmp_pat
     config = dataclasses.replace(loaded, page=page)
     with pytest.raises(AssetError, match="importmap"):
         render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
-
-
-def test_the_page_starts_every_boot_download_with_its_integrity(named, demo_model):
-    config = load_config(APP_DIR)
-    page = page_config(config, demo_model, named, "r1")
-    html = render_page(config, page, named, site_root()).decode()
-    preloaded = dict(
-        re.findall(
-            r'<link rel="preload" href="([^"]+)" as="fetch" crossorigin integrity="([^"]+)">', html
-        )
-    )
-    runtime = page.to_json()["runtime"]
-    expected = {url: meta["integrity"] for url, meta in runtime["assets"].items()}
-    expected.pop(named["static/checked-fetch.js"].path)  # a page module: module-preloaded
-    expected[named["wasm/worker.mjs"].path] = integrity(named["wasm/worker.mjs"].sha256)
-    assert preloaded == expected
-    assert html.index('rel="preload"') > html.index('rel="modulepreload"')  # the page's first
