@@ -110,8 +110,8 @@ function ownTrampoline(module, snapshot) {
 
 // Rehearsals of the hot path (record in, features, model, prediction out) at boot. The first
 // run of Python code after a start pays for the engine compiling the interpreter's wasm
-// functions it reaches and for Python's own first-use caches; the second already ran about as
-// fast as the warm ones (bench/boot.py), so one rehearsal is enough.
+// functions it reaches and for Python's own first-use caches. One rehearsal brought the first
+// prediction after ready to the warm ones' time (bench/results.md, `boot`).
 const REHEARSALS = 1;
 
 // Rehearses the prediction of the first shipped sample, as the page would send it (an image
