@@ -2,6 +2,9 @@
 
     python bench/native.py SITE SAMPLES.json WARM
 
+SAMPLES.json holds the records the pages predicted (`{"samples": [{"record": ...}]}`): bench/run.py
+writes the samples as drawn on the page's canvas, so CPython preprocesses the very same drawings.
+
 Run as a child process by bench/run.py: prints `first` as soon as the first prediction is
 made (the parent times the process from its start, interpreter start included), then one JSON
 line with the warm single-prediction times (ms) and the process's peak RSS.

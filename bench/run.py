@@ -104,9 +104,10 @@ def collect(work: Path, options: argparse.Namespace) -> dict[str, Any]:
             figures["shadow"] = shadow_runs(chromium, shadowed, records, options, progress)
             figures["throttled"] = throttled_runs(chromium, targets, records, options, progress)
             progress.stage("Baseline 2: CPython onnxruntime, a new process each run", options.runs)
+            drawn = write_drawings(work, browser.drawings(chromium, targets["staticml"], records))
             figures["native"] = []
             for _ in range(options.runs):
-                figures["native"].append(native_run(sites["snapshot"], work, options.warm))
+                figures["native"].append(native_run(sites["snapshot"], work, drawn, options.warm))
                 progress.advance()
             figures["batch"] = batch_runs(chromium, stack, work, sites["wine"], options, progress)
     figures["sizes"] = {name: bundle_size(site) for name, site in sites.items()}
@@ -244,8 +245,14 @@ def throttled_runs(
     }
 
 
-def native_run(site: Path, work: Path, warm: int) -> dict[str, Any]:
-    samples = next((site / "data").glob("samples.*.json"))
+def write_drawings(work: Path, drawings: list[dict[str, Any]]) -> Path:
+    """The records the pages predicted (samples drawn on the canvas), as a samples file."""
+    path = work / "drawings.json"
+    path.write_text(json.dumps({"samples": [{"record": record} for record in drawings]}))
+    return path
+
+
+def native_run(site: Path, work: Path, samples: Path, warm: int) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).parent / "native.py"), str(site), str(samples)]
     began = time.perf_counter()
     child = subprocess.Popen([*command, str(warm)], stdout=subprocess.PIPE, text=True, cwd=work)

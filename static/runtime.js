@@ -35,6 +35,7 @@ export function runtimeConfig(runtime, base = document.baseURI) {
     modules: Object.fromEntries(Object.entries(runtime.modules).map(([name, url]) => [name, at(url)])),
     wheels: runtime.wheels.map(at),
     model: { ...runtime.model, url: at(runtime.model.url) },
+    samples: at(runtime.samples),
     assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
   };
 }
@@ -142,6 +143,10 @@ export function startRuntime(config, { onStatus, onMonitor = () => {}, monitorSt
 
   const onError = (event) => {
     event.preventDefault();
+    if (navigator.onLine === false) {
+      fail(`This browser is offline, so the prediction worker could not start (${config.worker}). Reconnect, then try again.`, "worker");
+      return;
+    }
     fail(`The prediction worker could not start (${config.worker}): ${event.message || "its script failed to load"}. Check that .mjs files are served as text/javascript.`, "worker");
   };
   const onMessage = (event) => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 
 import pytest
 from digits.preprocess import block_counts, dilate, image_features, ink_box, resample, stroke_width
@@ -97,3 +98,17 @@ def test_block_counts_stretch_to_16():
     grid = [[0.5 if x < 4 and y < 4 else 0.0 for x in range(32)] for y in range(32)]
     counts = block_counts(grid)
     assert counts[0] == 16 and sum(counts) == 16
+
+
+def test_float_pixels_give_the_same_features_as_whole_numbers():
+    image = canvas(60, 50, [(20, 5, 26, 45), (12, 5, 40, 10)])
+    floats = dict(image, pixels=[float(p) for p in image["pixels"]])
+    float32 = dict(image, pixels=memoryview(array("f", floats["pixels"])))
+    assert image_features(floats) == image_features(float32) == image_features(image)
+    assert ink_box(3, 1, [24.0, 24.5, 0.0]) == (1, 0, 2, 1)  # darker than the threshold only
+
+
+def test_a_drawing_on_the_page_s_canvas_crops_to_its_ink():
+    image = canvas(280, 280, [(100, 40, 120, 240), (60, 40, 200, 60)])
+    assert ink_box(280, 280, memoryview(bytes(image["pixels"]))) == (60, 40, 200, 240)
+    assert image_features(dict(image, pixels=bytes(image["pixels"]))) == image_features(image)

@@ -1,14 +1,11 @@
-// staticml worker: boots Pyodide (the app's Python preprocessing) and onnxruntime-web (the
-// model) off the main thread, then answers predictions.
+// staticml worker: boots Pyodide (the app's Python preprocessing, wasm/python.mjs) and
+// onnxruntime-web (the model, wasm/model.mjs) off the main thread, then answers predictions.
 //
 // Every file it loads is checked against the sha256 its boot configuration gives, with the
 // checked fetch the page uses too (static/checked-fetch.js), which the boot imports first.
 //
 // Its messages to and from the page (static/runtime.js) are listed in docs/architecture.md,
 // "The worker's messages".
-
-// The name static/shadow.js gives a shadow release's worker (its warnings say so).
-const SHADOW_WORKER = "staticml-shadow";
 
 const STAGES = {
   download: "Downloading the runtimes",
@@ -30,6 +27,7 @@ const state = {
   assets: new Map(), // every file the worker loads, by absolute URL: {size, integrity}
   shared: null, // static/checked-fetch.js, imported by the boot
   batch: null, // wasm/batch.mjs
+  model: null, // wasm/model.mjs
   python: null,
   ort: null,
   session: null,
@@ -226,18 +224,43 @@ async function boot(bootConfig) {
     status("download");
     state.shared = await importShared(config.modules?.fetch && absoluteUrl(config.modules.fetch));
     installFetch();
-    const booted = Promise.all([bootPython(), bootModel(), importVerified(config.modules.batch)]);
-    const [pythonInfo, modelInfo, batchModule] = await Promise.race([booted, downloadFailed]);
+    if (config.samples) optional.add(absoluteUrl(config.samples)); // only for the rehearsal
+    const { modules } = config;
+    const imported = Promise.all([modules.python, modules.model, modules.batch].map((url) => importVerified(url)));
+    const [python, model, batchModule] = await Promise.race([imported, downloadFailed]);
+    state.model = model;
     state.batch = batchModule;
+    const context = bootContext();
+    const booted = Promise.all([python.bootPython(context), model.bootModel(context)]);
+    const [started, loaded] = await Promise.race([booted, downloadFailed]);
+    Object.assign(state, { python: started.python, ort: loaded.ort, session: loaded.session });
+    await Promise.race([python.rehearse(context, state.python, (prepared) => modelOutputs(prepared, 1)), downloadFailed]);
+    phase("warmedUp");
     progress.loaded = progress.total;
     phase("ready");
     post("ready", {
-      info: { ...pythonInfo, ...modelInfo, bootMs: phases.ready, phases, crossOriginIsolated: self.crossOriginIsolated },
+      info: { ...started.info, ...loaded.info, bootMs: phases.ready, phases, crossOriginIsolated: self.crossOriginIsolated },
     });
   } catch (error) {
     const cause = state.downloadFailure || error;
     post("error", { id: null, error: describe(explain(cause), cause.stage || state.stage) });
   }
+}
+
+// What the boot modules (wasm/python.mjs, wasm/model.mjs) are given.
+function bootContext() {
+  return {
+    config: state.config,
+    absoluteUrl,
+    fetchBytes,
+    importVerified,
+    fileName: (url) => state.shared.fileName(url),
+    phase,
+    status,
+    optional,
+    downloadFailure: () => state.downloadFailure,
+    BootError,
+  };
 }
 
 // Whatever broke first, some causes have one meaning for the visitor: say that.
@@ -259,133 +282,6 @@ function outOfMemory(error) {
   );
 }
 
-async function bootPython() {
-  const { config } = state;
-  const wheels = Promise.all(config.wheels.map(fetchBytes));
-  wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
-  if (config.pyodide.snapshot) optional.add(absoluteUrl(config.pyodide.snapshot));
-  const snapshot = config.pyodide.snapshot ? fetchSnapshot(config.pyodide.snapshot) : null;
-  snapshot?.catch(() => {}); // a failed download is handled where it is awaited
-  const { loadPyodide } = await importVerified(config.pyodide.module, [config.pyodide.asm]);
-  phase("pyodideImported");
-  const { pyodide, fromSnapshot, snapshotError } = await startPython(loadPyodide, snapshot);
-  phase("interpreterReady");
-  status("python");
-  const buffers = await wheels;
-  phase("wheelsFetched");
-  status("packages");
-  // Also after a snapshot: it holds the imported modules, but not the files they came from.
-  for (const buffer of buffers) pyodide.unpackArchive(buffer, "wheel");
-  const runtime = pyodide.pyimport("staticml.runtime.worker");
-  runtime.start(JSON.stringify(config.python));
-  const monitoring = Boolean(config.python.monitor);
-  if (monitoring && config.monitorState) runtime.monitor_restore(config.monitorState);
-  state.python = { pyodide, runtime, prepare: runtime.prepare, monitoring };
-  phase("wheelsInstalled");
-  return {
-    pyodide: pyodide.version,
-    python: pyodide.runPython("import sys; sys.version.split()[0]"),
-    snapshot: fromSnapshot,
-    snapshotUrl: fromSnapshot ? absoluteUrl(config.pyodide.snapshot) : null,
-    snapshotError, // why a configured snapshot was not used, or null
-  };
-}
-
-// Pyodide's snapshot starts with this 32-bit number (little-endian; API.restoreSnapshot in
-// pyodide.asm.mjs), whose own refusal says only "Snapshot has invalid magic number".
-const SNAPSHOT_MAGIC = 0x706e7300;
-
-// The snapshot's bytes, refused with what came instead when they are not a Pyodide snapshot.
-async function fetchSnapshot(url) {
-  const bytes = await fetchBytes(url);
-  const magic = bytes.byteLength >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : null;
-  if (magic !== SNAPSHOT_MAGIC) {
-    const start = String.fromCharCode(...bytes.subarray(0, 16)).replace(/[^\x20-\x7e]/g, "?");
-    const what = bytes.byteLength ? `its ${bytes.byteLength} bytes start with "${start}"` : "it is empty";
-    throw new BootError(`${state.shared.fileName(absoluteUrl(url))} is not a Pyodide memory snapshot (${what}); rebuild the release`, state.stage);
-  }
-  return bytes;
-}
-
-// A memory snapshot made at build time with the app imported skips most of the interpreter's
-// start; if it cannot be used (damaged, blocked, or made by another Pyodide), start normally.
-async function startPython(loadPyodide, snapshot) {
-  const { config } = state;
-  const options = {
-    indexURL: absoluteUrl(config.pyodide.indexURL),
-    packages: [],
-    stdout: (text) => console.log(text),
-    stderr: (text) => console.warn(text),
-  };
-  let snapshotError = null;
-  if (snapshot) {
-    try {
-      const { default: createModule } = await import(absoluteUrl(config.pyodide.asm));
-      const createPyodideModule = async (settings) => ownTrampoline(await createModule(settings), await snapshot);
-      // The promise, not its bytes: the snapshot downloads while Pyodide fetches its wasm.
-      const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot, createPyodideModule });
-      console.info(`staticml: Python started from the snapshot ${new URL(absoluteUrl(config.pyodide.snapshot)).pathname}.`);
-      return { pyodide, fromSnapshot: true, snapshotError };
-    } catch (error) {
-      if (state.downloadFailure) throw error; // another file failed: that is the cause
-      snapshotError = error.message;
-      const where = new URL(absoluteUrl(config.pyodide.snapshot)).pathname;
-      const whose = self.name === SHADOW_WORKER ? "the shadow release's" : "the";
-      console.warn(`staticml: ${whose} Python snapshot ${where} could not be used (${error.message}); starting Python normally.`);
-    }
-  }
-  return { pyodide: await loadPyodide(options), fromSnapshot: false, snapshotError };
-}
-
-// Python calls C function pointers through a trampoline that Pyodide's start-up adds to the
-// wasm function table for this engine (getPyEMTrampolinePtr in pyodide.asm.mjs; 0, a JavaScript
-// path, on an iPhone or where it does not compile) and whose table index it keeps in Python's
-// runtime state. The index depends on what the engine's start-up put in the table before it, so
-// a snapshot holds the index of the browser that made it (Chromium): Firefox, which like
-// Chromium has JSPI, gets the same one, but in WebKitGTK 2.50, which has not, the index names
-// another function ("call_indirect to a signature that does not match") and Python started
-// without the snapshot, 9-12x slower. The snapshot's memory is given this engine's own index
-// before Pyodide restores it.
-function ownTrampoline(module, snapshot) {
-  const heap = module.HEAP32;
-  if (typeof module.__PyRuntime !== "number" || typeof module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET !== "number") {
-    throw new Error(`Pyodide ${module.API?.version} does not say where its call trampoline is; staticml cannot adapt the snapshot to this browser`);
-  }
-  const slot = module.__PyRuntime + heap[module.__PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET >>> 2];
-  const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
-  const memoryStart = view.getUint32(4, true); // the snapshot's header, then the memory (API.makeSnapshot)
-  view.setInt32(memoryStart + slot, heap[slot >>> 2], true);
-  return module;
-}
-
-async function bootModel() {
-  const { config } = state;
-  const [module, wasmBinary, model] = await Promise.all([
-    importVerified(config.ort.module, [config.ort.glue]),
-    fetchBytes(config.ort.wasm),
-    fetchBytes(config.model.url),
-  ]);
-  const ort = (state.ort = module);
-  phase("modelFetched");
-  // Given as bytes: onnxruntime-web's own streaming fetch would log its failure a second time
-  // (and retry) when the checked fetch refuses the file; its compile is short either way.
-  ort.env.wasm.wasmPaths = absoluteUrl(config.ort.wasmPaths);
-  ort.env.wasm.wasmBinary = wasmBinary;
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? config.ort.threads : 1;
-  ort.env.wasm.proxy = false;
-  status("model");
-  try {
-    const session = (state.session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
-    phase("sessionCreated");
-    // The first run allocates and plans; do it now rather than on the visitor's first drawing.
-    await session.run(modelFeeds(warmUpInputs(config), 1));
-    phase("firstRun");
-  } catch (error) {
-    throw new BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
-  }
-  return { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads };
-}
-
 // --- predict ---------------------------------------------------------------------------------
 
 function ensureReady(id) {
@@ -394,33 +290,9 @@ function ensureReady(id) {
   return false;
 }
 
-// The model's tensors for `rows` rows Python prepared: one float32 [rows, nFeatures] tensor from
-// `prepared.features`; or, for a model taking the record's fields, one [rows, 1] tensor per
-// input from `prepared.columns` ({name, type, data}: a Float32Array, or an array of strings).
-function modelFeeds(prepared, rows) {
-  const model = state.config.model;
-  if (!prepared.columns) return { [model.input]: new state.ort.Tensor("float32", prepared.features, [rows, model.nFeatures]) };
-  return Object.fromEntries(prepared.columns.map(({ name, type, data }) => [name, new state.ort.Tensor(type === "string" ? "string" : "float32", data, [rows, 1])]));
-}
-
-// One row for the warm-up run: zeros; for a model taking the fields, each field's default or
-// first choice (an encoder fitted to refuse unknown categories would refuse an empty one).
-function warmUpInputs(config) {
-  const { model, python } = config;
-  if (!model.inputs?.length) return { features: new Float32Array(model.nFeatures) };
-  const fields = new Map(python.fields.map((field) => [field.name, field]));
-  const text = (field) => String(field?.default ?? field?.choices?.[0] ?? "");
-  const columns = model.inputs.map(({ name, type }) => ({ name, type, data: type === "string" ? [text(fields.get(name))] : new Float32Array(1) }));
-  return { columns };
-}
-
-// The model's outputs for `rows` rows Python prepared, as its tensors hold them: [labels, the
-// probabilities row by row] for a classifier, [null, the values] for a regressor.
-async function modelOutputs(prepared, rows) {
-  const model = state.config.model;
-  const outputs = await state.session.run(modelFeeds(prepared, rows));
-  if (model.kind === "regression") return [null, outputs[model.value].data];
-  return [outputs[model.label].data, outputs[model.probabilities].data];
+// The model's outputs for `rows` rows Python prepared (wasm/model.mjs).
+function modelOutputs(prepared, rows) {
+  return state.model.modelOutputs(state, state.config.model, prepared, rows);
 }
 
 async function predict(id, record) {

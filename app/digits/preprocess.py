@@ -14,8 +14,10 @@ to any drawing:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from operator import mul
+from itertools import accumulate, pairwise, repeat
+from operator import add, lt, mul, sub
 from typing import Any
 
 GRID = 32
@@ -50,41 +52,85 @@ def image_features(image: dict[str, Any]) -> list[float]:
     return block_counts(grid)
 
 
-def ink_box(width: int, height: int, pixels: Sequence[int]) -> tuple[int, int, int, int] | None:
+def ink_box(width: int, height: int, pixels: Sequence[float]) -> tuple[int, int, int, int] | None:
     """Bounding box (left, top, right, bottom; right/bottom exclusive) of the ink, or None."""
-    pixels = list(pixels)  # slices and max() run in C, not a Python loop per pixel
-    rows = [y for y in range(height) if max(pixels[y * width : (y + 1) * width]) > INK_THRESHOLD]
-    if not rows:
+    ink = _ink_mask(pixels)
+    first, last = ink.find(1), ink.rfind(1)
+    if first < 0:
         return None
-    first, last = rows[0] * width, rows[-1] * width
-    columns = [
-        x for x in range(width) if max(pixels[first + x : last + x + 1 : width]) > INK_THRESHOLD
-    ]
-    return columns[0], rows[0], columns[-1] + 1, rows[-1] + 1
+    top, bottom = first // width, last // width + 1
+    # The rows' masks OR-ed together as one integer each: the ink's columns, in C.
+    columns = 0
+    for y in range(top, bottom):
+        columns |= int.from_bytes(ink[y * width : (y + 1) * width], "big")
+    across = columns.to_bytes(width, "big")
+    return across.find(1), top, across.rfind(1) + 1, bottom
+
+
+_INK = bytes(int(value > INK_THRESHOLD) for value in range(256))
+
+
+def _ink_mask(pixels: Any) -> bytes:
+    """1 for each pixel darker than INK_THRESHOLD, else 0."""
+    if isinstance(pixels, memoryview) and pixels.format != "B":
+        return bytes(map(lt, repeat(INK_THRESHOLD), pixels))  # e.g. a Float32Array's
+    try:
+        return bytes(pixels).translate(_INK)  # bytes, or whole numbers from 0 to 255
+    except (TypeError, ValueError):
+        return bytes(map(lt, repeat(INK_THRESHOLD), pixels))
 
 
 def resample(
-    width: int, height: int, pixels: Sequence[int], x0: float, y0: float, side: float, n: int
+    width: int, height: int, pixels: Sequence[float], x0: float, y0: float, side: float, n: int
 ) -> Grid:
-    """Ink coverage (0–1) of each of n×n equal cells of the square [x0, x0+side)²."""
+    """Ink coverage (0–1) of each of n×n equal cells of the square [x0, x0+side)².
+
+    Each cell's ink is the integral of the image (a constant per pixel, zero outside it)
+    over the cell: a difference of running sums, first along each row, then down the rows.
+    """
     cell = side / n
-    x_weights = [_overlaps(x0 + i * cell, cell, width) for i in range(n)]
-    y_weights = [_overlaps(y0 + j * cell, cell, height) for j in range(n)]
-    # Each cell's source columns as (first column, weights): a row's products and their sum
-    # then run in C (map, sum), in the same order as a loop would add them.
-    spans = [(weights[0][0] if weights else 0, [w for _, w in weights]) for weights in x_weights]
-    pixels = list(pixels)
+    x_edges = _edges(x0, cell, n, width)
+    y_edges = _edges(y0, cell, n, height)
+    left, right = x_edges[0][0], x_edges[-1][0] + 1
+    top, bottom = y_edges[0][0], y_edges[-1][0] + 1
+    columns = [index - left for index, _ in x_edges]
+    fractions = [fraction for _, fraction in x_edges]
+    values = pixels if isinstance(pixels, list) else list(pixels)
+    rows = []  # each source row's ink in each column of cells
+    for y in range(top, bottom):
+        row = values[y * width + left : y * width + right]
+        running = list(accumulate(row, initial=0))
+        at = list(
+            map(
+                add,
+                map(running.__getitem__, columns),
+                map(mul, fractions, map(row.__getitem__, columns)),
+            )
+        )
+        rows.append(list(map(sub, at[1:], at[:-1])))
+    running_rows = [[0.0] * n]
+    for row in rows:
+        running_rows.append(list(map(add, running_rows[-1], row)))
     scale = cell * cell * 255
-    grid = []
-    for weights_y in y_weights:
-        sums = [0.0] * n
-        for y, wy in weights_y:
-            offset = y * width
-            for i, (first, weights) in enumerate(spans):
-                start = offset + first
-                sums[i] += wy * sum(map(mul, weights, pixels[start : start + len(weights)]))
-        grid.append([total / scale for total in sums])
-    return grid
+    at_edges = [
+        list(map(add, running_rows[y - top], map(mul, repeat(fraction), rows[y - top])))
+        for y, fraction in y_edges
+    ]
+    return [
+        [(below - above) / scale for above, below in zip(upper, lower, strict=True)]
+        for upper, lower in pairwise(at_edges)
+    ]
+
+
+def _edges(start: float, cell: float, n: int, limit: int) -> list[tuple[int, float]]:
+    """The n+1 cell edges from `start`, clipped to [0, limit], as (pixel, fraction into it),
+    the pixel always one of the image's (a right edge at `limit` is all of the last pixel)."""
+    edges = []
+    for i in range(n + 1):
+        edge = min(max(start + i * cell, 0.0), float(limit))
+        pixel = min(int(edge), limit - 1)
+        edges.append((pixel, edge - pixel))
+    return edges
 
 
 def stroke_width(grid: Grid) -> float:
@@ -103,17 +149,28 @@ def stroke_width(grid: Grid) -> float:
 
 
 def dilate(grid: Grid, radius: int) -> Grid:
-    """Grey-level dilation with a disc: each cell takes the darkest cell within `radius`."""
+    """Grey-level dilation with a disc: each cell takes the darkest cell within `radius`.
+
+    The disc is a stack of rows, each a horizontal run: the darkest cell of each run is
+    taken along the rows first, then across the disc's rows, with map() doing the work in C.
+    """
     n = len(grid)
-    span = range(-radius, radius + 1)
-    disc = [(dy, dx) for dy in span for dx in span if dy * dy + dx * dx <= radius * radius]
+    spans = {dy: math.isqrt(radius * radius - dy * dy) for dy in range(-radius, radius + 1)}
+    across = {half: [_running_max(row, half) for row in grid] for half in set(spans.values())}
     return [
-        [
-            max(grid[y + dy][x + dx] for dy, dx in disc if 0 <= y + dy < n and 0 <= x + dx < n)
-            for x in range(n)
-        ]
+        list(map(max, *(across[half][y + dy] for dy, half in spans.items() if 0 <= y + dy < n)))
+        if radius
+        else list(grid[y])
         for y in range(n)
     ]
+
+
+def _running_max(row: list[float], half: int) -> list[float]:
+    """Each cell's darkest cell within `half` cells along the row."""
+    if not half:
+        return row
+    padded = [-math.inf] * half + row + [-math.inf] * half
+    return list(map(max, *(padded[shift : shift + len(row)] for shift in range(2 * half + 1))))
 
 
 def block_counts(grid: Grid) -> list[float]:
@@ -126,14 +183,3 @@ def block_counts(grid: Grid) -> list[float]:
     ]
     peak = max(counts)
     return [round(value * TOP / peak, 6) for value in counts]
-
-
-def _overlaps(start: float, length: float, limit: int) -> list[tuple[int, float]]:
-    """Source pixels overlapping [start, start+length) with the length of each overlap."""
-    stop = start + length
-    first, last = max(int(start // 1), 0), min(int(-(-stop // 1)), limit)
-    return [
-        (p, min(p + 1, stop) - max(p, start))
-        for p in range(first, last)
-        if min(p + 1, stop) > max(p, start)
-    ]

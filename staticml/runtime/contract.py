@@ -129,6 +129,8 @@ class WorkerModules(JsonRecord):
 
     fetch: str
     batch: str
+    python: str
+    model: str
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class WorkerConfig(JsonRecord):
     python: PredictSpec
     model: ModelFile
     assets: dict[str, AssetCheck] = field(default_factory=dict)
+    # The shipped samples, whose first one the worker rehearses at boot (wasm/python.mjs).
+    samples: str | None = None
 
 
 @dataclass(frozen=True)

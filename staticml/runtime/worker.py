@@ -100,6 +100,18 @@ def predicted(labels: Any, values: Any) -> Any:
     return to_js({**prediction.to_json(), "monitor": observe(shown, confidence)})
 
 
+def rehearsed(labels: Any, values: Any) -> None:
+    """What `predicted` does with the model's outputs, for the worker's rehearsal at boot of a
+    sample's prediction: the rehearsed record is not counted (the visitor did not send it)."""
+    global _last
+    _last = None
+    if _output is None:
+        raise RuntimeError("staticml runtime started without the model's outputs")
+    names = to_py(labels)
+    [prediction] = _output.spec.predictions(None if names is None else list(names), to_py(values))
+    to_js(prediction.to_json())
+
+
 def observe(output: Any, confidence: float | None = None) -> str | None:
     """Count the last prepared record with the model's output (and a classifier's top-class
     probability); the monitor's state as JSON."""

@@ -49,6 +49,8 @@ WORKER_FILES = (
     "ort/ort-wasm-simd-threaded.wasm",
     "static/checked-fetch.js",
     "wasm/batch.mjs",
+    "wasm/python.mjs",
+    "wasm/model.mjs",
 )
 
 
@@ -106,11 +108,13 @@ def worker_config(
     """What the worker fetches (each file with its size and integrity) and runs."""
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     snapshot = assets.get(SNAPSHOT)
+    samples = assets.get("samples.json")
     fetched = [
         *([snapshot] if snapshot else []),
         *(assets[name] for name in WORKER_FILES),
         *wheels,
         assets["model.onnx"],
+        *([samples] if samples else []),
     ]
     pyodide = assets["pyodide/pyodide.mjs"]
     ort = assets["ort/ort.wasm.min.mjs"]
@@ -132,7 +136,10 @@ def worker_config(
             threads=config.runtime.threads,
         ),
         modules=WorkerModules(
-            fetch=assets["static/checked-fetch.js"].path, batch=assets["wasm/batch.mjs"].path
+            fetch=assets["static/checked-fetch.js"].path,
+            batch=assets["wasm/batch.mjs"].path,
+            python=assets["wasm/python.mjs"].path,
+            model=assets["wasm/model.mjs"].path,
         ),
         wheels=tuple(wheel.path for wheel in wheels),
         python=python,
@@ -140,6 +147,7 @@ def worker_config(
             url=assets["model.onnx"].path, sha256=assets["model.onnx"].sha256, spec=model.spec()
         ),
         assets={a.path: AssetCheck(size=a.size, integrity=integrity(a.sha256)) for a in fetched},
+        samples=samples.path if samples else None,
     )
 
 

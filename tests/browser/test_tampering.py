@@ -106,6 +106,8 @@ def test_every_page_module_is_changed_by_a_test(shadowed):
 BOOT_FILES = [
     ("worker", r"releases/{a}/wasm/worker\.\w+\.mjs"),
     ("batch", r"releases/{a}/wasm/batch\.\w+\.mjs"),
+    ("python", r"releases/{a}/wasm/python\.\w+\.mjs"),
+    ("model", r"releases/{a}/wasm/model\.\w+\.mjs"),
     ("pyodide", r"runtime/pyodide-\w+/pyodide\.mjs"),
     ("pyodide-asm", r"runtime/pyodide-\w+/pyodide\.asm\.mjs"),
     ("ort", r"runtime/ort-\w+/ort\.wasm\.min\.mjs"),
@@ -175,6 +177,8 @@ SHADOW_WORKER = ("shadow-worker", r"releases/{b}/wasm/worker\.\w+\.mjs")
 SHADOW_MODULES = [
     ("shadow-checked-fetch", r"releases/{b}/static/checked-fetch\.\w+\.js"),
     ("shadow-batch", r"releases/{b}/wasm/batch\.\w+\.mjs"),
+    ("shadow-python", r"releases/{b}/wasm/python\.\w+\.mjs"),
+    ("shadow-model", r"releases/{b}/wasm/model\.\w+\.mjs"),
 ]
 
 

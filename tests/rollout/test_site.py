@@ -55,11 +55,11 @@ def test_a_release_is_its_build_with_the_runtime_shared(site, wine_releases):
     assert kept and all(path.startswith("../../runtime/") for path in kept)
     config = json.loads(copied[PAGE_CONFIG])
     assert config["runtime"]["pyodide"]["module"].startswith("../../runtime/pyodide-")
-    # The release's own files stay in it: its wheels, model and the worker's two modules.
+    # The release's own files stay in it: its wheels, model, samples and the worker's modules.
     modules = set(config["runtime"]["modules"].values())
     assert modules and all(url.startswith(("static/", "wasm/")) for url in modules)
     assert all(
-        url.startswith(("../../runtime/", "wheels/", "model/")) or url in modules
+        url.startswith(("../../runtime/", "wheels/", "model/", "data/")) or url in modules
         for url in config["runtime"]["assets"]
     )
     page = copied["index.html"].decode()

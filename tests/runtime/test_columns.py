@@ -3,6 +3,7 @@ exactly as in the page's worker (the same module runs in both)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from array import array
@@ -75,3 +76,26 @@ def test_the_csv_scorer_feeds_columns_and_writes_the_predictions():
     text = scorer.complete([1], [0.25, 0.75])
     assert text.splitlines()[1] == ",pro,1,yes,0.25,0.75,"
     assert "seats: expected one of" in text.splitlines()[2]
+
+
+def test_the_boot_s_rehearsal_is_predicted_but_never_counted():
+    """wasm/python.mjs rehearses a sample at boot: `rehearsed` reads the model's outputs as
+    `predicted` does, and drops the record, so the monitor never counts it."""
+    output = ShownOutput(
+        OutputSpec(
+            kind="classification",
+            input="",
+            n_features=3,
+            label="label",
+            probabilities="p",
+            class_values=("0", "1"),
+            classes=("no", "yes"),
+            inputs=INPUTS,
+        )
+    )
+    worker.start(json.dumps(dataclasses.replace(SPEC, output=output).to_json()))
+    worker.prepare({"age": 41, "plan": "basic", "seats": "2"})
+    assert worker._last is not None
+    assert worker.rehearsed([1], [0.25, 0.75]) is None
+    assert worker._last is None
+    assert worker.observe("yes", 0.75) is None  # nothing left to count

@@ -28,7 +28,9 @@ def page() -> PageConfig:
     runtime = WorkerConfig(
         pyodide=PyodideFiles("0.29", "p/"),
         ort=OrtFiles("1.23", "o/ort.mjs", "o/glue.mjs", "o/", "o/ort.wasm"),
-        modules=WorkerModules("static/checked-fetch.js", "wasm/batch.mjs"),
+        modules=WorkerModules(
+            "static/checked-fetch.js", "wasm/batch.mjs", "wasm/python.mjs", "wasm/model.mjs"
+        ),
         wheels=("w.whl",),
         python=PredictSpec(entry="a:b", n_features=1, fields=()),
         model=ModelFile("m.onnx", "ab", SPEC),

@@ -32,6 +32,8 @@ LOGICAL = [
     "samples.json",
     "wasm/worker.mjs",
     "wasm/batch.mjs",
+    "wasm/python.mjs",
+    "wasm/model.mjs",
     "static/app.js",
     "static/checked-fetch.js",
     "static/rollout.js",
@@ -81,7 +83,8 @@ def test_every_file_the_page_or_worker_loads_has_its_hash_in_the_config(named, d
         named[name].path: integrity(named[name].sha256)
         for name in LOGICAL
         if name.startswith(("pyodide/", "ort/", "wheel/"))
-        or name in ("model.onnx", "static/checked-fetch.js", "wasm/batch.mjs")
+        or name in ("model.onnx", "static/checked-fetch.js", "samples.json")
+        or (name.startswith("wasm/") and name != "wasm/worker.mjs")
     }
     assert {url: meta["integrity"] for url, meta in config["runtime"]["assets"].items()} == (
         worker_loads
@@ -132,7 +135,13 @@ def test_a_page_template_sees_the_app_as_before():
 
 def test_the_worker_imports_its_modules_from_the_config(named, demo_model):
     runtime = page_config(load_config(APP_DIR), demo_model, named, "r1").to_json()["runtime"]
-    assert runtime["modules"] == {"fetch": "x/static/checked-fetch.js", "batch": "x/wasm/batch.mjs"}
+    assert runtime["modules"] == {
+        "fetch": "x/static/checked-fetch.js",
+        "batch": "x/wasm/batch.mjs",
+        "python": "x/wasm/python.mjs",
+        "model": "x/wasm/model.mjs",
+    }
+    assert runtime["samples"] == "x/samples.json"
 
 
 def test_the_import_map_pins_every_page_module_and_is_the_pages_one_inline_script(
