@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -33,9 +34,33 @@ def copy_example(name: str, root: Path) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, for a server a child process binds later.
+
+    Not one the kernel hands out itself (bind to port 0): its ephemeral range also serves the
+    outgoing connections of every client in the suite, and one of them could take the port
+    between this check and the child's bind (seen as "address already in use"). Ports below
+    the ephemeral range are only ever taken by a server that asks for them."""
+    low, _ = _ephemeral_range()
+    chosen = range(FIRST_CHOSEN_PORT, max(low, FIRST_CHOSEN_PORT + 1_000))
+    for port in random.SystemRandom().sample(chosen, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port among 200 tried from {chosen.start} to {chosen.stop}")
+
+
+FIRST_CHOSEN_PORT = 20_000
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except OSError:
+        return 32_768, 60_999
+    return int(low), int(high)
 
 
 def wait_for_http(url: str, process: subprocess.Popen | None = None, seconds: float = 60) -> None:
