@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 MAX_IMAGE_SIDE = 4096
-_BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 class RecordError(ValueError):
@@ -203,14 +202,28 @@ def _image(name: str, field: Mapping[str, Any], value: Any) -> Any:
             f"{name}.pixels",
             f"expected {expected} values ({value['width']} × {value['height']}), got {len(pixels)}",
         )
-    if not isinstance(pixels, _BYTES_LIKE):
+    if not _unsigned_bytes(pixels):
         _check_pixel_values(f"{name}.pixels", pixels)
     return value
 
 
+def _unsigned_bytes(pixels: Any) -> bool:
+    """Whether every item is a byte, 0 to 255 by its type (a Uint8Array or
+    Uint8ClampedArray arrives in Pyodide as a memoryview of format "B"); a Float32Array's
+    memoryview is checked value by value like a list."""
+    if isinstance(pixels, memoryview):
+        return pixels.format == "B"
+    return isinstance(pixels, bytes | bytearray)
+
+
 def _check_pixel_values(where: str, pixels: Sequence[Any]) -> None:
     try:
-        if min(pixels) >= 0 and max(pixels) <= 255 and all(type(p) in (int, float) for p in pixels):
+        if (
+            min(pixels) >= 0
+            and max(pixels) <= 255
+            and not math.isnan(sum(pixels))  # min and max can step over a NaN
+            and all(type(p) in (int, float) for p in pixels)
+        ):
             return
     except TypeError:
         pass

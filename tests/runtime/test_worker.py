@@ -55,6 +55,12 @@ def image(width=3, height=2, pixels=None):
         ({"image": image(pixels=[0, 0, -1, 0, 0, 0])}, "image.pixels[2]", "got -1"),
         ({"image": image(pixels=[0, 0, "x", 0, 0, 0])}, "image.pixels[2]", "got 'x'"),
         ({"image": image(pixels=[0, None, 0, 0, 0, 0])}, "image.pixels[1]", "got None"),
+        ({"image": image(pixels=[0, math.nan, 0, 0, 0, 0])}, "image.pixels[1]", "got nan"),
+        (  # a Float32Array, as Pyodide hands it over
+            {"image": image(pixels=memoryview(array("f", [0, 0, 300, 0, 0, 0])))},
+            "image.pixels[2]",
+            "got 300.0",
+        ),
     ],
 )
 def test_invalid_records_name_the_field(record, field, message):
@@ -69,6 +75,7 @@ def test_valid_records_pass_including_bytes():
     assert validate({"image": image()}, FIELDS)["image"]["width"] == 3
     validate({"image": image(pixels=bytes(6))}, FIELDS)
     validate({"image": image(pixels=memoryview(bytearray(6)))}, FIELDS)
+    validate({"image": image(pixels=memoryview(array("f", [0.5, 255, 0, 0, 0, 0])))}, FIELDS)
     validate({"image": image(pixels=[0.5] * 6)}, FIELDS)
 
 
