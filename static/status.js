@@ -35,7 +35,7 @@ export function showReady(info) {
   document.body.dataset.state = "ready";
   $("status-stage").textContent = "Ready.";
   $("status-bytes").textContent =
-    `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s${pythonStart(info)}.`;
+    `Python ${info.python} (Pyodide ${info.pyodide}) and onnxruntime-web ${info.onnxruntime}, started in ${(info.bootMs / 1000).toFixed(1)} s${pythonStart(info)}.${threads(info)}`;
   $("status-bar").hidden = true;
   for (const element of document.querySelectorAll("[data-needs-runtime]")) element.disabled = false;
 }
@@ -44,6 +44,13 @@ export function showReady(info) {
 function pythonStart(info) {
   if (info.snapshot) return " from the Python snapshot";
   return info.snapshotError ? ` without the Python snapshot (${info.snapshotError})` : "";
+}
+
+// Why the model has no threads here, when it has none for want of cross-origin isolation.
+function threads(info) {
+  if (!info.threadsUnavailable) return "";
+  console.info(`staticml: ${info.threadsUnavailable}.`);
+  return ` ${info.threadsUnavailable[0].toUpperCase()}${info.threadsUnavailable.slice(1)}.`;
 }
 
 export function showBootFailure(error) {

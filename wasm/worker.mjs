@@ -381,7 +381,15 @@ async function bootModel() {
   } catch (error) {
     throw new BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
   }
-  return { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads };
+  return { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads, threadsUnavailable: threadsUnavailable(config.ort.threads) };
+}
+
+// Why onnxruntime-web cannot have threads here (null when it can): SharedArrayBuffer needs a
+// cross-origin isolated page, which only the host's COOP and COEP headers make.
+function threadsUnavailable(wanted) {
+  if (self.crossOriginIsolated) return null;
+  const cost = wanted > 1 ? `the model runs on 1 thread instead of the ${wanted} of runtime.threads` : "the model runs on 1 thread, as runtime.threads = 1 asks";
+  return `threads are unavailable: the page is not cross-origin isolated (its host sent no Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp headers), so ${cost}`;
 }
 
 // --- predict ---------------------------------------------------------------------------------
