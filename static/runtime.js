@@ -35,6 +35,7 @@ export function runtimeConfig(runtime, base = document.baseURI) {
     wheels: runtime.wheels.map(at),
     model: { ...runtime.model, url: at(runtime.model.url) },
     assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
+    parts: Object.fromEntries(Object.entries(runtime.parts || {}).map(([url, parts]) => [at(url), parts.map(at)])),
   };
 }
 

@@ -142,6 +142,9 @@ class WorkerConfig(JsonRecord):
     python: PredictSpec
     model: ModelFile
     assets: dict[str, AssetCheck] = field(default_factory=dict)
+    # A file split under the hosts' per-file limit (staticml.stages.limits): its URL, which
+    # names it in the configuration, to its parts' URLs, in order; `assets` lists the parts.
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

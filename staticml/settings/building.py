@@ -298,3 +298,10 @@ class BuildSettings:
         11,
         "Brotli quality of the precompressed `.br` files (11 = smallest, slowest; cached).",
     )
+    max_file_mib: int = setting(
+        int_range(1),
+        25,
+        "Largest file the site may hold, in MiB (Cloudflare Pages refuses files over 25 MiB): "
+        "the Python snapshot is split into parts under it, which the page fetches side by side "
+        "and checks one by one; the build refuses any other file over it.",
+    )

@@ -65,9 +65,11 @@ def page_config(
     report: str | None = None,
 ) -> PageConfig:
     """The one object the page script and its worker are configured by.
+    parts: Mapping[str, tuple[Asset, ...]] | None = None,
 
     `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`,
-    `wheel/000`, ...) to the built assets.
+    `wheel/000`, ...) to the built assets; `parts` the path of each one split into parts
+    (`staticml.stages.limits`) to its parts.
     """
     output = model.output_spec(config.output.target, config.output.unit)
     return PageConfig(
@@ -90,7 +92,7 @@ def page_config(
         batch=not any(f.type == "image" for f in config.input),
         monitor=_page_monitor(config, assets),
         runtime=worker_config(
-            config, model, assets, output, _monitor_spec(config, monitor, release)
+            config, model, assets, output, _monitor_spec(config, monitor, release), parts or {}
         ),
     )
 
@@ -102,10 +104,12 @@ def worker_config(
     output: ShownOutput,
     monitor: dict[str, Any] | None,
 ) -> WorkerConfig:
-    """What the worker fetches (each file with its size and integrity) and runs."""
+    """What the worker fetches (each file with its size and integrity, a split file's parts in
+    its place) and runs."""
+    parts: Mapping[str, tuple[Asset, ...]],
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     snapshot = assets.get(SNAPSHOT)
-    fetched = [
+    wholes = [
         *([snapshot] if snapshot else []),
         *(assets[name] for name in WORKER_FILES),
         *wheels,
@@ -113,6 +117,7 @@ def worker_config(
     ]
     pyodide = assets["pyodide/pyodide.mjs"]
     ort = assets["ort/ort.wasm.min.mjs"]
+    fetched = [part for whole in wholes for part in parts.get(whole.path, (whole,))]
     python = dataclasses.replace(config.runtime_spec(model.spec()), output=output, monitor=monitor)
     return WorkerConfig(
         pyodide=PyodideFiles(
@@ -141,6 +146,11 @@ def worker_config(
         assets={a.path: AssetCheck(size=a.size, integrity=integrity(a.sha256)) for a in fetched},
     )
 
+        parts={
+            whole.path: tuple(part.path for part in parts[whole.path])
+            for whole in wholes
+            if whole.path in parts
+        },
 
 def _page_monitor(config: AppConfig, assets: Mapping[str, Asset]) -> PageMonitor | None:
     """What the page needs to send summaries; None when the app has no collector."""

@@ -13,6 +13,7 @@ from staticml.hashing import integrity
 from staticml.importmap import import_maps_in, script_hash
 from staticml.site import site_root
 from staticml.stages import assets as make
+from staticml.stages.limits import split
 from staticml.stages.page import page_config, page_import_map, render_page, template_app
 from tests.support import APP_DIR
 
@@ -164,3 +165,15 @@ def test_a_template_without_the_import_map_is_refused(named, demo_model, tmp_pat
     config = dataclasses.replace(loaded, page=page)
     with pytest.raises(AssetError, match="importmap"):
         render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+
+
+def test_a_split_file_is_fetched_as_its_parts(named, demo_model):
+    whole = named["pyodide/snapshot"]
+    parts = split(dataclasses.replace(whole, size=3, data=b"abc"), 2)
+    runtime = page_config(
+        load_config(APP_DIR), demo_model, named, "r1", parts={whole.path: parts}
+    ).to_json()["runtime"]
+    assert runtime["pyodide"]["snapshot"] == whole.path
+    assert runtime["parts"] == {whole.path: [p.path for p in parts]}
+    assert whole.path not in runtime["assets"]
+    assert [runtime["assets"][p.path]["size"] for p in parts] == [2, 1]
