@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import markupsafe
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
-from staticml.importmap import element, import_map
+from staticml.headers import origin_of, policy_element
+from staticml.importmap import element, import_map, script_hash
 from staticml.runtime.contract import (
     AppName,
     AssetCheck,
@@ -63,9 +65,9 @@ def page_config(
     release: str,
     monitor: MonitorArtifact | None = None,
     report: str | None = None,
+    parts: Mapping[str, tuple[Asset, ...]] | None = None,
 ) -> PageConfig:
     """The one object the page script and its worker are configured by.
-    parts: Mapping[str, tuple[Asset, ...]] | None = None,
 
     `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`,
     `wheel/000`, ...) to the built assets; `parts` the path of each one split into parts
@@ -103,10 +105,10 @@ def worker_config(
     assets: Mapping[str, Asset],
     output: ShownOutput,
     monitor: dict[str, Any] | None,
+    parts: Mapping[str, tuple[Asset, ...]],
 ) -> WorkerConfig:
     """What the worker fetches (each file with its size and integrity, a split file's parts in
     its place) and runs."""
-    parts: Mapping[str, tuple[Asset, ...]],
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     snapshot = assets.get(SNAPSHOT)
     wholes = [
@@ -115,9 +117,9 @@ def worker_config(
         *wheels,
         assets["model.onnx"],
     ]
+    fetched = [part for whole in wholes for part in parts.get(whole.path, (whole,))]
     pyodide = assets["pyodide/pyodide.mjs"]
     ort = assets["ort/ort.wasm.min.mjs"]
-    fetched = [part for whole in wholes for part in parts.get(whole.path, (whole,))]
     python = dataclasses.replace(config.runtime_spec(model.spec()), output=output, monitor=monitor)
     return WorkerConfig(
         pyodide=PyodideFiles(
@@ -144,13 +146,13 @@ def worker_config(
             url=assets["model.onnx"].path, sha256=assets["model.onnx"].sha256, spec=model.spec()
         ),
         assets={a.path: AssetCheck(size=a.size, integrity=integrity(a.sha256)) for a in fetched},
-    )
-
         parts={
             whole.path: tuple(part.path for part in parts[whole.path])
             for whole in wholes
             if whole.path in parts
         },
+    )
+
 
 def _page_monitor(config: AppConfig, assets: Mapping[str, Asset]) -> PageMonitor | None:
     """What the page needs to send summaries; None when the app has no collector."""
@@ -206,6 +208,7 @@ def render_page(
             page=page.to_json(),
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
+            csp=markupsafe.Markup(page_policy(config, modules)),
             importmap=markupsafe.Markup(element(modules)),
             script=_link(assets["static/app.js"]),
             rollout=_link(assets["static/rollout.js"]),
@@ -227,7 +230,30 @@ def render_page(
             f"page template {source} must hold {{{{ importmap }}}} once, before any module "
             "script: without it the page's modules are not found, and not checked."
         )
+    _check_policy(html, page_policy(config, modules), source)
     return html.encode("utf-8")
+
+
+def page_policy(config: AppConfig, modules: str) -> str:
+    """The page's own Content Security Policy element (`staticml.headers.policy_element`):
+    the policy of the headers, for hosts that send none."""
+    collector = [origin_of(config.monitor.collector)] if config.monitor.collector else []
+    return policy_element(collector, [script_hash(modules)])
+
+
+def _check_policy(html: str, policy: str, source: Path) -> None:
+    head = re.search(r"<head\b[^>]*>(.*?)</head>", html, re.S | re.I)
+    loads = re.search(r"<(script|link|style)\b", head.group(1)) if head else None
+    if (
+        html.count(policy) != 1
+        or not head
+        or (loads and head.group(1).find(policy) > loads.start())
+    ):
+        raise AssetError(
+            f"page template {source} must hold {{{{ csp }}}} once, in <head> before any script, "
+            "stylesheet or link: it is the page's own Content Security Policy on hosts that "
+            "send no headers, and it governs only what comes after it."
+        )
 
 
 class TemplateView:

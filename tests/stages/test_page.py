@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 
@@ -164,6 +165,43 @@ def test_a_template_without_the_import_map_is_refused(named, demo_model, tmp_pat
     page = dataclasses.replace(loaded.page, template=tmp_path / "page.html")
     config = dataclasses.replace(loaded, page=page)
     with pytest.raises(AssetError, match="importmap"):
+        render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+
+
+def test_the_page_carries_its_own_policy_before_anything_it_loads(named, demo_model):
+    config = load_config(APP_DIR)
+    text = render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+    [policy] = re.findall(
+        r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', text.decode()
+    )
+    directives = dict(d.split(" ", 1) for d in html.unescape(policy).split("; "))
+    assert (
+        directives["script-src"]
+        == f"'self' 'wasm-unsafe-eval' '{import_maps_in(text.decode())[0]}'"
+    )
+    assert directives["default-src"] == "'none'" and directives["connect-src"] == "'self'"
+    assert "frame-ancestors" not in directives  # a <meta> cannot hold it: a header only
+    head = text.decode().split("</head>")[0]
+    assert head.index("Content-Security-Policy") < min(
+        head.index(tag) for tag in ("<link", "<script", "<title")
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t.replace("{{ csp }}", ""),
+        lambda t: t.replace("  {{ csp }}\n", "").replace("</head>", "{{ csp }}</head>"),
+    ],
+    ids=["without", "after-the-scripts"],
+)
+def test_a_template_without_the_policy_at_the_top_is_refused(named, demo_model, tmp_path, change):
+    template = change((site_root() / "index.html").read_text())
+    (tmp_path / "page.html").write_text(template)
+    loaded = load_config(APP_DIR)
+    page = dataclasses.replace(loaded.page, template=tmp_path / "page.html")
+    config = dataclasses.replace(loaded, page=page)
+    with pytest.raises(AssetError, match=r"must hold \{\{ csp \}\} once, in <head> before"):
         render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
 
 
