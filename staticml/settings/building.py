@@ -195,8 +195,10 @@ class PageSettings:
         None,
         "A Jinja2 template in the app directory replacing staticml's "
         "[`index.html`](../index.html); it gets the same variables (`app`, `page`, `style`, "
-        "`script`, `importmap`, `modules`, `icon`, `staticml_version`). Keep `{{ importmap }}` "
-        "once, before any module script (the build refuses a page without it: the page's "
+        "`script`, `importmap`, `csp`, `modules`, `icon`, `staticml_version`). Keep "
+        "`{{ csp }}` once, in `<head>` before any script, stylesheet or link (the page's own "
+        "Content Security Policy, for hosts that send no headers), `{{ importmap }}` once, "
+        "before any module script (the build refuses a page without either: the page's "
         "modules are found and checked through it), and the element ids the page script uses.",
         unset="staticml's",
     )
