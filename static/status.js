@@ -46,11 +46,12 @@ function pythonStart(info) {
   return info.snapshotError ? ` without the Python snapshot (${info.snapshotError})` : "";
 }
 
-// Why the model has no threads here, when it has none for want of cross-origin isolation.
+// When the model has no threads for want of cross-origin isolation: why, in the console (the
+// info has it too), and in short on the page (a long line would push the page down).
 function threads(info) {
   if (!info.threadsUnavailable) return "";
   console.info(`staticml: ${info.threadsUnavailable}.`);
-  return ` ${info.threadsUnavailable[0].toUpperCase()}${info.threadsUnavailable.slice(1)}.`;
+  return " Threads are unavailable: the host sent no COOP and COEP headers.";
 }
 
 export function showBootFailure(error) {
