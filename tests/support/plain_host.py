@@ -4,11 +4,13 @@ Security Policy, COOP, COEP or CORP header, no precompressed variants, no cachin
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from tests.support.serving import Server
 
@@ -31,12 +33,18 @@ class MimeTypesOnly(SimpleHTTPRequestHandler):
         pass
 
 
+class PlainServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the browser dropped a request
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def plain_host(site: Path) -> Iterator[tuple[Server, list[str]]]:
     """`site` served by Python's http.server on 127.0.0.1, and the paths it was asked for."""
     requested: list[str] = []
     handler = type("Handler", (MimeTypesOnly,), {"requested": requested})
-    with ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(site))) as httpd:
+    with PlainServer(("127.0.0.1", 0), partial(handler, directory=str(site))) as httpd:
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
         try:
