@@ -51,7 +51,7 @@ function pythonStart(info) {
 function threads(info) {
   if (!info.threadsUnavailable) return "";
   console.info(`staticml: ${info.threadsUnavailable}.`);
-  return " Threads are unavailable: the host sent no COOP and COEP headers.";
+  return " No threads: the host sent no COOP/COEP headers.";
 }
 
 export function showBootFailure(error) {

@@ -52,9 +52,7 @@ def test_the_page_predicts_on_a_host_that_sends_mime_types_only(plain, open_brow
     why = info["threadsUnavailable"]
     assert why.startswith("threads are unavailable: the page is not cross-origin isolated"), why
     assert f"staticml: {why}." in console
-    assert "Threads are unavailable: the host sent no COOP and COEP headers" in page.text_content(
-        "#status-bytes"
-    )
+    assert "No threads: the host sent no COOP/COEP headers." in page.text_content("#status-bytes")
     watched.assert_clean()  # no request left the origin, no policy violation, no error
 
 
