@@ -297,7 +297,15 @@ def bundle_size(site: Path) -> dict[str, int]:
     pyodide = [m for p, m in assets.items() if p.startswith("runtime/pyodide-")]
     core = sum(m["encodings"].get("br", m["size"]) for m in pyodide if m["size"] != 0)
     stdlib = sum(m["size"] for p, m in assets.items() if p.endswith("/python_stdlib.zip"))
-    return {"raw": raw, "br": brotli, "pyodide_br": core, "stdlib": stdlib}
+    largest = max(assets, key=lambda p: assets[p]["size"])
+    return {
+        "raw": raw,
+        "br": brotli,
+        "pyodide_br": core,
+        "stdlib": stdlib,
+        "largest": assets[largest]["size"],
+        "largest_path": largest,
+    }
 
 
 if __name__ == "__main__":

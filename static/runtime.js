@@ -37,6 +37,7 @@ export function runtimeConfig(runtime, base = document.baseURI) {
     model: { ...runtime.model, url: at(runtime.model.url) },
     samples: at(runtime.samples),
     assets: Object.fromEntries(Object.entries(runtime.assets).map(([url, meta]) => [at(url), meta])),
+    parts: Object.fromEntries(Object.entries(runtime.parts || {}).map(([url, parts]) => [at(url), parts.map(at)])),
   };
 }
 

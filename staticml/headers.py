@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
@@ -55,6 +56,24 @@ def content_security_policy(connect: Sequence[str] = (), scripts: Sequence[str] 
 
 
 CONTENT_SECURITY_POLICY = content_security_policy()
+
+# Directives a policy given in a `<meta>` cannot hold (browsers ignore them there): they are
+# enforced only where the host sends the header.
+HEADER_ONLY_DIRECTIVES = frozenset({"frame-ancestors", "report-uri", "sandbox"})
+
+
+def meta_policy(connect: Sequence[str] = (), scripts: Sequence[str] = ()) -> str:
+    """The site's policy as a page can carry it itself, for hosts that send no headers of their
+    own (GitHub Pages): every directive of the header but those a `<meta>` cannot hold."""
+    directives = content_security_policy(connect, scripts).split("; ")
+    return "; ".join(d for d in directives if d.split(" ", 1)[0] not in HEADER_ONLY_DIRECTIVES)
+
+
+def policy_element(connect: Sequence[str] = (), scripts: Sequence[str] = ()) -> str:
+    """`meta_policy` as the `<meta http-equiv>` element, which must come before anything the
+    page loads: it governs only what is parsed after it."""
+    policy = html.escape(meta_policy(connect, scripts), quote=True)
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 
 def security_headers(connect: Sequence[str] = (), scripts: Sequence[str] = ()) -> dict[str, str]:

@@ -65,11 +65,40 @@ def test_only_the_pinned_runtime_files_are_vendored(manifest):
     ]
     runtime_files = sorted(p.rsplit("/", 1)[1] for p in vendored)
     assert runtime_files == sorted(f for spec in RUNTIMES for f in spec.files)
-    # Besides them, only the build's own snapshot of Pyodide's memory.
+    # Besides them, only the build's own snapshot of Pyodide's memory, in its parts.
     others = [p for p in manifest["assets"] if p.startswith("runtime/") and p not in vendored]
-    assert [manifest["assets"][p]["kind"] for p in others] == ["snapshot"]
+    assert others and {manifest["assets"][p]["kind"] for p in others} == {"snapshot"}
     assert manifest["runtimes"] == {"pyodide": "314.0.7", "onnxruntime-web": "1.30.0"}
     assert not any("jsep" in p or "webgpu" in p for p in manifest["assets"])
+
+
+def test_no_file_of_the_site_is_over_the_hosts_per_file_limit(built_site):
+    sizes = {p.relative_to(built_site.path).as_posix(): p.stat().st_size for p in files(built_site)}
+    largest = max(sizes, key=sizes.__getitem__)
+    assert sizes[largest] <= 25 * 1024 * 1024, largest  # Cloudflare Pages' limit
+
+
+def test_the_snapshot_ships_in_parts_that_join_to_it(built_site, manifest):
+    config = page_config_of(built_site)["runtime"]
+    snapshot = config["pyodide"]["snapshot"]
+    parts = config["parts"].get(snapshot, [snapshot])  # split only when over the limit
+    assert {manifest["assets"][p]["kind"] for p in parts} == {"snapshot"}
+    assert all(p in config["assets"] for p in parts)
+    joined = b"".join((built_site.path / p).read_bytes() for p in parts)
+    assert joined[:4] == (0x706E7300).to_bytes(4, "little")  # a Pyodide snapshot's magic number
+    assert len(parts) == -(-len(joined) // (25 * 1024 * 1024))  # as few parts as it takes
+
+
+def files(built_site):
+    return [p for p in built_site.path.rglob("*") if p.is_file()]
+
+
+def page_config_of(built_site):
+    page = (built_site.path / "index.html").read_text()
+    [text] = re.findall(
+        r'<script type="application/json" id="staticml-config">(.*?)</script>', page, re.S
+    )
+    return json.loads(text)
 
 
 def test_the_page_links_hashed_assets_with_integrity(built_site, manifest):

@@ -24,7 +24,8 @@ export async function bootModel(boot) {
     // The first run allocates and plans; do it now rather than on the visitor's first drawing.
     await session.run(modelFeeds(ort, config.model, warmUpInputs(config), 1));
     boot.phase("firstRun");
-    return { ort, session, info: { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads } };
+    const info = { onnxruntime: config.ort.version, threads: ort.env.wasm.numThreads, threadsUnavailable: threadsUnavailable(config.ort.threads) };
+    return { ort, session, info };
   } catch (error) {
     throw new boot.BootError(`onnxruntime-web could not load the model: ${error.message}`, "model");
   }
@@ -55,4 +56,12 @@ export async function modelOutputs({ ort, session }, model, prepared, rows) {
   const outputs = await session.run(modelFeeds(ort, model, prepared, rows));
   if (model.kind === "regression") return [null, outputs[model.value].data];
   return [outputs[model.label].data, outputs[model.probabilities].data];
+}
+
+// Why onnxruntime-web cannot have threads here (null when it can): SharedArrayBuffer needs a
+// cross-origin isolated page, which only the host's COOP and COEP headers make.
+function threadsUnavailable(wanted) {
+  if (self.crossOriginIsolated) return null;
+  const cost = wanted > 1 ? `the model runs on 1 thread instead of the ${wanted} of runtime.threads` : "the model runs on 1 thread, as runtime.threads = 1 asks";
+  return `threads are unavailable: the page is not cross-origin isolated (its host sent no Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp headers), so ${cost}`;
 }

@@ -11,7 +11,7 @@ export async function bootPython(boot) {
   const { config, absoluteUrl } = boot;
   const wheels = Promise.all(config.wheels.map(boot.fetchBytes));
   wheels.catch(() => {}); // awaited below, after Pyodide starts; a failure is reported there
-  if (config.pyodide.snapshot) boot.optional.add(absoluteUrl(config.pyodide.snapshot));
+  if (config.pyodide.snapshot) for (const file of boot.partsOf(config.pyodide.snapshot)) boot.optional.add(file);
   const snapshot = config.pyodide.snapshot ? fetchSnapshot(boot, config.pyodide.snapshot) : null;
   snapshot?.catch(() => {}); // a failed download is handled where it is awaited
   const { loadPyodide } = await boot.importVerified(config.pyodide.module, [config.pyodide.asm]);

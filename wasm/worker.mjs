@@ -25,6 +25,7 @@ const RELEASE_FOLDER = new URL("../", self.location.href).href;
 const state = {
   config: null,
   assets: new Map(), // every file the worker loads, by absolute URL: {size, integrity}
+  parts: new Map(), // a file split under the hosts' per-file limit: its URL -> its parts' URLs
   shared: null, // static/checked-fetch.js, imported by the boot
   batch: null, // wasm/batch.mjs
   model: null, // wasm/model.mjs
@@ -185,8 +186,11 @@ function counted(bytes) {
 
 // A listed file's bytes, refused unless they arrived whole: the checked fetch has refused an
 // error status and a body that does not match the listed hash; the size is checked here too.
+// A file the build split (the hosts' per-file limit) comes as its parts, fetched side by side,
+// each one checked so, and joined.
 async function fetchBytes(url) {
   const href = absoluteUrl(url);
+  if (state.parts.has(href)) return joined(await Promise.all(state.parts.get(href).map(fetchBytes)));
   const asset = state.assets.get(href);
   const name = state.shared.fileName(href);
   if (!asset) throw new BootError(`Could not download ${name}: the build's manifest has no hash for it, so it was not used`, state.stage);
@@ -197,6 +201,16 @@ async function fetchBytes(url) {
     throw new BootError(`Could not download ${name}: ${bytes.byteLength} bytes arrived, not the ${asset.size} the build's manifest lists`, state.stage);
   }
   return bytes;
+}
+
+function joined(parts) {
+  const whole = new Uint8Array(parts.reduce((size, part) => size + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.byteLength;
+  }
+  return whole;
 }
 
 // `import()` takes no integrity: fetch each module with it first (refusing a changed file by
@@ -218,6 +232,7 @@ async function boot(bootConfig) {
   const config = (state.config = bootConfig);
   state.base = config.base || RELEASE_FOLDER;
   state.assets = new Map(Object.entries(config.assets).map(([url, meta]) => [absoluteUrl(url), meta]));
+  state.parts = new Map(Object.entries(config.parts || {}).map(([url, parts]) => [absoluteUrl(url), parts.map(absoluteUrl)]));
   progress.total = [...state.assets.values()].reduce((sum, meta) => sum + meta.size, 0);
   state.bootStarted = performance.now();
   try {
@@ -258,6 +273,7 @@ function bootContext() {
     phase,
     status,
     optional,
+    partsOf: (url) => state.parts.get(absoluteUrl(url)) || [absoluteUrl(url)],
     downloadFailure: () => state.downloadFailure,
     BootError,
   };

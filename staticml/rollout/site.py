@@ -28,7 +28,8 @@ from typing import Any
 
 from staticml.errors import RolloutError
 from staticml.hashing import hashed_name, integrity, sha256_hex
-from staticml.importmap import element, import_map, import_maps_in
+from staticml.headers import policy_element
+from staticml.importmap import element, import_map, import_maps_in, script_hash
 from staticml.rollout.plan import Plan, Route, check_release_id, plan_from_json, routes_from
 from staticml.rollout.release import (
     RELEASES,
@@ -52,6 +53,8 @@ ROUTER_HTML = """<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
+  {policy}
+  <meta name="referrer" content="no-referrer">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Loading…</title>
   <link rel="icon" href="data:,">
@@ -281,8 +284,12 @@ class Site:
                 _write_atomically(self.root / name, source)
             modules.append((Path(path).name, name, digest))
         (_, script, digest), *_ = modules
+        modules_map = import_map(modules)
         page = ROUTER_HTML.format(
-            importmap=element(import_map(modules)), src=script, integrity=integrity(digest)
+            policy=policy_element(scripts=[script_hash(modules_map)]),
+            importmap=element(modules_map),
+            src=script,
+            integrity=integrity(digest),
         )
         _write_atomically(self.root / ROUTER_PAGE, page.encode("utf-8"))
 

@@ -146,6 +146,9 @@ class WorkerConfig(JsonRecord):
     assets: dict[str, AssetCheck] = field(default_factory=dict)
     # The shipped samples, whose first one the worker rehearses at boot (wasm/python.mjs).
     samples: str | None = None
+    # A file split under the hosts' per-file limit (staticml.stages.limits): its URL, which
+    # names it in the configuration, to its parts' URLs, in order; `assets` lists the parts.
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

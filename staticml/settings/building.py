@@ -195,8 +195,10 @@ class PageSettings:
         None,
         "A Jinja2 template in the app directory replacing staticml's "
         "[`index.html`](../index.html); it gets the same variables (`app`, `page`, `style`, "
-        "`script`, `importmap`, `modules`, `icon`, `staticml_version`). Keep `{{ importmap }}` "
-        "once, before any module script (the build refuses a page without it: the page's "
+        "`script`, `importmap`, `csp`, `modules`, `icon`, `staticml_version`). Keep "
+        "`{{ csp }}` once, in `<head>` before any script, stylesheet or link (the page's own "
+        "Content Security Policy, for hosts that send no headers), `{{ importmap }}` once, "
+        "before any module script (the build refuses a page without either: the page's "
         "modules are found and checked through it), and the element ids the page script uses.",
         unset="staticml's",
     )
@@ -297,4 +299,11 @@ class BuildSettings:
         int_range(0, 11),
         11,
         "Brotli quality of the precompressed `.br` files (11 = smallest, slowest; cached).",
+    )
+    max_file_mib: int = setting(
+        int_range(1),
+        25,
+        "Largest file the site may hold, in MiB (Cloudflare Pages refuses files over 25 MiB): "
+        "the Python snapshot is split into parts under it, which the page fetches side by side "
+        "and checks one by one; the build refuses any other file over it.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import markupsafe
 from staticml.config import AppConfig
 from staticml.errors import AssetError
 from staticml.hashing import integrity
-from staticml.importmap import element, import_map
+from staticml.headers import origin_of, policy_element
+from staticml.importmap import element, import_map, script_hash
 from staticml.runtime.contract import (
     AppName,
     AssetCheck,
@@ -66,11 +68,13 @@ def page_config(
     release: str,
     monitor: MonitorArtifact | None = None,
     report: str | None = None,
+    parts: Mapping[str, tuple[Asset, ...]] | None = None,
 ) -> PageConfig:
     """The one object the page script and its worker are configured by.
 
     `assets` maps logical names (`static/app.js`, `model.onnx`, `pyodide/pyodide.mjs`,
-    `wheel/000`, ...) to the built assets.
+    `wheel/000`, ...) to the built assets; `parts` the path of each one split into parts
+    (`staticml.stages.limits`) to its parts.
     """
     output = model.output_spec(config.output.target, config.output.unit)
     return PageConfig(
@@ -93,7 +97,7 @@ def page_config(
         batch=not any(f.type == "image" for f in config.input),
         monitor=_page_monitor(config, assets),
         runtime=worker_config(
-            config, model, assets, output, _monitor_spec(config, monitor, release)
+            config, model, assets, output, _monitor_spec(config, monitor, release), parts or {}
         ),
     )
 
@@ -104,18 +108,21 @@ def worker_config(
     assets: Mapping[str, Asset],
     output: ShownOutput,
     monitor: dict[str, Any] | None,
+    parts: Mapping[str, tuple[Asset, ...]],
 ) -> WorkerConfig:
-    """What the worker fetches (each file with its size and integrity) and runs."""
+    """What the worker fetches (each file with its size and integrity, a split file's parts in
+    its place) and runs."""
     wheels = [assets[name] for name in sorted(assets) if name.startswith(WHEEL_PREFIX)]
     snapshot = assets.get(SNAPSHOT)
     samples = assets.get("samples.json")
-    fetched = [
+    wholes = [
         *([snapshot] if snapshot else []),
         *(assets[name] for name in WORKER_FILES),
         *wheels,
         assets["model.onnx"],
         *([samples] if samples else []),
     ]
+    fetched = [part for whole in wholes for part in parts.get(whole.path, (whole,))]
     pyodide = assets["pyodide/pyodide.mjs"]
     ort = assets["ort/ort.wasm.min.mjs"]
     python = dataclasses.replace(config.runtime_spec(model.spec()), output=output, monitor=monitor)
@@ -148,6 +155,11 @@ def worker_config(
         ),
         assets={a.path: AssetCheck(size=a.size, integrity=integrity(a.sha256)) for a in fetched},
         samples=samples.path if samples else None,
+        parts={
+            whole.path: tuple(part.path for part in parts[whole.path])
+            for whole in wholes
+            if whole.path in parts
+        },
     )
 
 
@@ -199,6 +211,7 @@ def render_page(
             page=page.to_json(),
             staticml_version=__version__,
             style=_link(assets["static/style.css"]),
+            csp=markupsafe.Markup(page_policy(config, modules)),
             importmap=markupsafe.Markup(element(modules)),
             script=_link(assets["static/app.js"]),
             rollout=_link(assets["static/rollout.js"]),
@@ -220,7 +233,30 @@ def render_page(
             f"page template {source} must hold {{{{ importmap }}}} once, before any module "
             "script: without it the page's modules are not found, and not checked."
         )
+    _check_policy(html, page_policy(config, modules), source)
     return html.encode("utf-8")
+
+
+def page_policy(config: AppConfig, modules: str) -> str:
+    """The page's own Content Security Policy element (`staticml.headers.policy_element`):
+    the policy of the headers, for hosts that send none."""
+    collector = [origin_of(config.monitor.collector)] if config.monitor.collector else []
+    return policy_element(collector, [script_hash(modules)])
+
+
+def _check_policy(html: str, policy: str, source: Path) -> None:
+    head = re.search(r"<head\b[^>]*>(.*?)</head>", html, re.S | re.I)
+    loads = re.search(r"<(script|link|style)\b", head.group(1)) if head else None
+    if (
+        html.count(policy) != 1
+        or not head
+        or (loads and head.group(1).find(policy) > loads.start())
+    ):
+        raise AssetError(
+            f"page template {source} must hold {{{{ csp }}}} once, in <head> before any script, "
+            "stylesheet or link: it is the page's own Content Security Policy on hosts that "
+            "send no headers, and it governs only what comes after it."
+        )
 
 
 class TemplateView:

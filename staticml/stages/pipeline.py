@@ -2,8 +2,8 @@
 
     config ─ fetch_dependencies ─ pack_wheels ─ check_browser_imports ─ make_snapshot
            ─ load_model ─ compress_model ─ reference_predictions ─ vendor runtimes ─ web_manifest
-           ─ page_config/render_page ─ service_worker ─ precompress ─ bundle_manifest
-           ─ hosting_files ─ write_site
+           ─ split_large ─ page_config/render_page ─ service_worker ─ precompress
+           ─ bundle_manifest ─ hosting_files ─ check_file_sizes ─ write_site
 
 Each stage takes typed inputs and returns a frozen dataclass (or Assets); only `write_site`
 touches the output folder. The runtimes and the snapshot do not depend on the model, so their
@@ -36,6 +36,7 @@ from staticml.stages.assets import Asset
 from staticml.stages.compress import compress_model
 from staticml.stages.dependencies import fetch_dependencies
 from staticml.stages.hosting import hosting_files
+from staticml.stages.limits import MIB, check_file_sizes, shipped, split_large
 from staticml.stages.manifest import bundle_manifest, release_id
 from staticml.stages.model import ModelArtifact, load_model
 from staticml.stages.monitoring import monitoring_baseline
@@ -165,9 +166,11 @@ def _build(
             make_snapshot(wheels, runtimes.pyodide, cache),
             "snapshot",
         )
+    limit = config.build.max_file_mib * MIB
+    parts = split_large(filter(None, [snapshot]), limit)
     unchanging = [
         *(a for r in runtimes.all() for a in make.runtime_assets(r)),
-        *filter(None, [snapshot]),
+        *shipped(filter(None, [snapshot]), parts),
     ]
     precompress_ahead(unchanging, config.build.brotli_quality, cache)
 
@@ -204,10 +207,11 @@ def _build(
 
     page_source = template_source(config, site).read_text(encoding="utf-8")
     release = release_id(named.values(), page_source + config_text(config))
-    page = page_config(config, model, named, release, monitor, report=REPORT_PAGE)
+    page = page_config(config, model, named, release, monitor, report=REPORT_PAGE, parts=parts)
     html = render_page(config, page, named, site)
     scripts = [script_hash(page_import_map(named))]  # the page's one inline script
-    release_files = [*named.values(), make.from_bytes("index.html", html, "page", hashed=False)]
+    page_file = make.from_bytes("index.html", html, "page", hashed=False)
+    release_files = shipped([*named.values(), page_file], parts)
     everything = [*release_files, service_worker(release, release_files, site)]
     model_report = {**compression.report, "release": release}
     records = {
@@ -235,6 +239,7 @@ def _build(
         scripts,
     )
 
+    check_file_sizes(everything, encoded, {**records, MANIFEST: manifest}, limit)
     report.stage(f"Writing {out_dir}")
     write_site(out_dir, everything, encoded, manifest, records)
     log.info("built release %s into %s", release, out_dir)

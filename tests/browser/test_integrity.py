@@ -177,3 +177,21 @@ def test_the_served_policy_is_the_strict_one(server):
     )
     assert "blob:" not in policy and "*" not in policy
     assert policy == security_headers(scripts=[import_map])["Content-Security-Policy"]
+
+
+def test_a_changed_snapshot_part_is_refused_by_name_and_never_used(site_copy, open_browser):
+    """The snapshot ships in parts under the hosts' per-file limit, each checked on its own:
+    a changed one is refused, and Python starts without the snapshot, saying why."""
+    target = sorted((site_copy / "runtime").glob("python-*/python*.snapshot"))[0]
+    tamper(target, "flip")
+    with serve_in_thread(create_app(site_copy)) as changed:
+        watched = open_browser(changed.url)
+        watched.expect_errors(r"integrity|digest")
+        page = watched.new_page()
+        page.goto(changed.url)
+        info = page.evaluate("window.staticml.ready")
+        assert info["snapshot"] is False and info["snapshotUrl"] is None
+        why = info["snapshotError"]
+        assert why.startswith(f"Could not download {target.name}: "), why
+        assert "does not match the hash in the build's manifest" in why
+        assert f"without the Python snapshot ({why})" in page.text_content("#status-bytes")

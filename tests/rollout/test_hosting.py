@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from starlette.testclient import TestClient
 
+from staticml.headers import meta_policy
+from staticml.importmap import import_maps_in
 from staticml.serve import create_app
 
 
@@ -50,3 +55,10 @@ def test_the_router_page_loads_only_its_script(site):
         script = next(site.root.glob("router.*.js")).name
         assert f'src="{script}" integrity="sha256-' in page
         assert client.get(f"/{script}").headers["content-type"].startswith("text/javascript")
+
+
+def test_the_router_page_carries_its_own_policy_for_hosts_without_headers(site):
+    page = (site.root / "index.html").read_text()
+    [policy] = re.findall(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
+    assert html.unescape(policy) == meta_policy(scripts=import_maps_in(page))
+    assert page.index("Content-Security-Policy") < page.index("<script")

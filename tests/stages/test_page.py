@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from staticml.hashing import integrity
 from staticml.importmap import import_maps_in, script_hash
 from staticml.site import site_root
 from staticml.stages import assets as make
+from staticml.stages.limits import split
 from staticml.stages.page import page_config, page_import_map, render_page, template_app
 from tests.support import APP_DIR
 
@@ -187,5 +189,54 @@ def test_an_edited_page_template_is_rendered_anew_by_the_same_process(named, dem
     (tmp_path / "page.html").write_text(template.replace("</body>", "<p>second</p></body>"))
     later = os.stat(tmp_path / "page.html").st_mtime_ns + 10**9  # past the mtime's resolution
     os.utime(tmp_path / "page.html", ns=(later, later))
-    html = render_page(config, page, named, site_root())
-    assert b"<p>second</p>" in html and b"<p>first</p>" not in html
+    rendered = render_page(config, page, named, site_root())
+    assert b"<p>second</p>" in rendered and b"<p>first</p>" not in rendered
+
+
+def test_the_page_carries_its_own_policy_before_anything_it_loads(named, demo_model):
+    config = load_config(APP_DIR)
+    text = render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+    [policy] = re.findall(
+        r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', text.decode()
+    )
+    directives = dict(d.split(" ", 1) for d in html.unescape(policy).split("; "))
+    assert (
+        directives["script-src"]
+        == f"'self' 'wasm-unsafe-eval' '{import_maps_in(text.decode())[0]}'"
+    )
+    assert directives["default-src"] == "'none'" and directives["connect-src"] == "'self'"
+    assert "frame-ancestors" not in directives  # a <meta> cannot hold it: a header only
+    head = text.decode().split("</head>")[0]
+    assert head.index("Content-Security-Policy") < min(
+        head.index(tag) for tag in ("<link", "<script", "<title")
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t.replace("{{ csp }}", ""),
+        lambda t: t.replace("  {{ csp }}\n", "").replace("</head>", "{{ csp }}</head>"),
+    ],
+    ids=["without", "after-the-scripts"],
+)
+def test_a_template_without_the_policy_at_the_top_is_refused(named, demo_model, tmp_path, change):
+    template = change((site_root() / "index.html").read_text())
+    (tmp_path / "page.html").write_text(template)
+    loaded = load_config(APP_DIR)
+    page = dataclasses.replace(loaded.page, template=tmp_path / "page.html")
+    config = dataclasses.replace(loaded, page=page)
+    with pytest.raises(AssetError, match=r"must hold \{\{ csp \}\} once, in <head> before"):
+        render_page(config, page_config(config, demo_model, named, "r1"), named, site_root())
+
+
+def test_a_split_file_is_fetched_as_its_parts(named, demo_model):
+    whole = named["pyodide/snapshot"]
+    parts = split(dataclasses.replace(whole, size=3, data=b"abc"), 2)
+    runtime = page_config(
+        load_config(APP_DIR), demo_model, named, "r1", parts={whole.path: parts}
+    ).to_json()["runtime"]
+    assert runtime["pyodide"]["snapshot"] == whole.path
+    assert runtime["parts"] == {whole.path: [p.path for p in parts]}
+    assert whole.path not in runtime["assets"]
+    assert [runtime["assets"][p.path]["size"] for p in parts] == [2, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -60,3 +61,17 @@ def test_no_browser_refuses_what_needs_a_browser(tmp_path, no_chromium, option, 
     assert problem in " ".join(completed.stderr.split())
     assert "Traceback" not in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_build_with_a_file_over_the_hosts_limit_is_refused_naming_it(tmp_path, no_chromium):
+    app = iris_app(tmp_path)
+    config = app / "staticml.toml"
+    config.write_text(config.read_text().replace("[build]\n", "[build]\nmax_file_mib = 5\n"))
+    out = tmp_path / "out"
+    completed = _build(str(app), "-o", str(out), "--no-browser", env=no_chromium)
+    assert completed.returncode == 1
+    message = " ".join(completed.stderr.split())
+    assert "over the 5 MiB a file may be (build.max_file_mib" in message, message
+    assert re.search(r"runtime/pyodide-\w+/pyodide\.asm\.wasm \(\d+\.\d MiB\)", message)
+    assert "index.html" not in message
+    assert not out.exists()

@@ -177,16 +177,19 @@ def precompress_shared_runtimes() -> None:
     from staticml.config import load_config
     from staticml.runtimes import default_node_modules, locate_runtimes
     from staticml.stages import assets as make
+    from staticml.stages.limits import MIB, shipped, split_large
     from staticml.stages.precompress import precompress_ahead
     from staticml.stages.snapshot import make_snapshot
     from staticml.stages.wheels import pack_wheels
 
     config = load_config(APP_DIR)
     runtimes, cache = locate_runtimes(default_node_modules()), user_cache()
-    snapshot = make_snapshot(pack_wheels(config), runtimes.pyodide, cache)
+    made = make_snapshot(pack_wheels(config), runtimes.pyodide, cache)
+    snapshot = [make.runtime_file("python", "python.snapshot", made, "snapshot")]
+    parts = split_large(snapshot, config.build.max_file_mib * MIB)
     shared = [
         *(asset for runtime in runtimes.all() for asset in make.runtime_assets(runtime)),
-        make.runtime_file("python", "python.snapshot", snapshot, "snapshot"),
+        *shipped(snapshot, parts),
     ]
     precompress_ahead(shared, config.build.brotli_quality, cache).result()
 
