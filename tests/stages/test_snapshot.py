@@ -15,11 +15,12 @@ from staticml.stages.wheels import pack_wheels
 from tests.support import ROOT
 from tests.support.dependencies import SIX, with_dependencies
 
-# Restores the site's snapshot as its worker does, then draws from what the snapshot froze,
-# renews it as the worker's start() does, and draws again.
+# Restores the site's snapshot as its worker does (its parts fetched and joined), then draws
+# from what the snapshot froze, renews it as the worker's start() does, and draws again.
 RESTORE = """async ({module, indexURL, snapshot, wheels}) => {
     const { loadPyodide } = await import(module);
-    const bytes = fetch(snapshot).then((response) => response.arrayBuffer());
+    const bytes = Promise.all(snapshot.map((url) => fetch(url).then((r) => r.blob())))
+        .then((parts) => new Blob(parts).arrayBuffer());
     const pyodide = await loadPyodide({ indexURL, packages: [], _loadSnapshot: bytes });
     for (const url of wheels) {
         const response = await fetch(url);
@@ -39,7 +40,8 @@ renew()
 
 def site_runtime(site: Path) -> dict[str, object]:
     [module] = site.glob("runtime/pyodide-*/pyodide.mjs")
-    [snapshot] = site.glob("runtime/python-*/python.snapshot")
+    parts = sorted(site.glob("runtime/python-*/python.part*.snapshot"))
+    assert parts, f"no snapshot parts in {site}"
     wheels = sorted(site.glob("wheels/*/*.whl"))
 
     def relative(path: Path) -> str:
@@ -48,7 +50,7 @@ def site_runtime(site: Path) -> dict[str, object]:
     return {
         "module": relative(module),
         "indexURL": relative(module.parent) + "/",
-        "snapshot": relative(snapshot),
+        "snapshot": [relative(part) for part in parts],
         "wheels": [relative(wheel) for wheel in wheels],
     }
 
