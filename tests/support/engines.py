@@ -197,6 +197,9 @@ class BidiClient:
 
         self._socket = websocket.create_connection(url, timeout=30, suppress_origin=True)
         self._socket.settimeout(None)
+        # A session's socket was once left open after websocket-client's close() (a
+        # ResourceWarning at a later collection): `close` closes it whatever that did.
+        self._raw = self._socket.sock
         self._ids = itertools.count(1)
         self._waiting: dict[int, queue.Queue] = {}
         self._lock = threading.Lock()
@@ -234,6 +237,8 @@ class BidiClient:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._socket.close()
+        self._raw.close()
+        self._reader.join(timeout=10)
 
 
 class FirefoxPage:
