@@ -10,8 +10,10 @@ here, so Debian's engines are driven through their own WebDriver servers:
 
 Both are told to use a recording proxy (tests/support/recorder.py) that forwards only to the
 site's origin: it sees every request, the workers' too, sends none elsewhere, and collects the
-engine's Content Security Policy violations. `Engine.page(url)` gives an `EnginePage` with one
-interface for both.
+engine's Content Security Policy violations. `engine_page(engine, origin)` gives an `EnginePage`
+with one interface for both: it types, clicks and draws through the engine's own input
+(WebDriver actions), chooses files as a file picker would (BiDi's `input.setFiles`, WebDriver's
+keys sent to a file input), and the engine saves downloads, unasked, in a folder of its own.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ MINIBROWSER = os.environ.get(
 XVFB = "/usr/bin/Xvfb"
 FIREFOX_ARGS = ("--remote-debugging-port=0", "about:blank")
 ENGINES = ("firefox", "webkit")
+READY = "() => window.staticml.ready"  # the page's ready info, once its runtime is up
 
 # Firefox's own traffic (updates, telemetry, safe browsing, ...) off, and every request through
 # the proxy, loopback included.
@@ -107,6 +110,7 @@ class EngineError(RuntimeError):
 class EnginePage(Protocol):
     recorded: Recorded
     console_errors: list[str]
+    downloads: Path  # where the engine saves a download, without asking
 
     @property
     def foreign(self) -> list[str]:
@@ -122,11 +126,52 @@ class EnginePage(Protocol):
 
     def click(self, selector: str) -> None: ...
 
+    def fill(self, selector: str, value: str) -> None:
+        """Types `value` into the text field `selector`, in place of what it held."""
+        ...
+
+    def choose_file(self, selector: str, path: Path) -> None:
+        """Chooses `path` in the file input `selector`, as the visitor's file picker would."""
+        ...
+
+    def draw(self, selector: str, strokes: Strokes) -> None:
+        """Draws each stroke with the mouse (button down, moves, up) over the element
+        `selector`; a stroke's points are fractions of the element's width and height."""
+        ...
+
     def text(self, selector: str) -> str: ...
 
     def wait_until(self, predicate: str, timeout: float = 180) -> None:
         """Until the JavaScript expression `predicate` is true in the page."""
         ...
+
+
+Strokes = list[list[tuple[float, float]]]
+STEPS = 10  # mouse moves between two points of a stroke, as a hand's would be
+BOX = """(s) => {
+  const e = document.querySelector(s);
+  e.scrollIntoView({block: "center"});
+  const r = e.getBoundingClientRect();
+  return {x: r.left, y: r.top, width: r.width, height: r.height};
+}"""
+
+
+def _paths(box: dict[str, float], strokes: Strokes) -> list[list[tuple[int, int]]]:
+    """The strokes in the viewport's whole pixels, with `STEPS` moves from each point to the next."""
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return round(box["x"] + x * box["width"]), round(box["y"] + y * box["height"])
+
+    paths = []
+    for stroke in strokes:
+        path = [at(*stroke[0])]
+        for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
+            path += [
+                at(x0 + (x1 - x0) * i / STEPS, y0 + (y1 - y0) * i / STEPS)
+                for i in range(1, STEPS + 1)
+            ]
+        paths.append(path)
+    return paths
 
 
 def _as_json_call(function: str, args: tuple[Any, ...]) -> str:
@@ -152,6 +197,9 @@ class BidiClient:
 
         self._socket = websocket.create_connection(url, timeout=30, suppress_origin=True)
         self._socket.settimeout(None)
+        # A session's socket was once left open after websocket-client's close() (a
+        # ResourceWarning at a later collection): `close` closes it whatever that did.
+        self._raw = self._socket.sock
         self._ids = itertools.count(1)
         self._waiting: dict[int, queue.Queue] = {}
         self._lock = threading.Lock()
@@ -189,11 +237,16 @@ class BidiClient:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._socket.close()
+        self._raw.close()
+        self._reader.join(timeout=10)
 
 
 class FirefoxPage:
-    def __init__(self, client: BidiClient, context: str, recorded: Recorded) -> None:
+    def __init__(
+        self, client: BidiClient, context: str, recorded: Recorded, downloads: Path
+    ) -> None:
         self.client, self.context, self.recorded = client, context, recorded
+        self.downloads = downloads
 
     @property
     def console_errors(self) -> list[str]:
@@ -237,7 +290,7 @@ class FirefoxPage:
         value = result["result"].get("value")
         return None if value is None else json.loads(value)
 
-    def click(self, selector: str) -> None:
+    def _element(self, selector: str) -> dict[str, str]:
         found = self.client.send(
             "script.evaluate",
             {
@@ -250,19 +303,40 @@ class FirefoxPage:
         shared = found["result"].get("sharedId")
         if not shared:
             raise EngineError(f"no element matches {selector}")
-        origin = {"type": "element", "element": {"sharedId": shared}}
+        return {"sharedId": shared}
+
+    def _perform(self, source: str, actions: list[dict]) -> None:
+        kind = {"mouse": {"type": "pointer", "parameters": {"pointerType": "mouse"}}}
+        device = {"id": source, "actions": actions, **kind.get(source, {"type": "key"})}
+        self.client.send("input.performActions", {"context": self.context, "actions": [device]})
+
+    def click(self, selector: str) -> None:
+        origin = {"type": "element", "element": self._element(selector)}
         actions = [
             {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
             {"type": "pointerDown", "button": 0},
             {"type": "pointerUp", "button": 0},
         ]
+        self._perform("mouse", actions)
+
+    def fill(self, selector: str, value: str) -> None:
+        self.click(selector)
+        keys = [*_chord(CONTROL, "a"), *_press(BACKSPACE), *(a for c in value for a in _press(c))]
+        self._perform("keyboard", keys)
+
+    def choose_file(self, selector: str, path: Path) -> None:
         self.client.send(
-            "input.performActions",
-            {
-                "context": self.context,
-                "actions": [{"type": "pointer", "id": "mouse", "actions": actions}],
-            },
+            "input.setFiles",
+            {"context": self.context, "element": self._element(selector), "files": [str(path)]},
         )
+
+    def draw(self, selector: str, strokes: Strokes) -> None:
+        actions: list[dict] = []
+        for first, *rest in _paths(self.call(BOX, selector), strokes):
+            actions += [_move(first), {"type": "pointerDown", "button": 0}]
+            actions += [_move(point) for point in rest]
+            actions.append({"type": "pointerUp", "button": 0})
+        self._perform("mouse", actions)
 
     def text(self, selector: str) -> str:
         return self.call("(s) => document.querySelector(s).textContent", selector)
@@ -271,9 +345,29 @@ class FirefoxPage:
         _poll(lambda: self.call(f"() => Boolean({predicate})"), timeout, predicate)
 
 
-def _firefox_profile(folder: Path, proxy_port: int, extra: dict[str, Any]) -> None:
+CONTROL, BACKSPACE = "\ue009", "\ue003"  # WebDriver's key codes
+
+
+def _press(key: str) -> list[dict[str, str]]:
+    return [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]
+
+
+def _chord(modifier: str, key: str) -> list[dict[str, str]]:
+    down, up = _press(modifier)
+    return [down, *_press(key), up]
+
+
+def _move(point: tuple[int, int]) -> dict[str, Any]:
+    return {"type": "pointerMove", "x": point[0], "y": point[1], "origin": "viewport"}
+
+
+def _firefox_profile(folder: Path, proxy_port: int, downloads: Path, extra: dict[str, Any]) -> None:
     prefs = {
         **FIREFOX_PREFS,
+        "browser.download.dir": str(downloads),
+        "browser.download.folderList": 2,
+        "browser.download.useDownloadDir": True,
+        "browser.download.always_ask_before_handling_new_types": False,
         **extra,
         "network.proxy.http": "127.0.0.1",
         "network.proxy.http_port": proxy_port,
@@ -296,7 +390,9 @@ def firefox(origin: str, prefs: dict[str, Any] | None = None) -> Iterator[Firefo
     ):
         profile = Path(home) / "profile"
         profile.mkdir()
-        _firefox_profile(profile, port, prefs or {})
+        downloads = Path(home) / "downloads"
+        downloads.mkdir()
+        _firefox_profile(profile, port, downloads, prefs or {})
         log = Path(home) / "firefox.log"
         with log.open("w") as out:
             process = subprocess.Popen(
@@ -316,7 +412,7 @@ def firefox(origin: str, prefs: dict[str, Any] | None = None) -> Iterator[Firefo
                 "session.subscribe", {"events": ["log.entryAdded", "network.beforeRequestSent"]}
             )
             [top] = client.send("browsingContext.getTree", {})["contexts"]
-            yield FirefoxPage(client, top["context"], recorded)
+            yield FirefoxPage(client, top["context"], recorded, downloads)
         finally:
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -350,9 +446,12 @@ def _end(process: subprocess.Popen) -> None:
 # --- WebKit through WebKitWebDriver -------------------------------------------------------------
 
 
+MOVE_MS = 10  # Selenium's default, 250 ms a move, would make a stroke take seconds
+
+
 class WebKitPage:
-    def __init__(self, driver, recorded: Recorded) -> None:
-        self.driver, self.recorded = driver, recorded
+    def __init__(self, driver, recorded: Recorded, downloads: Path) -> None:
+        self.driver, self.recorded, self.downloads = driver, recorded, downloads
         # Classic WebDriver reports no console messages: the proxy's CSP reports stand in.
         self.console_errors: list[str] = []
 
@@ -380,11 +479,44 @@ class WebKitPage:
 
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
 
+    def fill(self, selector: str, value: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        field = self.driver.find_element(By.CSS_SELECTOR, selector)
+        field.clear()
+        field.send_keys(value)
+
+    def choose_file(self, selector: str, path: Path) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.driver.find_element(By.CSS_SELECTOR, selector).send_keys(str(path))
+
+    def draw(self, selector: str, strokes: Strokes) -> None:
+        from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+        builder = ActionBuilder(self.driver, duration=MOVE_MS)
+        for (x, y), *rest in _paths(self.call(BOX, selector), strokes):
+            builder.pointer_action.move_to_location(x, y).pointer_down()
+            for x, y in rest:
+                builder.pointer_action.move_to_location(x, y)
+            builder.pointer_action.pointer_up()
+        builder.perform()
+
     def text(self, selector: str) -> str:
         return self.call("(s) => document.querySelector(s).textContent", selector)
 
     def wait_until(self, predicate: str, timeout: float = 180) -> None:
         _poll(lambda: self.call(f"() => Boolean({predicate})"), timeout, predicate)
+
+
+def _download_folder(home: Path) -> Path:
+    """WebKitGTK saves a download the browser does not place itself in the user's download
+    folder (GLib's XDG user directory), set here in the config folder of `home`."""
+    downloads, config = home / "downloads", home / "config"
+    downloads.mkdir()
+    config.mkdir()
+    (config / "user-dirs.dirs").write_text(f'XDG_DOWNLOAD_DIR="{downloads}"\n')
+    return downloads
 
 
 @contextlib.contextmanager
@@ -431,13 +563,15 @@ def webkit(origin: str) -> Iterator[WebKitPage]:
         options.add_argument(f"--proxy=http://127.0.0.1:{port}")
         env = {**os.environ, "DISPLAY": screen, "HOME": home, "XDG_CACHE_HOME": f"{home}/cache"}
         env["XDG_DATA_HOME"] = f"{home}/data"
+        env["XDG_CONFIG_HOME"] = f"{home}/config"
+        downloads = _download_folder(Path(home))
         service = Service(executable_path=WEBKIT_DRIVER, env=env)
         with warnings.catch_warnings():
             # Selenium 4.51's own WebKitGTK driver calls its deprecated RemoteConnection form.
             warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
             driver = webdriver.WebKitGTK(options=options, service=service)
         try:
-            yield WebKitPage(driver, recorded)
+            yield WebKitPage(driver, recorded, downloads)
         finally:
             driver.quit()
 
@@ -449,6 +583,29 @@ def engine_page(engine: str, origin: str, **options: Any) -> Iterator[EnginePage
     opened: Any = {"firefox": firefox, "webkit": webkit}[engine]
     with opened(origin, **options) as page:
         yield page
+
+
+def download(page: EnginePage, selector: str, name: str, timeout: float = 60) -> Path:
+    """Clicks the link `selector` and waits for the engine to have saved the file `name` it
+    downloads, and nothing else (a partial download under a name of the engine's) beside it."""
+    page.click(selector)
+
+    def saved() -> bool:
+        files = list(page.downloads.iterdir())
+        return [f.name for f in files] == [name] and files[0].stat().st_size > 0
+
+    try:
+        _poll(saved, timeout, f"the download of {name}")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}: found {sorted(os.listdir(page.downloads))}") from None
+    return page.downloads / name
+
+
+def assert_clean(page: EnginePage) -> None:
+    """Nothing left the origin, and the engine reported no CSP violation or console error."""
+    assert page.foreign == [], f"requests left the origin: {page.foreign}"
+    assert page.recorded.violations == [], page.recorded.violations
+    assert page.console_errors == []
 
 
 def engines_missing() -> list[str]:

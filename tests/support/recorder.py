@@ -6,6 +6,9 @@ request meant for another origin is recorded (`foreign`) and goes nowhere. To ev
 that carries a Content Security Policy it adds the same policy as report-only with a
 `report-uri` of its own, so the engine's violations, the workers' included, arrive here
 (`violations`) without the enforced policy changing.
+
+Set `Recorded.offline` and it answers nothing, closing each connection as it comes (what an
+engine sees when the network is gone); the requests it dropped are kept (`unanswered`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Recorded:
     requests: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     violations: list[dict] = field(default_factory=list)
+    offline: bool = False
+    unanswered: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, url: str, foreign: bool) -> None:
@@ -59,7 +64,17 @@ def _handler(recorded: Recorded) -> type[BaseHTTPRequestHandler]:
 
         def do_CONNECT(self) -> None:
             recorded.note(f"https://{self.path}", foreign=True)
-            self._refuse()
+            if not self._dropped(f"https://{self.path}"):
+                self._refuse()
+
+        def _dropped(self, url: str) -> bool:
+            """Offline: nothing is answered, the connection closes."""
+            if not recorded.offline:
+                return False
+            with recorded.lock:
+                recorded.unanswered.append(url)
+            self.close_connection = True
+            return True
 
         def _refuse(self) -> None:
             self.send_response(502, "staticml's test proxy sends nothing off the origin")
@@ -78,11 +93,13 @@ def _handler(recorded: Recorded) -> type[BaseHTTPRequestHandler]:
             target = urlsplit(self.path)
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else None
-            if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
-                recorded.note(self.path, foreign=True)
+            foreign = (target.scheme, target.netloc) != (origin.scheme, origin.netloc)
+            recorded.note(self.path, foreign=foreign)
+            if self._dropped(self.path):
+                return
+            if foreign:
                 self._refuse()
                 return
-            recorded.note(self.path, foreign=False)
             if target.path == REPORTS:
                 with recorded.lock:
                     recorded.violations.append(json.loads(body or b"{}"))
