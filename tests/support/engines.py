@@ -146,6 +146,9 @@ class EnginePage(Protocol):
         ...
 
 
+SCROLL = (
+    """(s) => document.querySelector(s).scrollIntoView({block: "center", behavior: "instant"})"""
+)
 Strokes = list[list[tuple[float, float]]]
 STEPS = 10  # mouse moves between two points of a stroke, as a hand's would be
 BOX = """(s) => {
@@ -311,6 +314,9 @@ class FirefoxPage:
         self.client.send("input.performActions", {"context": self.context, "actions": [device]})
 
     def click(self, selector: str) -> None:
+        """A click at the element's centre, once it is scrolled into view (an action's
+        pointer does not scroll: outside the viewport it would land elsewhere)."""
+        self.call(SCROLL, selector)
         origin = {"type": "element", "element": self._element(selector)}
         actions = [
             {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
@@ -321,8 +327,12 @@ class FirefoxPage:
 
     def fill(self, selector: str, value: str) -> None:
         self.click(selector)
+        focused = f"document.activeElement === document.querySelector({json.dumps(selector)})"
+        _poll(lambda: self.call(f"() => {focused}"), 10, f"{selector} focused by a click")
         keys = [*_chord(CONTROL, "a"), *_press(BACKSPACE), *(a for c in value for a in _press(c))]
         self._perform("keyboard", keys)
+        typed = f"document.querySelector({json.dumps(selector)}).value === {json.dumps(value)}"
+        _poll(lambda: self.call(f"() => {typed}"), 10, f"{selector} holding {value!r}")
 
     def choose_file(self, selector: str, path: Path) -> None:
         self.client.send(
