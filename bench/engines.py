@@ -13,11 +13,9 @@ Prints medians, the ratio to the pure-JS page in the same engine, and which way 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import serving
@@ -54,14 +52,7 @@ def main() -> None:
     options = parser.parse_args()
     record = shipped_samples(options.site)[0]["record"]
     print(f"load average at start: {os.getloadavg()}", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
-        js = serving.js_baseline(options.site, Path(work) / "js")
-        pages = {
-            "staticml": stack.enter_context(
-                serving.served("staticml", serving.site_app(options.site))
-            ),
-            "pure JS": stack.enter_context(serving.served("pure JS", serving.site_app(js))),
-        }
+    with serving.beside_pure_js(options.site) as pages:
         for engine in options.engines.split(","):
             runs: dict[str, list[dict]] = {name: [] for name in pages}
             for number in range(options.runs):

@@ -27,7 +27,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -193,14 +192,7 @@ def main() -> None:
     options = parser.parse_args()
     record = shipped_samples(options.site)[0]["record"]
     print(f"load average at start: {os.getloadavg()}", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
-        js = serving.js_baseline(options.site, Path(work) / "js")
-        pages = {
-            "staticml": stack.enter_context(
-                serving.served("staticml", serving.site_app(options.site))
-            ),
-            "pure JS": stack.enter_context(serving.served("pure JS", serving.site_app(js))),
-        }
+    with serving.beside_pure_js(options.site) as pages:
         for engine in options.engines.split(","):
             runs: dict[str, list[dict]] = {name: [] for name in pages}
             for number in range(options.runs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +106,15 @@ def api_pages(folder: Path) -> Path:
 
 def site_app(site: Path) -> Any:
     return create_app(site)
+
+
+@contextlib.contextmanager
+def beside_pure_js(site: Path) -> Iterator[dict[str, Any]]:
+    """The built site and the pure-JavaScript page of the same model, served side by side:
+    {"staticml": ..., "pure JS": ...}, each as `served` gives it."""
+    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
+        js = js_baseline(site, Path(work) / "js")
+        yield {
+            "staticml": stack.enter_context(served("staticml", site_app(site))),
+            "pure JS": stack.enter_context(served("pure JS", site_app(js))),
+        }
