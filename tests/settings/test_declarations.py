@@ -38,7 +38,7 @@ def test_each_table_is_the_attribute_of_its_name_and_holds_only_declared_setting
         assert [s.key for s in declared(cls, f"{name}.")] == [f"{name}.{a}" for a in attributes]
     assert [s.key for s in FIELD_SETTINGS] == [f.name for f in dataclasses.fields(Field)]
     keys = [s.key for s in SETTINGS]
-    assert len(keys) == len(set(keys)) == 54
+    assert len(keys) == len(set(keys)) == 55
     assert all(key.count(".") == 1 for key in keys)
 
 
