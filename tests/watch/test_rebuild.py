@@ -49,7 +49,7 @@ def test_a_preprocessing_edit_reuses_every_stage_it_did_not_change(tmp_path, mon
     assert BODY in original
     site = tmp_path / "site"
     first = build_app(load_config(app), site)
-    snapshot_inode = inode(site, "runtime/python-*/python.snapshot")
+    snapshot_inode = inode(site, "runtime/python-*/python.part1of2.snapshot")
 
     calls: Counter = Counter()
     counting(monkeypatch, calls, browser, "_run_in_browser")
@@ -63,7 +63,7 @@ def test_a_preprocessing_edit_reuses_every_stage_it_did_not_change(tmp_path, mon
     assert renamed.release != first.release
     assert calls == Counter()  # no measurement in Chromium, no snapshot, no template compiled
     assert len(hashing._file_digests) == digests  # no runtime or site file hashed again
-    assert inode(site, "runtime/python-*/python.snapshot") == snapshot_inode  # linked
+    assert inode(site, "runtime/python-*/python.part1of2.snapshot") == snapshot_inode  # linked
 
     source.write_text(original.replace(BODY, SCALED))
     scaled = build_app(load_config(app), site)
